@@ -1,0 +1,145 @@
+import BerthCore
+import Foundation
+
+extension ConfigValidator {
+    // MARK: Sections
+
+    mutating func readVars(_ node: ConfigNode) -> [String: String] {
+        guard let members = object(node, "vars") else { return [:] }
+        var vars: [String: String] = [:]
+        for member in members {
+            switch member.value.value {
+            case .string(let text): vars[member.key] = text
+            default: vars[member.key] = JSONText.render(member.value)
+            }
+        }
+        return vars
+    }
+
+    /// The storage backend each class ends up with after all migrations, and where that was said.
+    struct ClassStorage {
+        var storage: DurableObjectBinding.Storage
+        var position: SourcePosition
+        var path: String
+    }
+
+    mutating func readMigrations(_ node: ConfigNode) -> [String: ClassStorage] {
+        var result: [String: ClassStorage] = [:]
+        guard let migrations = array(node, "migrations") else { return result }
+        var tags: Set<String> = []
+        for (i, migration) in migrations.enumerated() {
+            let path = "migrations[\(i)]"
+            guard object(migration, path, known: [
+                "tag", "new_classes", "new_sqlite_classes", "renamed_classes", "deleted_classes", "transferred_classes",
+            ]) != nil else { continue }
+            if let tagNode = migration["tag"] {
+                if let tag = string(tagNode, join(path, "tag")), !tags.insert(tag).inserted {
+                    error(tagNode, join(path, "tag"), "the tag \"\(tag)\" is used by an earlier migration; each migration needs its own tag")
+                }
+            } else {
+                error(migration, path, "a migration needs a \"tag\", e.g. \"v1\"")
+            }
+            for (key, storage) in [("new_sqlite_classes", DurableObjectBinding.Storage.sqlite), ("new_classes", .keyValue)] {
+                guard let listNode = migration[key], let list = array(listNode, join(path, key)) else { continue }
+                for (j, item) in list.enumerated() {
+                    let itemPath = "\(join(path, key))[\(j)]"
+                    guard let className = string(item, itemPath) else { continue }
+                    result[className] = ClassStorage(storage: storage, position: item.position, path: itemPath)
+                }
+            }
+            if let listNode = migration["renamed_classes"], let list = array(listNode, join(path, "renamed_classes")) {
+                for (j, item) in list.enumerated() {
+                    let itemPath = "\(join(path, "renamed_classes"))[\(j)]"
+                    guard object(item, itemPath, known: ["from", "to"]) != nil,
+                        let fromNode = item["from"], let toNode = item["to"],
+                        let from = string(fromNode, join(itemPath, "from")), let to = string(toNode, join(itemPath, "to"))
+                    else {
+                        if item["from"] == nil || item["to"] == nil {
+                            error(item, itemPath, "a renamed class needs both \"from\" and \"to\"")
+                        }
+                        continue
+                    }
+                    if let previous = result.removeValue(forKey: from) { result[to] = previous }
+                }
+            }
+            if let listNode = migration["deleted_classes"], let list = array(listNode, join(path, "deleted_classes")) {
+                for (j, item) in list.enumerated() {
+                    if let className = string(item, "\(join(path, "deleted_classes"))[\(j)]") {
+                        result.removeValue(forKey: className)
+                    }
+                }
+            }
+        }
+        return result
+    }
+
+    mutating func readDurableObjects(_ node: ConfigNode, storage: [String: ClassStorage]) -> [DurableObjectBinding] {
+        guard object(node, "durable_objects", known: ["bindings"]) != nil else { return [] }
+        guard let bindingsNode = node["bindings"], let items = array(bindingsNode, "durable_objects.bindings") else { return [] }
+        var bindings: [DurableObjectBinding] = []
+        var names: [String: String] = [:]
+        for (i, item) in items.enumerated() {
+            let path = "durable_objects.bindings[\(i)]"
+            guard object(item, path, known: ["name", "class_name", "script_name", "environment"]) != nil else { continue }
+            guard let nameNode = item["name"] else {
+                error(item, path, "a binding needs a \"name\" (how the Worker reaches it in env, e.g. \"MY_CONTAINER\")")
+                continue
+            }
+            guard let classNode = item["class_name"] else {
+                error(item, path, "a binding needs a \"class_name\" (the Durable Object class, e.g. \"MyContainer\")")
+                continue
+            }
+            guard let name = string(nameNode, join(path, "name")), let className = string(classNode, join(path, "class_name")) else {
+                continue
+            }
+            if let first = names[name] {
+                error(nameNode, join(path, "name"), "the binding name \"\(name)\" is already used by \(first); binding names must be unique")
+                continue
+            }
+            names[name] = path
+            let scriptName = item["script_name"].flatMap { string($0, join(path, "script_name")) }
+            bindings.append(DurableObjectBinding(
+                name: name, className: className, scriptName: scriptName, storage: storage[className]?.storage ?? .undeclared
+            ))
+        }
+        return bindings
+    }
+
+    mutating func readBerth(_ node: ConfigNode) -> BerthSettings {
+        var settings = BerthSettings()
+        guard object(node, "berth", known: Self.berthKeys) != nil else { return settings }
+        if let n = node["port"], let v = integer(n, "berth.port", range: 0...65535) { settings.port = v }
+        if let n = node["admin_port"], let v = integer(n, "berth.admin_port", range: 0...65535) { settings.adminPort = v }
+        if let n = node["ip"], let v = address(n, "berth.ip") { settings.ip = v }
+        if let n = node["admin_ip"], let v = address(n, "berth.admin_ip") {
+            settings.adminIP = v
+            if !Self.isLoopback(v) {
+                warning(at: n.position, "berth.admin_ip", "the admin API and dashboard will be reachable from other machines at \(v); keep the admin token secret")
+            }
+        }
+        if let n = node["state_dir"], let v = string(n, "berth.state_dir") { settings.stateDir = v }
+        if let n = node["instance_get_timeout"], let v = duration(n, "berth.instance_get_timeout") { settings.instanceGetTimeout = v }
+        if let n = node["port_ready_timeout"], let v = duration(n, "berth.port_ready_timeout") { settings.portReadyTimeout = v }
+        if let n = node["stop_grace_period"], let v = duration(n, "berth.stop_grace_period") { settings.stopGracePeriod = v }
+        return settings
+    }
+
+    mutating func address(_ node: ConfigNode, _ path: String) -> String? {
+        guard let text = string(node, path) else { return nil }
+        guard Self.isIPAddress(text) else {
+            error(node, path, "\"\(text)\" is not an IP address; use e.g. \"127.0.0.1\", \"0.0.0.0\" or \"::1\"")
+            return nil
+        }
+        return text
+    }
+
+    static func isIPAddress(_ text: String) -> Bool {
+        var v4 = in_addr()
+        var v6 = in6_addr()
+        return inet_pton(AF_INET, text, &v4) == 1 || inet_pton(AF_INET6, text, &v6) == 1
+    }
+
+    static func isLoopback(_ text: String) -> Bool {
+        text.hasPrefix("127.") || text == "::1" || text == "localhost"
+    }
+}

@@ -1,0 +1,49 @@
+/// The one error type of Berth.
+///
+/// Every error a user can see says what was wrong and what to do. Modules throw `BerthError`
+/// with a ``Code`` that the edges (CLI exit codes, HTTP statuses) map to their own vocabulary.
+public struct BerthError: Error, CustomStringConvertible, Sendable {
+    /// What kind of failure this is; stable, meant for programs.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        public let rawValue: String
+        public init(_ rawValue: String) { self.rawValue = rawValue }
+        public var description: String { rawValue }
+
+        /// The configuration is missing or invalid.
+        public static let invalidConfig = Code("invalid_config")
+        /// An argument or request is malformed.
+        public static let invalidInput = Code("invalid_input")
+        /// The named thing (container, image, object, file) does not exist.
+        public static let notFound = Code("not_found")
+        /// The operation conflicts with the current state (name in use, already running…).
+        public static let conflict = Code("conflict")
+        /// The container engine cannot be reached.
+        public static let engineUnavailable = Code("engine_unavailable")
+        /// The container engine answered with an error.
+        public static let engineError = Code("engine_error")
+        /// An image build failed.
+        public static let buildFailed = Code("build_failed")
+        /// An operation did not finish in time.
+        public static let timeout = Code("timeout")
+        /// No capacity is left (for example `max_instances`).
+        public static let capacityExceeded = Code("capacity_exceeded")
+        /// A bug or an unexpected condition inside Berth.
+        public static let `internal` = Code("internal")
+    }
+
+    public var code: Code
+    public var message: String
+    public var cause: (any Error)?
+
+    public init(_ code: Code, _ message: String, cause: (any Error)? = nil) {
+        self.code = code
+        self.message = message
+        self.cause = cause
+    }
+
+    public var description: String {
+        guard let cause else { return message }
+        let causeText = (cause as? BerthError)?.description ?? String(describing: cause)
+        return causeText.isEmpty || message.contains(causeText) ? message : "\(message) (\(causeText))"
+    }
+}
