@@ -1,4 +1,4 @@
-public import BerthCore
+import BerthCore
 import Foundation
 
 /// The outcome of loading a project's configuration: the resolved config when there is no
