@@ -42,8 +42,8 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .executableTarget(name: "berth", dependencies: ["BerthCommands"], swiftSettings: swiftSettings),
-        .testTarget(name: "BerthConfigTests", dependencies: ["BerthConfig"], swiftSettings: swiftSettings),
+        .executableTarget(name: "berth", dependencies: ["BerthCommands", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
+        .testTarget(name: "BerthConfigTests", dependencies: ["BerthConfig", "BerthCore"], swiftSettings: swiftSettings),
         .testTarget(
             name: "DockerEngineTests",
             dependencies: ["DockerEngine", .product(name: "NIOCore", package: "swift-nio")],

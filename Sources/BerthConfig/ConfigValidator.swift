@@ -89,7 +89,7 @@ struct ConfigValidator {
 
     mutating func object(_ node: ConfigNode, _ path: String, known: Set<String>? = nil) -> [ConfigNode.Member]? {
         guard case .object(let members) = node.value else {
-            error(node, path, "must be an object ({ … }), found \(node.kindDescription)")
+            error(node, path, "must be an object ({ … }), found \(node.kindDescription) \(node.shortDescription)")
             return nil
         }
         if let known {
@@ -103,7 +103,7 @@ struct ConfigValidator {
 
     mutating func array(_ node: ConfigNode, _ path: String) -> [ConfigNode]? {
         guard case .array(let items) = node.value else {
-            error(node, path, "must be an array ([ … ]), found \(node.kindDescription)")
+            error(node, path, "must be an array ([ … ]), found \(node.kindDescription) \(node.shortDescription)")
             return nil
         }
         return items

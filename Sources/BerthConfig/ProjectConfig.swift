@@ -40,6 +40,13 @@ public struct DurableObjectBinding: Sendable, Codable, Equatable {
     public var scriptName: String?
     public var storage: Storage
 
+    public init(name: String, className: String, scriptName: String? = nil, storage: Storage) {
+        self.name = name
+        self.className = className
+        self.scriptName = scriptName
+        self.storage = storage
+    }
+
     enum CodingKeys: String, CodingKey {
         case name, storage
         case className = "class_name"

@@ -256,6 +256,9 @@ public enum TOMLParser {
                     }
                     items.append(try parseValue(depth: depth + 1).node())
                     try skipWhitespaceCommentsAndNewlines()
+                    guard !scanner.isAtEnd else {
+                        throw scanner.error("the array opened at line \(start.line), column \(start.column) is never closed; add ]")
+                    }
                     if scanner.current == UInt8(ascii: ",") { scanner.advance(); continue }
                     if scanner.current == UInt8(ascii: "]") { scanner.advance(); break }
                     throw scanner.error("expected ',' or ']' in the array, found \(scanner.currentDescription)")

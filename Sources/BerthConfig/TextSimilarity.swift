@@ -9,7 +9,7 @@ enum TextSimilarity {
             let distance = editDistance(word.lowercased(), candidate.lowercased())
             if best == nil || distance < best!.distance { best = (candidate, distance) }
         }
-        guard let best, best.distance > 0, best.distance <= max(1, word.count / 3) else { return nil }
+        guard let best, best.distance > 0, best.distance < word.count, best.distance <= max(2, word.count / 3) else { return nil }
         return best.name
     }
 

@@ -2,7 +2,7 @@
 ///
 /// Every error a user can see says what was wrong and what to do. Modules throw `BerthError`
 /// with a ``Code`` that the edges (CLI exit codes, HTTP statuses) map to their own vocabulary.
-public struct BerthError: Error, CustomStringConvertible, Sendable {
+public struct BerthError: Error, CustomStringConvertible, CustomDebugStringConvertible, Sendable {
     /// What kind of failure this is; stable, meant for programs.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         public let rawValue: String
@@ -41,9 +41,13 @@ public struct BerthError: Error, CustomStringConvertible, Sendable {
         self.cause = cause
     }
 
-    public var description: String {
-        guard let cause else { return message }
-        let causeText = (cause as? BerthError)?.description ?? String(describing: cause)
-        return causeText.isEmpty || message.contains(causeText) ? message : "\(message) (\(causeText))"
+    /// The message alone: it is written to stand on its own in front of a user.
+    public var description: String { message }
+
+    /// The message and the chain of causes, for logs and bug reports.
+    public var debugDescription: String {
+        guard let cause else { return "\(code): \(message)" }
+        let causeText = (cause as? BerthError)?.debugDescription ?? String(reflecting: cause)
+        return "\(code): \(message) [cause: \(causeText)]"
     }
 }

@@ -113,6 +113,7 @@ public final class DockerClient: Sendable {
         var httpRequest = HTTPClientRequest(url: url(for: path))
         httpRequest.method = request.method
         httpRequest.headers.add(name: "User-Agent", value: "berth")
+        if case .unix = host { httpRequest.headers.replaceOrAdd(name: "Host", value: "docker") }
         for (name, value) in request.headers { httpRequest.headers.add(name: name, value: value) }
         if let body = request.body { httpRequest.body = body }
 

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The test command: prepares the machine (engine and packages), builds, runs every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/ensure-engine.sh
+export PATH=/opt/swift/usr/bin:$PATH
+command -v swift >/dev/null || { echo "berth-test: error: swift is not on PATH (expected at /opt/swift/usr/bin)" >&2; exit 1; }
+
+# Integration tests need the engine; under CI a missing engine fails them, never skips them.
+export BERTH_REQUIRE_ENGINE=${BERTH_REQUIRE_ENGINE:-${CI:-}}
+swift build --build-tests "$@"
+swift test --skip-build "$@"
