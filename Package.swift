@@ -46,7 +46,11 @@ let package = Package(
         .testTarget(name: "BerthConfigTests", dependencies: ["BerthConfig", "BerthCore"], swiftSettings: swiftSettings),
         .testTarget(
             name: "DockerEngineTests",
-            dependencies: ["DockerEngine", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: [
+                "DockerEngine", "BerthCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -99,6 +99,27 @@ public struct ContainerDetails: Decodable, Sendable {
     public var state: ContainerState
     public var config: Config
     public var ports: [String: [PortBinding]]
+    public var hostConfig: HostConfig
+
+    /// The resource limits and network the container was created with.
+    public struct HostConfig: Decodable, Sendable {
+        public var memoryBytes: Int64
+        public var nanoCPUs: Int64
+        public var cpuShares: Int
+        public var networkMode: String
+
+        enum CodingKeys: String, CodingKey {
+            case memoryBytes = "Memory", nanoCPUs = "NanoCpus", cpuShares = "CpuShares", networkMode = "NetworkMode"
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            memoryBytes = try c.decodeIfPresent(Int64.self, forKey: .memoryBytes) ?? 0
+            nanoCPUs = try c.decodeIfPresent(Int64.self, forKey: .nanoCPUs) ?? 0
+            cpuShares = try c.decodeIfPresent(Int.self, forKey: .cpuShares) ?? 0
+            networkMode = try c.decodeIfPresent(String.self, forKey: .networkMode) ?? ""
+        }
+    }
 
     public struct Config: Decodable, Sendable {
         public var image: String
@@ -135,7 +156,7 @@ public struct ContainerDetails: Decodable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case id = "Id", name = "Name", created = "Created", imageID = "Image", state = "State", config = "Config"
-        case networkSettings = "NetworkSettings"
+        case networkSettings = "NetworkSettings", hostConfig = "HostConfig"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -149,6 +170,7 @@ public struct ContainerDetails: Decodable, Sendable {
         config = try c.decode(Config.self, forKey: .config)
         let settings = try c.decodeIfPresent(NetworkSettings.self, forKey: .networkSettings)
         ports = (settings?.Ports ?? [:]).compactMapValues { $0 }
+        hostConfig = try c.decode(HostConfig.self, forKey: .hostConfig)
     }
 
     /// The host port that `containerPort` (TCP) is published on, once the container runs.

@@ -22,6 +22,12 @@ public struct LogLine: Sendable, Equatable {
     /// The engine's RFC 3339 timestamp, when requested.
     public var timestamp: String?
     public var text: String
+
+    public init(stream: OutputStream, timestamp: String? = nil, text: String) {
+        self.stream = stream
+        self.timestamp = timestamp
+        self.text = text
+    }
 }
 
 /// Which part of a container's output to read.

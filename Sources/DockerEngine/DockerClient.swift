@@ -102,6 +102,13 @@ public final class DockerClient: Sendable {
     /// Sends a request and returns the response once its status is a success; otherwise
     /// throws with the engine's own message.
     func send(_ request: Request) async throws(BerthError) -> HTTPClientResponse {
+        if case .unix(let socketPath) = host, !FileManager.default.fileExists(atPath: socketPath) {
+            // Fail at once rather than after the connect timeout.
+            throw BerthError(
+                .engineUnavailable,
+                "cannot reach the Docker engine: \(socketPath) does not exist; is the engine running? `make engine` installs and starts it, or set DOCKER_HOST"
+            )
+        }
         var path = request.path
         if request.versioned {
             let version = try await apiVersion()
