@@ -11,7 +11,7 @@ public struct BerthCommand: AsyncParsableCommand {
             request to a Durable Object, which starts its own container on demand, proxies to it, \
             and stops it when idle. A project's wrangler.jsonc and Dockerfile work unchanged.
 
-            Exit codes: 0 success, 1 failure (the message says why), 2 wrong usage, \
+            Exit codes: 0 success, 1 failure (the message says why), 64 wrong usage, \
             3 the container engine cannot be reached.
             """,
         version: BerthVersion.current,
