@@ -4,7 +4,9 @@
 # Idempotent: when everything is there it only checks, in well under a second.
 set -euo pipefail
 
-PACKAGES=(docker.io busybox-static)
+# The engine, and what the tests use: a static busybox for FROM-scratch images, a real OCI
+# registry and htpasswd for its credentials, curl for the readiness probe.
+PACKAGES=(docker.io busybox-static docker-registry apache2-utils curl)
 SOCKET=/var/run/docker.sock
 ENGINE_LOG=${BERTH_ENGINE_LOG:-/var/log/berth-dockerd.log}
 WAIT_SECONDS=${BERTH_ENGINE_WAIT:-60}
@@ -22,21 +24,26 @@ engine_answers() {
 
 # 1. Packages.
 missing=()
-command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
-dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static)
-command -v curl >/dev/null 2>&1 || missing+=(curl)
+for package in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" || missing+=("$package")
+done
 
 if [ ${#missing[@]} -gt 0 ]; then
-  if [ -n "${DOCKER_HOST:-}" ] && engine_answers && [[ ! " ${missing[*]} " =~ " busybox-static " ]]; then
-    : # a remote engine answers and the test packages are here: nothing to install
+  if ! command -v dpkg-query >/dev/null 2>&1; then
+    die "this is not a Debian-based system; install the Docker engine, busybox (static), docker-registry and htpasswd, start the engine, and run again"
   else
     [ -f /etc/debian_version ] || die "this is not a Debian-based system; install ${missing[*]} with your package manager, start the engine, and run again"
     [ "$(id -u)" -eq 0 ] || die "packages ${missing[*]} are missing and installing them needs root: run 'sudo make test' or 'sudo apt-get install -y ${missing[*]}'"
     say "installing ${missing[*]} (Debian packages)"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq >/dev/null || die "apt-get update failed; check the package sources in /etc/apt"
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
-      || die "apt-get install ${missing[*]} failed (see the output above)"
+    apt_log=$(mktemp)
+    if ! apt-get update -qq >"$apt_log" 2>&1; then
+      tail -n 15 "$apt_log" >&2; die "apt-get update failed (its output is above); check the package sources in /etc/apt"
+    fi
+    if ! apt-get install -y -qq "${missing[@]}" >"$apt_log" 2>&1; then
+      tail -n 15 "$apt_log" >&2; die "apt-get install ${missing[*]} failed (its output is above)"
+    fi
+    rm -f "$apt_log"
   fi
 fi
 busybox_path=$(command -v busybox || true)
