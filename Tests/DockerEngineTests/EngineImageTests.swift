@@ -72,7 +72,9 @@ struct EngineImageTests {
     @Test("a failing build throws build_failed with the engine's message")
     func failingBuild() async throws {
         try await EngineFixture.with { f in
-            let context = try f.busyboxContext(["COPY missing-file.txt /x"])
+            // The failing step comes right after FROM scratch, so no intermediate layer is left behind.
+            let context = try f.busyboxContext()
+            try "FROM scratch\nCOPY missing-file.txt /x\n".write(toFile: context + "/Dockerfile", atomically: true, encoding: .utf8)
             var options = BuildOptions(contextDirectory: context, tags: [f.tag("broken")])
             options.labels = f.labels
             do {
