@@ -51,3 +51,11 @@ public struct BerthError: Error, CustomStringConvertible, CustomDebugStringConve
         return "\(code): \(message) [cause: \(causeText)]"
     }
 }
+
+extension BerthError {
+    /// `error` itself when it is a `BerthError`, else an `internal` error carrying it.
+    public static func wrap(_ error: any Error, _ context: String? = nil) -> BerthError {
+        if let error = error as? BerthError { return error }
+        return BerthError(.internal, context.map { "\($0): \(error)" } ?? "\(error)", cause: error)
+    }
+}

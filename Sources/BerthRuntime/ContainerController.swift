@@ -1,0 +1,421 @@
+import BerthCore
+import Foundation
+import Logging
+import Synchronization
+
+/// Owns the container of one Durable Object: starts it once however many requests arrive
+/// together, waits for its ports, counts requests in flight, stops it after `sleepAfter` of
+/// idleness, records crashes, and runs the hooks. One actor per object; its state changes are
+/// serialised while the requests it admits are proxied concurrently, outside it.
+public actor ContainerController {
+    public nonisolated let objectID: ObjectID
+    public nonisolated let settings: ContainerSettings
+    let runtime: any ContainerRuntime
+    let budget: InstanceBudget
+    let probe: ReadinessProbe
+    let hooks: any ContainerHooks
+    let logger: Logger
+    let clock = ContinuousClock()
+
+    var machine: ControllerStateMachine
+    private var waiters: [CheckedContinuation<Void, any Error>] = []
+    private var startError: BerthError?
+    private var generations: [Int: Generation] = [:]
+    private var nextStartOptions = StartOptions()
+    private var idleTask: Task<Void, Never>?
+
+    struct Generation {
+        var instanceID: String
+        var instance: RunningInstance?
+        var slotHeld = false
+        var startTask: Task<Void, Never>?
+    }
+
+    init(
+        objectID: ObjectID, settings: ContainerSettings, runtime: any ContainerRuntime, budget: InstanceBudget,
+        probe: ReadinessProbe, hooks: any ContainerHooks, logger: Logger
+    ) {
+        self.objectID = objectID
+        self.settings = settings
+        self.runtime = runtime
+        self.budget = budget
+        self.probe = probe
+        self.hooks = hooks
+        var logger = logger
+        logger[metadataKey: "object"] = "\(objectID.name ?? objectID.hex)"
+        logger[metadataKey: "class"] = "\(settings.className)"
+        self.logger = logger
+        self.machine = ControllerStateMachine(now: ContinuousClock().now, sleepAfter: settings.sleepAfter)
+    }
+
+    // MARK: State
+
+    /// `getState()`.
+    public var status: ContainerStatus { machine.status }
+
+    /// The id of the running instance (its `CLOUDFLARE_DEPLOYMENT_ID`), if one runs.
+    public var instanceID: String? {
+        switch machine.phase {
+        case .starting(let g), .healthy(let g), .stopping(let g, _): generations[g]?.instanceID
+        case .stopped: nil
+        }
+    }
+
+    /// The engine id of the running container, if one runs.
+    public var containerID: String? {
+        switch machine.phase {
+        case .starting(let g), .healthy(let g), .stopping(let g, _): generations[g]?.instance?.containerID
+        case .stopped: nil
+        }
+    }
+
+    public var requestsInFlight: Int { machine.inFlight }
+
+    /// Changes the idle timeout (`sleepAfter`) from now on.
+    public func setSleepAfter(_ duration: Duration) {
+        machine.sleepAfter = duration
+    }
+
+    // MARK: Requests
+
+    /// Makes sure the container is healthy (starting it if needed, once however many callers
+    /// arrive together) and admits one request to `port`. Release the lease when the
+    /// response has been sent.
+    public func acquire(port: Int? = nil) async throws(BerthError) -> ContainerLease {
+        let (admission, actions) = machine.requestArrived(now: clock.now)
+        perform(actions)
+        if admission == .wait {
+            do {
+                try await withCheckedThrowingContinuation { waiters.append($0) }
+            } catch {
+                throw error as? BerthError ?? BerthError(.internal, "Failed to start container: \(error)")
+            }
+            guard case .healthy = machine.phase else {
+                throw BerthError(.internal, "Failed to start container: it stopped before the request could be sent")
+            }
+            machine.waiterAdmitted(now: clock.now)
+        }
+        guard case .healthy(let g) = machine.phase, let instance = generations[g]?.instance else {
+            machine.requestFinished(now: clock.now)
+            throw BerthError(.internal, "Failed to start container: no running instance")
+        }
+        let target = port ?? settings.defaultPort ?? settings.portsToCheck.first
+        guard let target, let endpoint = instance.endpoints[target] else {
+            machine.requestFinished(now: clock.now)
+            let known = instance.endpoints.keys.sorted().map(String.init).joined(separator: ", ")
+            throw BerthError(.invalidInput, target == nil
+                ? "the container class \(settings.className) has no defaultPort; set one or name a port with switchPort"
+                : "port \(target!) of the container is not published (published: \(known)); add it to requiredPorts or EXPOSE it")
+        }
+        return ContainerLease(endpoint: endpoint, instanceID: generations[g]!.instanceID, controller: self)
+    }
+
+    /// A proxied request finished.
+    func requestFinished() {
+        machine.requestFinished(now: clock.now)
+    }
+
+    /// `renewActivityTimeout()`.
+    public func renewActivityTimeout() {
+        machine.renewActivity(now: clock.now)
+    }
+
+    // MARK: Explicit control
+
+    /// `start(options)`: starts the container if none runs, without waiting for its ports.
+    public func start(_ options: StartOptions = StartOptions()) {
+        nextStartOptions = options
+        perform(machine.startRequested())
+    }
+
+    /// `startAndWaitForPorts()`: starts if needed and returns once healthy.
+    public func startAndWaitForPorts(_ options: StartOptions = StartOptions()) async throws(BerthError) {
+        nextStartOptions = options
+        let lease = try await acquire()
+        await lease.release()
+    }
+
+    /// `stop()`: the stop signal, the grace period, then SIGKILL. Returns once stopped.
+    public func stop() async {
+        perform(machine.stopRequested(kill: false))
+        await waitUntilStopped()
+    }
+
+    /// `destroy()`: SIGKILL at once. Returns once stopped.
+    public func destroy() async {
+        perform(machine.stopRequested(kill: true))
+        await waitUntilStopped()
+    }
+
+    private var stopWaiters: [CheckedContinuation<Void, Never>] = []
+
+    private func waitUntilStopped() async {
+        switch machine.phase {
+        case .stopped: return
+        default: await withCheckedContinuation { stopWaiters.append($0) }
+        }
+    }
+
+    // MARK: Actions
+
+    private func perform(_ actions: [ControllerStateMachine.Action]) {
+        for action in actions {
+            switch action {
+            case .start(let g):
+                launchStart(g)
+            case .resumeWaiters:
+                let resumed = waiters
+                waiters = []
+                for waiter in resumed { waiter.resume() }
+                let hooks = self.hooks
+                Task { await hooks.onStart() }
+                scheduleIdleTimer()
+            case .failWaiters:
+                let error = startError ?? BerthError(.internal, "Failed to start container: it stopped while starting")
+                startError = nil
+                let failed = waiters
+                waiters = []
+                for waiter in failed { waiter.resume(throwing: error) }
+                let hooks = self.hooks
+                Task { await hooks.onError(error) }
+            case .stop(let g, let kill):
+                launchStop(g, kill: kill)
+            case .stopped(_, let exitCode, let reason):
+                idleTask?.cancel()
+                idleTask = nil
+                let hooks = self.hooks
+                logger.info("container stopped", metadata: ["exit_code": "\(exitCode)", "reason": "\(reason.rawValue)"])
+                Task {
+                    await hooks.onStop(exitCode: exitCode, reason: reason)
+                    if reason == .exit && exitCode != 0 {
+                        await hooks.onError(BerthError(.internal, "the container exited with code \(exitCode)"))
+                    }
+                }
+            case .activityExpired(let g):
+                let hooks = self.hooks
+                Task {
+                    if await hooks.onActivityExpired() { await self.stopIfCurrent(g) }
+                }
+            }
+        }
+        if case .stopped = machine.phase, !stopWaiters.isEmpty {
+            let done = stopWaiters
+            stopWaiters = []
+            for waiter in done { waiter.resume() }
+        }
+    }
+
+    private func stopIfCurrent(_ g: Int) async {
+        guard case .healthy(g) = machine.phase, machine.inFlight == 0 else { return }
+        logger.info("idle for \(DurationText.format(machine.sleepAfter)); stopping")
+        await stop()
+    }
+
+    private func launchStart(_ g: Int) {
+        let options = nextStartOptions
+        nextStartOptions = StartOptions()
+        let instanceID = Self.randomHex(32)
+        generations[g] = Generation(instanceID: instanceID)
+        generations[g]?.startTask = Task { await self.runStart(g, instanceID: instanceID, options: options) }
+    }
+
+    private func runStart(_ g: Int, instanceID: String, options: StartOptions) async {
+        let started = clock.now
+        guard budget.tryAcquire() else {
+            startError = BerthError(
+                .capacityExceeded,
+                "There is no Container instance available at this time. This is likely because you have reached your max concurrent instance count (max_instances = \(budget.limit) for \(settings.className)); try again shortly."
+            )
+            generations[g] = nil
+            perform(machine.startFailed(generation: g))
+            return
+        }
+        generations[g]?.slotHeld = true
+        let spec = makeSpec(instanceID: instanceID, options: options)
+        let instance: RunningInstance
+        do {
+            let runtime = self.runtime
+            instance = try await withDeadline(settings.instanceGetTimeout, "getting a container instance") {
+                try await runtime.startInstance(spec)
+            }
+        } catch {
+            // A start cut off by the deadline may still have created the container.
+            for leftover in (try? await runtime.listInstances(labels: ["\(BerthLabel.instance)=\(instanceID)"])) ?? [] {
+                await runtime.removeInstance(leftover.containerID)
+            }
+            releaseSlot(g)
+            generations[g] = nil
+            fail(g, BerthError.wrap(error))
+            return
+        }
+        generations[g]?.instance = instance
+        watchExit(g, containerID: instance.containerID)
+        if case .stopping(g, _) = machine.phase {
+            launchStop(g, kill: true)
+            return
+        }
+        do {
+            for port in settings.portsToCheck {
+                guard let endpoint = instance.endpoints[port] else { continue }
+                try await probe.waitUntilReady(endpoint, pingEndpoint: settings.pingEndpoint, timeout: settings.portReadyTimeout)
+            }
+        } catch {
+            fail(g, BerthError.wrap(error))
+            // The exit watcher sees the removal and frees the slot.
+            await runtime.removeInstance(instance.containerID)
+            return
+        }
+        let elapsed = started.duration(to: clock.now)
+        logger.info("container healthy", metadata: ["instance": "\(instanceID)", "cold_start_ms": "\(elapsed.milliseconds)"])
+        perform(machine.startSucceeded(generation: g, now: clock.now))
+    }
+
+    private func fail(_ g: Int, _ error: BerthError) {
+        let message = error.message.hasPrefix("Failed to start container") || error.code == .capacityExceeded
+            ? error.message : "Failed to start container: \(error.message)"
+        startError = BerthError(error.code == .capacityExceeded ? .capacityExceeded : .internal, message, cause: error)
+        logger.warning("start failed", metadata: ["error": "\(message)"])
+        perform(machine.startFailed(generation: g))
+    }
+
+    private func watchExit(_ g: Int, containerID: String) {
+        let runtime = self.runtime
+        Task {
+            let code = (try? await runtime.waitForExit(containerID)) ?? -1
+            await self.containerGone(g, exitCode: code)
+        }
+    }
+
+    private func containerGone(_ g: Int, exitCode: Int) async {
+        if let id = generations[g]?.instance?.containerID { await runtime.removeInstance(id) }
+        releaseSlot(g)
+        generations[g]?.startTask?.cancel()
+        generations[g] = nil
+        perform(machine.containerExited(generation: g, exitCode: exitCode))
+    }
+
+    private func releaseSlot(_ g: Int) {
+        guard generations[g]?.slotHeld == true else { return }
+        generations[g]?.slotHeld = false
+        budget.release()
+    }
+
+    private func launchStop(_ g: Int, kill: Bool) {
+        // Without a container yet, runStart stops it as soon as it exists.
+        guard let id = generations[g]?.instance?.containerID else { return }
+        generations[g]?.startTask?.cancel()
+        let runtime = self.runtime
+        let grace = settings.stopGracePeriod
+        Task {
+            if kill {
+                try? await runtime.killInstance(id)
+            } else {
+                do {
+                    try await runtime.stopInstance(id, signal: "SIGTERM", grace: grace)
+                } catch {
+                    try? await runtime.killInstance(id)
+                }
+            }
+        }
+    }
+
+    private func scheduleIdleTimer() {
+        idleTask?.cancel()
+        idleTask = Task { [clock] in
+            while !Task.isCancelled {
+                guard let wake = await self.idleCheck() else { return }
+                try? await Task.sleep(until: wake, clock: clock)
+            }
+        }
+    }
+
+    /// Fires the idle timer if due; returns when to look again, or nil to stop looking.
+    private func idleCheck() -> ContinuousClock.Instant? {
+        guard case .healthy = machine.phase else { return nil }
+        perform(machine.idleTimerFired(now: clock.now))
+        return machine.idleDeadline ?? clock.now.advanced(by: machine.sleepAfter)
+    }
+
+    private func makeSpec(instanceID: String, options: StartOptions) -> InstanceSpec {
+        let applicationID = ObjectID.fromName(settings.containerName, className: "application", app: settings.app).hex
+        var environment = settings.envVars.merging(options.envVars) { $1 }
+        let platform: [String: String] = [
+            "DEPLOYMENT_ID": instanceID, "DURABLE_OBJECT_ID": objectID.hex, "APPLICATION_ID": applicationID,
+            "LOCATION": settings.location, "REGION": settings.location, "COUNTRY_A2": "XX",
+        ]
+        for (key, value) in platform {
+            environment["CLOUDFLARE_\(key)"] = value
+        }
+        environment["BERTH_INSTANCE_ID"] = instanceID
+        environment["BERTH_OBJECT_ID"] = objectID.hex
+        environment["BERTH_APPLICATION_ID"] = applicationID
+        environment["BERTH_LOCATION"] = settings.location
+        environment["BERTH_REGION"] = settings.location
+        if let name = objectID.name { environment["BERTH_OBJECT_NAME"] = name }
+        var labels = settings.labels.merging(options.labels) { $1 }
+        labels[BerthLabel.app] = settings.app
+        labels[BerthLabel.className] = settings.className
+        labels[BerthLabel.object] = objectID.hex
+        labels[BerthLabel.instance] = instanceID
+        if let name = objectID.name { labels["berth.object-name"] = name }
+        let ports = Array(Set(settings.portsToCheck + settings.exposedPorts + (settings.defaultPort.map { [$0] } ?? []))).sorted()
+        return InstanceSpec(
+            image: settings.image, environment: environment, entrypoint: options.entrypoint ?? settings.entrypoint,
+            labels: labels, ports: ports, enableInternet: options.enableInternet ?? settings.enableInternet,
+            memoryBytes: Int64(settings.instanceType.memoryMiB) << 20,
+            nanoCPUs: Int64(settings.instanceType.vcpu * 1_000_000_000)
+        )
+    }
+
+    static func randomHex(_ count: Int) -> String {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<(count / 2)).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+    }
+}
+
+/// Permission to send one request to a healthy container. Release it when the response has
+/// been sent: the container's idle timer counts from the last release.
+public final class ContainerLease: Sendable {
+    public let endpoint: Endpoint
+    public let instanceID: String
+    let controller: ContainerController
+    private let released = Mutex(false)
+
+    init(endpoint: Endpoint, instanceID: String, controller: ContainerController) {
+        self.endpoint = endpoint
+        self.instanceID = instanceID
+        self.controller = controller
+    }
+
+    public func release() async {
+        guard released.withLock({ let was = $0; $0 = true; return !was }) else { return }
+        await controller.requestFinished()
+    }
+
+    deinit {
+        if !released.withLock({ $0 }) {
+            let controller = self.controller
+            Task { await controller.requestFinished() }
+        }
+    }
+}
+
+/// Runs `body`, throwing a timeout naming `what` if it takes longer than `limit`.
+func withDeadline<T: Sendable>(_ limit: Duration, _ what: String, _ body: @escaping @Sendable () async throws -> T) async throws(BerthError) -> T {
+    do {
+        return try await withThrowingTaskGroup(of: T.self) { group in
+            group.addTask { try await body() }
+            group.addTask {
+                try await Task.sleep(for: limit)
+                throw BerthError(.timeout, "\(what) took longer than \(DurationText.format(limit))")
+            }
+            let result = try await group.next()!
+            group.cancelAll()
+            return result
+        }
+    } catch let error as BerthError {
+        throw error
+    } catch {
+        throw BerthError(.internal, "\(what) failed: \(error)", cause: error)
+    }
+}

@@ -1,0 +1,78 @@
+import BerthCore
+
+/// What to run for one instance of a container class.
+public struct InstanceSpec: Sendable {
+    /// The image reference or id.
+    public var image: String
+    public var environment: [String: String]
+    /// Replaces the image's entrypoint (and command) when set.
+    public var entrypoint: [String]?
+    public var labels: [String: String]
+    /// Container ports to make reachable.
+    public var ports: [Int]
+    /// false: no route out of the machine.
+    public var enableInternet: Bool
+    public var memoryBytes: Int64?
+    public var nanoCPUs: Int64?
+
+    public init(image: String, environment: [String: String] = [:], entrypoint: [String]? = nil, labels: [String: String] = [:],
+                ports: [Int] = [], enableInternet: Bool = true, memoryBytes: Int64? = nil, nanoCPUs: Int64? = nil) {
+        self.image = image
+        self.environment = environment
+        self.entrypoint = entrypoint
+        self.labels = labels
+        self.ports = ports
+        self.enableInternet = enableInternet
+        self.memoryBytes = memoryBytes
+        self.nanoCPUs = nanoCPUs
+    }
+}
+
+/// Where a container port can be reached from Berth.
+public struct Endpoint: Sendable, Hashable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}
+
+/// A started container.
+public struct RunningInstance: Sendable {
+    /// The engine's id.
+    public var containerID: String
+    /// Container port → where Berth reaches it.
+    public var endpoints: [Int: Endpoint]
+
+    public init(containerID: String, endpoints: [Int: Endpoint]) {
+        self.containerID = containerID
+        self.endpoints = endpoints
+    }
+}
+
+/// A container the engine holds, as listing reports it.
+public struct InstanceSummary: Sendable {
+    public var containerID: String
+    public var labels: [String: String]
+    public var running: Bool
+}
+
+/// The engine behind Berth: the Docker driver now, a cluster driver later. Implementations
+/// are safe to call concurrently.
+public protocol ContainerRuntime: Sendable {
+    /// Creates and starts a container, returning once the engine reports it running, with
+    /// its endpoints. A container that was created but failed to start is removed.
+    func startInstance(_ spec: InstanceSpec) async throws(BerthError) -> RunningInstance
+    /// Sends SIGTERM (or `signal`), waits up to `grace`, then SIGKILL.
+    func stopInstance(_ containerID: String, signal: String, grace: Duration) async throws(BerthError)
+    /// Sends SIGKILL at once.
+    func killInstance(_ containerID: String) async throws(BerthError)
+    /// Removes a stopped (or, forced, a running) container; a missing one is not an error.
+    func removeInstance(_ containerID: String) async
+    /// Waits until the container is not running and returns its exit code.
+    func waitForExit(_ containerID: String) async throws(BerthError) -> Int
+    /// Containers carrying every label (`key=value`).
+    func listInstances(labels: [String]) async throws(BerthError) -> [InstanceSummary]
+}

@@ -1,0 +1,92 @@
+import BerthConfig
+import BerthCore
+
+/// How the objects of one container class run their containers: the Container class's
+/// properties (reference §2) plus the limits Berth applies.
+public struct ContainerSettings: Sendable {
+    public var app: String
+    public var className: String
+    /// The container's configured name (`containers[].name`).
+    public var containerName: String
+    /// The image to run (reference or id).
+    public var image: String
+    /// Port used by `fetch` when no target port is given.
+    public var defaultPort: Int?
+    /// Ports that must all answer before the container is healthy (default: `defaultPort`).
+    public var requiredPorts: [Int]
+    /// Ports the image EXPOSEs; published too, so `switchPort` can reach them.
+    public var exposedPorts: [Int] = []
+    /// Idle time after the last request before the container is stopped.
+    public var sleepAfter: Duration = .seconds(600)
+    public var envVars: [String: String] = [:]
+    public var entrypoint: [String]?
+    public var enableInternet = true
+    public var labels: [String: String] = [:]
+    /// `host[/path]` of the readiness request; any HTTP answer counts.
+    public var pingEndpoint = "ping"
+    public var instanceGetTimeout: Duration = .seconds(8)
+    public var portReadyTimeout: Duration = .seconds(20)
+    public var stopGracePeriod: Duration = .seconds(10)
+    public var instanceType: InstanceType = .default
+    /// `CLOUDFLARE_LOCATION` / `CLOUDFLARE_REGION` inside the container.
+    public var location = "local"
+
+    public init(app: String, className: String, containerName: String, image: String, defaultPort: Int? = nil, requiredPorts: [Int] = []) {
+        self.app = app
+        self.className = className
+        self.containerName = containerName
+        self.image = image
+        self.defaultPort = defaultPort
+        self.requiredPorts = requiredPorts
+    }
+
+    /// Settings for a configured container class, with Berth's timeouts.
+    public init(app: String, container: ContainerConfig, image: String, berth: BerthSettings) {
+        self.init(app: app, className: container.className, containerName: container.name, image: image)
+        instanceGetTimeout = berth.instanceGetTimeout
+        portReadyTimeout = berth.portReadyTimeout
+        stopGracePeriod = berth.stopGracePeriod
+        instanceType = container.instanceType
+    }
+
+    /// The ports a start waits for.
+    var portsToCheck: [Int] {
+        requiredPorts.isEmpty ? (defaultPort.map { [$0] } ?? []) : requiredPorts
+    }
+}
+
+/// Overrides for one start (`start({envVars, entrypoint, enableInternet, labels})`).
+public struct StartOptions: Sendable {
+    public var envVars: [String: String] = [:]
+    public var entrypoint: [String]?
+    public var enableInternet: Bool?
+    public var labels: [String: String] = [:]
+    public init(envVars: [String: String] = [:], entrypoint: [String]? = nil, enableInternet: Bool? = nil, labels: [String: String] = [:]) {
+        self.envVars = envVars
+        self.entrypoint = entrypoint
+        self.enableInternet = enableInternet
+        self.labels = labels
+    }
+}
+
+/// The lifecycle hooks of a Container class.
+public protocol ContainerHooks: Sendable {
+    func onStart() async
+    func onStop(exitCode: Int, reason: StopReason) async
+    func onError(_ error: BerthError) async
+    /// Called after `sleepAfter` of idleness; return true to stop (the default), false to keep
+    /// running (the timer renews).
+    func onActivityExpired() async -> Bool
+}
+
+extension ContainerHooks {
+    public func onStart() async {}
+    public func onStop(exitCode: Int, reason: StopReason) async {}
+    public func onError(_ error: BerthError) async {}
+    public func onActivityExpired() async -> Bool { true }
+}
+
+/// Hooks that do nothing but the defaults.
+public struct DefaultHooks: ContainerHooks {
+    public init() {}
+}

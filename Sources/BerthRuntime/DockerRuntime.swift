@@ -1,0 +1,97 @@
+import BerthCore
+import DockerEngine
+import Logging
+
+/// ``ContainerRuntime`` on a Docker engine: ports published on 127.0.0.1 on ephemeral ports.
+public struct DockerRuntime: ContainerRuntime {
+    let client: DockerClient
+    /// Network for containers with `enableInternet = false`; created on first use.
+    let isolatedNetwork: String
+    let logger: Logger
+
+    public init(client: DockerClient, isolatedNetwork: String = "berth-no-internet", logger: Logger = Logger(label: "berth.runtime")) {
+        self.client = client
+        self.isolatedNetwork = isolatedNetwork
+        self.logger = logger
+    }
+
+    public func startInstance(_ spec: InstanceSpec) async throws(BerthError) -> RunningInstance {
+        var container = ContainerSpec(image: spec.image)
+        container.environment = spec.environment
+        container.labels = spec.labels
+        container.publishedPorts = spec.ports
+        container.publishAddress = "127.0.0.1"
+        container.memoryBytes = spec.memoryBytes
+        container.nanoCPUs = spec.nanoCPUs
+        if let entrypoint = spec.entrypoint, !entrypoint.isEmpty {
+            container.entrypoint = [entrypoint[0]]
+            container.command = Array(entrypoint.dropFirst())
+        }
+        if !spec.enableInternet {
+            try await ensureIsolatedNetwork()
+            container.network = isolatedNetwork
+        }
+        let id = try await client.createContainer(container)
+        do {
+            try await client.startContainer(id)
+            let details = try await client.inspectContainer(id)
+            var endpoints: [Int: Endpoint] = [:]
+            for port in spec.ports {
+                guard let hostPort = details.hostPort(for: port) else {
+                    throw BerthError(.engineError, "the engine published no host port for container port \(port)")
+                }
+                endpoints[port] = Endpoint(host: "127.0.0.1", port: hostPort)
+            }
+            return RunningInstance(containerID: id, endpoints: endpoints)
+        } catch {
+            await removeInstance(id)
+            throw BerthError.wrap(error)
+        }
+    }
+
+    func ensureIsolatedNetwork() async throws(BerthError) {
+        if try await client.listNetworks().contains(where: { $0.name == isolatedNetwork }) { return }
+        do {
+            _ = try await client.createNetwork(isolatedNetwork, internal: true, labels: [BerthLabel.app: "berth"])
+        } catch where error.code == .conflict {
+            // Created meanwhile by another start.
+        }
+    }
+
+    public func stopInstance(_ containerID: String, signal: String, grace: Duration) async throws(BerthError) {
+        let seconds = Int((grace.components.seconds) + (grace.components.attoseconds > 0 ? 1 : 0))
+        if signal == "SIGTERM" || signal == "15" {
+            try await client.stopContainer(containerID, timeout: seconds)
+            return
+        }
+        try await client.killContainer(containerID, signal: signal)
+        try await client.stopContainer(containerID, timeout: seconds)
+    }
+
+    public func killInstance(_ containerID: String) async throws(BerthError) {
+        do {
+            try await client.killContainer(containerID)
+        } catch where error.code == .conflict {
+            // Not running any more.
+        }
+    }
+
+    public func removeInstance(_ containerID: String) async {
+        do {
+            try await client.removeContainer(containerID, force: true)
+        } catch where error.code == .notFound {
+        } catch {
+            logger.warning("could not remove a container", metadata: ["container": "\(containerID)", "error": "\(error)"])
+        }
+    }
+
+    public func waitForExit(_ containerID: String) async throws(BerthError) -> Int {
+        try await client.waitContainer(containerID, condition: .notRunning)
+    }
+
+    public func listInstances(labels: [String]) async throws(BerthError) -> [InstanceSummary] {
+        try await client.listContainers(all: true, labels: labels).map {
+            InstanceSummary(containerID: $0.id, labels: $0.labels, running: $0.state == "running")
+        }
+    }
+}

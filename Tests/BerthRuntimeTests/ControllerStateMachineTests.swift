@@ -1,0 +1,121 @@
+@testable import BerthRuntime
+import BerthCore
+import Testing
+
+@Suite("Container lifecycle state machine")
+struct ControllerStateMachineTests {
+    let t0 = ContinuousClock().now
+    func at(_ seconds: Double) -> ContinuousClock.Instant { t0.advanced(by: .milliseconds(Int64(seconds * 1000))) }
+
+    func healthyMachine(sleepAfter: Duration = .seconds(10)) -> ControllerStateMachine {
+        var m = ControllerStateMachine(now: t0, sleepAfter: sleepAfter)
+        _ = m.requestArrived(now: t0)
+        _ = m.startSucceeded(generation: 1, now: t0)
+        m.waiterAdmitted(now: t0)
+        return m
+    }
+
+    @Test("concurrent first requests produce exactly one start")
+    func singleFlight() {
+        var m = ControllerStateMachine(now: t0, sleepAfter: .seconds(10))
+        #expect(m.status == .stopped)
+        let first = m.requestArrived(now: at(0))
+        #expect(first.0 == .wait)
+        #expect(first.1 == [.start(generation: 1)])
+        #expect(m.status == .running)
+        for _ in 0..<100 {
+            let next = m.requestArrived(now: at(0.001))
+            #expect(next.0 == .wait)
+            #expect(next.1.isEmpty)
+        }
+        #expect(m.startSucceeded(generation: 1, now: at(0.5)) == [.resumeWaiters])
+        #expect(m.status == .healthy)
+        #expect(m.requestArrived(now: at(0.6)).0 == .proceed)
+    }
+
+    @Test("a failed start fails the waiters; the next request starts again")
+    func failedStart() {
+        var m = ControllerStateMachine(now: t0, sleepAfter: .seconds(10))
+        _ = m.requestArrived(now: t0)
+        #expect(m.startFailed(generation: 1) == [.failWaiters])
+        #expect(m.status == .stopped)
+        #expect(m.requestArrived(now: at(1)).1 == [.start(generation: 2)])
+        // A late report about the old attempt changes nothing.
+        #expect(m.startSucceeded(generation: 1, now: at(2)) == [])
+        #expect(m.status == .running)
+    }
+
+    @Test("the idle timer never fires while a request is in flight, and counts from the last one's end")
+    func idle() {
+        var m = healthyMachine()
+        #expect(m.inFlight == 1)
+        #expect(m.idleDeadline == nil)
+        #expect(m.idleTimerFired(now: at(3600)) == [])
+        m.requestFinished(now: at(3600))
+        #expect(m.idleDeadline == at(3610))
+        #expect(m.idleTimerFired(now: at(3609.9)) == [])
+        #expect(m.idleTimerFired(now: at(3610)) == [.activityExpired(generation: 1)])
+        // Not stopping renews the timer.
+        #expect(m.idleDeadline == at(3620))
+        m.renewActivity(now: at(3615))
+        #expect(m.idleDeadline == at(3625))
+    }
+
+    @Test("a crash is stopped_with_code, reported as an exit")
+    func crash() {
+        var m = healthyMachine()
+        #expect(m.containerExited(generation: 1, exitCode: 2) == [.stopped(generation: 1, exitCode: 2, reason: .exit)])
+        #expect(m.status == .stoppedWithCode(2))
+        #expect(m.status.name == "stopped_with_code")
+        #expect(m.inFlight == 0)
+        #expect(m.requestArrived(now: at(1)).1 == [.start(generation: 2)])
+    }
+
+    @Test("stop goes through stopping to stopped, reported as a runtime signal")
+    func stop() {
+        var m = healthyMachine()
+        m.requestFinished(now: at(1))
+        #expect(m.stopRequested(kill: false) == [.stop(generation: 1, kill: false)])
+        #expect(m.status == .stopping)
+        #expect(m.stopRequested(kill: false) == [])
+        #expect(m.stopRequested(kill: true) == [.stop(generation: 1, kill: true)])
+        #expect(m.containerExited(generation: 1, exitCode: 143) == [.stopped(generation: 1, exitCode: 143, reason: .runtimeSignal)])
+        #expect(m.status == .stopped)
+    }
+
+    @Test("requests that arrive while stopping start a new instance once the old one is gone")
+    func restartAfterStop() {
+        var m = healthyMachine()
+        _ = m.stopRequested(kill: false)
+        #expect(m.requestArrived(now: at(1)).0 == .wait)
+        #expect(m.containerExited(generation: 1, exitCode: 0) == [
+            .stopped(generation: 1, exitCode: 0, reason: .runtimeSignal), .start(generation: 2),
+        ])
+        #expect(m.status == .running)
+    }
+
+    @Test("stopping or exiting during a start fails the waiting requests")
+    func interruptedStart() {
+        var m = ControllerStateMachine(now: t0, sleepAfter: .seconds(10))
+        _ = m.requestArrived(now: t0)
+        #expect(m.stopRequested(kill: true) == [.failWaiters, .stop(generation: 1, kill: true)])
+        #expect(m.startSucceeded(generation: 1, now: at(1)) == [.failWaiters])
+
+        var n = ControllerStateMachine(now: t0, sleepAfter: .seconds(10))
+        _ = n.requestArrived(now: t0)
+        #expect(n.containerExited(generation: 1, exitCode: 1) == [.failWaiters, .stopped(generation: 1, exitCode: 1, reason: .exit)])
+        #expect(n.status == .stoppedWithCode(1))
+    }
+
+    @Test("object ids: deterministic from names, validated from strings")
+    func ids() throws {
+        let a = ObjectID.fromName("/container/1", className: "MyContainer", app: "hello")
+        #expect(a == ObjectID.fromName("/container/1", className: "MyContainer", app: "hello"))
+        #expect(a.hex.count == 64)
+        #expect(a != ObjectID.fromName("/container/2", className: "MyContainer", app: "hello"))
+        #expect(a != ObjectID.fromName("/container/1", className: "Other", app: "hello"))
+        #expect(try ObjectID.fromString(a.hex.uppercased()) == a)
+        #expect(throws: BerthError.self) { try ObjectID.fromString("xyz") }
+        #expect(ObjectID.unique() != ObjectID.unique())
+    }
+}
