@@ -101,6 +101,29 @@ enum ConfigSummary {
             lines.append("    rollout_active_grace_period  \(container.rolloutActiveGracePeriod)s")
         }
         let berth = config.berth
+        for (className, properties) in berth.classes.sorted(by: { $0.key < $1.key }) {
+            lines.append("")
+            lines.append("Class \(className)")
+            lines.append("  default_port \(properties.defaultPort.map(String.init) ?? "(first EXPOSEd port)")")
+            if !properties.requiredPorts.isEmpty {
+                lines.append("  required_ports \(properties.requiredPorts.map(String.init).joined(separator: ", "))")
+            }
+            lines.append("  sleep_after \(DurationText.format(properties.sleepAfter))")
+            for (key, value) in properties.envVars.sorted(by: { $0.key < $1.key }) { lines.append("  env_vars.\(key) = \(value)") }
+            if let entrypoint = properties.entrypoint { lines.append("  entrypoint \(entrypoint.joined(separator: " "))") }
+            lines.append("  enable_internet \(properties.enableInternet)")
+            lines.append("  ping_endpoint \(properties.pingEndpoint)")
+        }
+        lines.append("")
+        lines.append("Routes")
+        if berth.routes.isEmpty {
+            lines.append(config.containers.count == 1
+                ? "  (none declared: the template's /container, /lb, /singleton and /error)"
+                : "  (none declared)")
+        }
+        for route in berth.routes {
+            lines.append("  \(route.prefix) -> \(route.binding), object by \(route.object)")
+        }
         lines.append("")
         lines.append("Berth")
         lines.append("  gateway               \(hostPort(berth.ip, berth.port))")

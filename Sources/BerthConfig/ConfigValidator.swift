@@ -38,7 +38,7 @@ struct ConfigValidator {
 
     static let berthKeys: Set<String> = [
         "port", "ip", "admin_port", "admin_ip", "state_dir", "instance_get_timeout", "port_ready_timeout",
-        "stop_grace_period",
+        "stop_grace_period", "classes", "routes",
     ]
 
     static let rolloutSteps = [5, 10, 20, 25, 50, 100]
@@ -62,7 +62,9 @@ struct ConfigValidator {
         let storage = root["migrations"].map { readMigrations($0) } ?? [:]
         let bindings = root["durable_objects"].map { readDurableObjects($0, storage: storage) } ?? []
         let containers = root["containers"].map { readContainers($0, worker: name, bindings: bindings, storage: storage) } ?? []
-        let berth = root["berth"].map { readBerth($0) } ?? BerthSettings()
+        var berth = root["berth"].map { readBerth($0) } ?? BerthSettings()
+        if let node = root["berth"]?["classes"] { berth.classes = readClasses(node, containers: containers) }
+        if let node = root["berth"]?["routes"] { berth.routes = readRoutes(node, bindings: bindings, containers: containers) }
 
         guard !diagnostics.contains(where: { $0.severity == .error }) else { return nil }
         return ProjectConfig(

@@ -168,6 +168,10 @@ public struct BerthSettings: Sendable, Codable, Equatable {
     public var portReadyTimeout: Duration = .seconds(20)
     /// Time between SIGTERM and SIGKILL when an instance stops.
     public var stopGracePeriod: Duration = .seconds(10)
+    /// Container class properties by class name, for projects without Swift code.
+    public var classes: [String: ClassSettings] = [:]
+    /// Zero-code routes; empty means the template's routes when there is one container class.
+    public var routes: [RouteConfig] = []
 
     public init() {}
 
@@ -179,6 +183,7 @@ public struct BerthSettings: Sendable, Codable, Equatable {
         case instanceGetTimeout = "instance_get_timeout"
         case portReadyTimeout = "port_ready_timeout"
         case stopGracePeriod = "stop_grace_period"
+        case classes, routes
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -191,6 +196,8 @@ public struct BerthSettings: Sendable, Codable, Equatable {
         try c.encode(DurationText.format(instanceGetTimeout), forKey: .instanceGetTimeout)
         try c.encode(DurationText.format(portReadyTimeout), forKey: .portReadyTimeout)
         try c.encode(DurationText.format(stopGracePeriod), forKey: .stopGracePeriod)
+        try c.encode(classes, forKey: .classes)
+        try c.encode(routes, forKey: .routes)
     }
 
     public init(from decoder: any Decoder) throws {
@@ -210,5 +217,7 @@ public struct BerthSettings: Sendable, Codable, Equatable {
         instanceGetTimeout = try duration(.instanceGetTimeout)
         portReadyTimeout = try duration(.portReadyTimeout)
         stopGracePeriod = try duration(.stopGracePeriod)
+        classes = try c.decodeIfPresent([String: ClassSettings].self, forKey: .classes) ?? [:]
+        routes = try c.decodeIfPresent([RouteConfig].self, forKey: .routes) ?? []
     }
 }

@@ -33,14 +33,18 @@ struct BerthRun {
     }
 }
 
-/// The example project shipped with the repository.
-let exampleFolder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    .appendingPathComponent("examples/hello").path
+let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-/// A copy of the example project whose wrangler.jsonc is changed by `edit`.
-func exampleCopy(_ edit: (String) -> String) throws -> String {
+/// The getting-started document's configuration, verbatim, beside a Dockerfile.
+let seedFolder = repositoryRoot.appendingPathComponent("Tests/Fixtures/seed").path
+
+/// The example project shipped with the repository.
+let exampleFolder = repositoryRoot.appendingPathComponent("examples/hello").path
+
+/// A copy of the seed project whose wrangler.jsonc is changed by `edit`.
+func seedCopy(_ edit: (String) -> String) throws -> String {
     let folder = NSTemporaryDirectory() + "berth-cli-\(UUID().uuidString)"
-    try FileManager.default.copyItem(atPath: exampleFolder, toPath: folder)
+    try FileManager.default.copyItem(atPath: seedFolder, toPath: folder)
     let file = folder + "/wrangler.jsonc"
     let original = try String(contentsOfFile: file, encoding: .utf8)
     let edited = edit(original)
@@ -51,9 +55,9 @@ func exampleCopy(_ edit: (String) -> String) throws -> String {
 
 @Suite("berth config check")
 struct ConfigCheckCommandTests {
-    @Test("the example (the seed's configuration) passes and prints the resolved configuration")
+    @Test("the seed's configuration passes and prints the resolved configuration")
     func seedPasses() throws {
-        let run = try BerthRun.run(["config", "check", exampleFolder])
+        let run = try BerthRun.run(["config", "check", seedFolder])
         #expect(run.status == 0, "\(run.stderr)")
         #expect(run.stderr.isEmpty, "\(run.stderr)")
         #expect(run.stdout.contains("wrangler.jsonc: OK"))
@@ -65,7 +69,7 @@ struct ConfigCheckCommandTests {
 
     @Test("--json gives the resolved configuration with defaults")
     func json() throws {
-        let run = try BerthRun.run(["config", "check", exampleFolder, "--json"])
+        let run = try BerthRun.run(["config", "check", seedFolder, "--json"])
         #expect(run.status == 0)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
         #expect(object["ok"] as? Bool == true)
@@ -79,9 +83,18 @@ struct ConfigCheckCommandTests {
         #expect((config["berth"] as? [String: Any])?["port_ready_timeout"] as? String == "20s")
     }
 
+    @Test("the example project passes, with its class properties")
+    func examplePasses() throws {
+        let run = try BerthRun.run(["config", "check", exampleFolder])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stderr.isEmpty, "\(run.stderr)")
+        #expect(run.stdout.contains("sleep_after 10s"))
+        #expect(run.stdout.contains("MESSAGE"))
+    }
+
     @Test("a misspelt class_name exits 1 with wrangler.jsonc:LINE:COL and the key")
     func misspelt() throws {
-        let folder = try exampleCopy { $0.replacingOccurrences(of: #""class_name": "MyContainer",\#n"image""#, with: #""class_name": "MyContainr",\#n"image""#) }
+        let folder = try seedCopy { $0.replacingOccurrences(of: #""class_name": "MyContainer",\#n"image""#, with: #""class_name": "MyContainr",\#n"image""#) }
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let run = try BerthRun.run(["config", "check", folder])
         #expect(run.status == 1)
@@ -92,7 +105,7 @@ struct ConfigCheckCommandTests {
 
     @Test("new_classes instead of new_sqlite_classes exits 1 naming the key")
     func newClasses() throws {
-        let folder = try exampleCopy { $0.replacingOccurrences(of: "new_sqlite_classes", with: "new_classes") }
+        let folder = try seedCopy { $0.replacingOccurrences(of: "new_sqlite_classes", with: "new_classes") }
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let run = try BerthRun.run(["config", "check", folder])
         #expect(run.status == 1)
@@ -102,7 +115,7 @@ struct ConfigCheckCommandTests {
 
     @Test("errors in --json mode are a document too, with exit 1")
     func jsonErrors() throws {
-        let folder = try exampleCopy { $0.replacingOccurrences(of: #""max_instances": 10"#, with: #""max_instances": -1"#) }
+        let folder = try seedCopy { $0.replacingOccurrences(of: #""max_instances": 10"#, with: #""max_instances": -1"#) }
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let run = try BerthRun.run(["config", "check", folder, "--json"])
         #expect(run.status == 1)

@@ -1,0 +1,89 @@
+import BerthCore
+import Foundation
+
+extension ConfigValidator {
+    static let classKeys: Set<String> = [
+        "default_port", "required_ports", "sleep_after", "env_vars", "entrypoint", "enable_internet", "ping_endpoint", "labels",
+    ]
+
+    /// `berth.classes`: Container class properties by class name.
+    mutating func readClasses(_ node: ConfigNode, containers: [ContainerConfig]) -> [String: ClassSettings] {
+        guard let members = object(node, "berth.classes") else { return [:] }
+        var result: [String: ClassSettings] = [:]
+        let known = Set(containers.map(\.className))
+        for member in members {
+            let path = "berth.classes.\(member.key)"
+            guard known.contains(member.key) else {
+                let hint = TextSimilarity.closest(member.key, in: known).map { "; did you mean \"\($0)\"?" } ?? ""
+                error(at: member.keyPosition, path, "no container has class_name \"\(member.key)\" (classes: \(known.sorted().joined(separator: ", ")))\(hint)")
+                continue
+            }
+            guard object(member.value, path, known: Self.classKeys) != nil else { continue }
+            var settings = ClassSettings()
+            let node = member.value
+            if let n = node["default_port"], let v = integer(n, join(path, "default_port"), range: 1...65535) { settings.defaultPort = v }
+            if let n = node["required_ports"], let items = array(n, join(path, "required_ports")) {
+                settings.requiredPorts = items.enumerated().compactMap { integer($1, "\(join(path, "required_ports"))[\($0)]", range: 1...65535) }
+            }
+            if let n = node["sleep_after"], let v = duration(n, join(path, "sleep_after")) { settings.sleepAfter = v }
+            if let n = node["env_vars"] { settings.envVars = stringMap(n, join(path, "env_vars")) }
+            if let n = node["labels"] { settings.labels = stringMap(n, join(path, "labels")) }
+            if let n = node["entrypoint"], let items = array(n, join(path, "entrypoint")) {
+                settings.entrypoint = items.enumerated().compactMap { string($1, "\(join(path, "entrypoint"))[\($0)]") }
+            }
+            if let n = node["enable_internet"] {
+                if case .bool(let value) = n.value { settings.enableInternet = value } else {
+                    error(n, join(path, "enable_internet"), "must be true or false, found \(n.shortDescription)")
+                }
+            }
+            if let n = node["ping_endpoint"], let v = string(n, join(path, "ping_endpoint")) { settings.pingEndpoint = v }
+            result[member.key] = settings
+        }
+        return result
+    }
+
+    mutating func stringMap(_ node: ConfigNode, _ path: String) -> [String: String] {
+        guard let members = object(node, path) else { return [:] }
+        var result: [String: String] = [:]
+        for member in members {
+            if let value = string(member.value, "\(path).\(member.key)", nonEmpty: false) { result[member.key] = value }
+        }
+        return result
+    }
+
+    /// `berth.routes`: zero-code routes to container objects.
+    mutating func readRoutes(_ node: ConfigNode, bindings: [DurableObjectBinding], containers: [ContainerConfig]) -> [RouteConfig] {
+        guard let items = array(node, "berth.routes") else { return [] }
+        let containerClasses = Set(containers.map(\.className))
+        let usable = bindings.filter { $0.scriptName == nil && containerClasses.contains($0.className) }.map(\.name)
+        var routes: [RouteConfig] = []
+        for (i, item) in items.enumerated() {
+            let path = "berth.routes[\(i)]"
+            guard object(item, path, known: ["prefix", "binding", "object"]) != nil else { continue }
+            guard let prefixNode = item["prefix"], let bindingNode = item["binding"] else {
+                error(item, path, "a route needs \"prefix\" (e.g. \"/container\") and \"binding\" (e.g. \"MY_CONTAINER\")")
+                continue
+            }
+            guard let prefix = string(prefixNode, join(path, "prefix")), let binding = string(bindingNode, join(path, "binding")) else { continue }
+            guard prefix.hasPrefix("/") else {
+                error(prefixNode, join(path, "prefix"), "must start with /, e.g. \"/container\"")
+                continue
+            }
+            guard usable.contains(binding) else {
+                let hint = TextSimilarity.closest(binding, in: usable).map { "; did you mean \"\($0)\"?" } ?? ""
+                error(bindingNode, join(path, "binding"), "\"\(binding)\" is not a Durable Object binding of a container class (bindings: \(usable.sorted().joined(separator: ", ")))\(hint)")
+                continue
+            }
+            var selector = ObjectSelector.path
+            if let objectNode = item["object"], let text = string(objectNode, join(path, "object")) {
+                guard let parsed = ObjectSelector(text) else {
+                    error(objectNode, join(path, "object"), "\"\(text)\" is not an object selector; use path, rest, header:NAME, cookie:NAME, query:NAME, random:N, singleton or name:NAME")
+                    continue
+                }
+                selector = parsed
+            }
+            routes.append(RouteConfig(prefix: prefix, binding: binding, object: selector))
+        }
+        return routes
+    }
+}

@@ -1,0 +1,88 @@
+import AsyncHTTPClient
+import BerthConfig
+import BerthCore
+import BerthRuntime
+import Logging
+
+/// An image ready to run for one container class.
+public struct BuiltImage: Sendable {
+    /// The tag or id to create containers from.
+    public var reference: String
+    /// Ports the image EXPOSEs, in order.
+    public var exposedPorts: [Int]
+
+    public init(reference: String, exposedPorts: [Int]) {
+        self.reference = reference
+        self.exposedPorts = exposedPorts
+    }
+}
+
+/// Everything a running project needs to serve requests: one ``ContainerClass`` per
+/// configured container, reachable by class name and by binding, and the proxy.
+public final class Platform: Sendable {
+    public let config: ProjectConfig
+    public let classes: [String: ContainerClass]
+    public let bindings: [String: ContainerClass]
+    public let proxy: ContainerProxy
+    public let routes: RouteTable
+    let http: HTTPClient
+    let logger: Logger
+
+    /// - Parameter images: the image of each container, by container name.
+    public init(
+        config: ProjectConfig, images: [String: BuiltImage], runtime: any ContainerRuntime, logger: Logger,
+        hooks: @escaping @Sendable (String, ObjectID) -> any ContainerHooks = { _, _ in DefaultHooks() }
+    ) throws(BerthError) {
+        self.config = config
+        self.logger = logger
+        var configuration = HTTPClient.Configuration()
+        configuration.timeout = .init(connect: .seconds(5), read: nil)
+        configuration.decompression = .disabled
+        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 256)
+        configuration.httpVersion = .http1Only
+        http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+        proxy = ContainerProxy(http: http)
+
+        var classes: [String: ContainerClass] = [:]
+        for container in config.containers {
+            guard let image = images[container.name] else {
+                throw BerthError(.internal, "no image was built for container \(container.name)")
+            }
+            var settings = ContainerSettings(app: config.name, container: container, image: image.reference, berth: config.berth)
+            let properties = config.berth.classes[container.className] ?? ClassSettings()
+            settings.defaultPort = properties.defaultPort ?? image.exposedPorts.first
+            settings.requiredPorts = properties.requiredPorts
+            settings.exposedPorts = image.exposedPorts
+            settings.sleepAfter = properties.sleepAfter
+            settings.envVars = properties.envVars
+            settings.entrypoint = properties.entrypoint
+            settings.enableInternet = properties.enableInternet
+            settings.pingEndpoint = properties.pingEndpoint
+            settings.labels = properties.labels
+            let className = container.className
+            classes[className] = ContainerClass(
+                settings: settings, maxInstances: container.maxInstances, runtime: runtime, http: http, logger: logger,
+                hooks: { id in hooks(className, id) }
+            )
+        }
+        self.classes = classes
+        var bindings: [String: ContainerClass] = [:]
+        for binding in config.durableObjects where binding.scriptName == nil {
+            if let containerClass = classes[binding.className] { bindings[binding.name] = containerClass }
+        }
+        self.bindings = bindings
+        var routeConfigs = config.berth.routes
+        if routeConfigs.isEmpty, bindings.count == 1, let only = bindings.keys.first {
+            routeConfigs = RouteConfig.template(binding: only)
+        }
+        routes = RouteTable(routes: routeConfigs, bindings: bindings)
+    }
+
+    /// Stops every container (SIGTERM, grace, SIGKILL) and closes the proxy's connections.
+    public func shutdown() async {
+        await withTaskGroup(of: Void.self) { group in
+            for containerClass in classes.values { group.addTask { await containerClass.stopAll() } }
+        }
+        try? await http.shutdown()
+    }
+}
