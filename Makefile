@@ -1,4 +1,4 @@
-.PHONY: test engine build clean
+.PHONY: test engine build clean dev example
 
 # Installs and starts what the tests need (Docker engine, busybox-static), builds, runs every test.
 test:
@@ -13,3 +13,12 @@ build:
 
 clean:
 	rm -rf .build
+
+# The example app: its static container server, then `berth dev` on http://127.0.0.1:8787.
+dev: example engine
+	swift run berth dev examples/hello
+
+example: examples/hello/server
+
+examples/hello/server: examples/hello/server.c
+	gcc -static -O2 -pthread -o $@ $<

@@ -15,7 +15,7 @@ public struct BerthCommand: AsyncParsableCommand {
             3 the container engine cannot be reached.
             """,
         version: BerthVersion.current,
-        subcommands: [ConfigCommand.self, EngineCommand.self]
+        subcommands: [DevCommand.self, ConfigCommand.self, EngineCommand.self]
     )
 
     public init() {}

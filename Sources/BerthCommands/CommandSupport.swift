@@ -12,6 +12,11 @@ enum ExitStatus {
     }
 }
 
+/// Writes a line to standard output at once (not buffered), for progress people follow.
+@Sendable func printLine(_ text: String) {
+    FileHandle.standardOutput.write(Data((text + "\n").utf8))
+}
+
 /// Writes to standard error, for messages that must not mix with a command's output.
 func printError(_ text: String) {
     FileHandle.standardError.write(Data((text + "\n").utf8))

@@ -1,0 +1,48 @@
+import ArgumentParser
+import BerthConfig
+import BerthCore
+import BerthServer
+import DockerEngine
+import Foundation
+import Logging
+
+struct DevCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dev",
+        abstract: "Build a project's images and serve it locally until Ctrl-C.",
+        discussion: """
+            Loads the configuration, builds every container image through the engine (cached \
+            layers), and serves the Worker's routes. Each Durable Object starts its container on \
+            its first request and stops it after sleepAfter of idleness. On Ctrl-C or SIGTERM, \
+            requests in flight finish, then every container is stopped (SIGTERM, grace, SIGKILL) \
+            and removed.
+            """
+    )
+
+    @Argument(help: "The project folder.", completion: .directory)
+    var folder: String = "."
+
+    @Option(help: "Gateway port (default: berth.port, else 8787; 0 picks a free one).")
+    var port: Int?
+
+    @Option(help: "Gateway address (default: berth.ip, else 127.0.0.1).")
+    var ip: String?
+
+    func run() async throws {
+        let report = ConfigLoader.load(folder: folder)
+        for diagnostic in report.diagnostics { printError(diagnostic.description) }
+        guard let config = report.config else {
+            printError("the configuration has errors; fix them and run again")
+            throw ExitStatus.failure
+        }
+        let logger = Logger(label: "berth")
+        let server = ProjectServer(config: config, host: ip ?? config.berth.ip, port: port ?? config.berth.port, logger: logger)
+        do {
+            try await DockerClient.with(logger: logger) { client in
+                try await server.run(client: client, say: printLine)
+            }
+        } catch let error as BerthError {
+            throw fail(error)
+        }
+    }
+}

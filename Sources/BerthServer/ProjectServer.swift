@@ -1,0 +1,88 @@
+import BerthConfig
+import BerthCore
+import BerthRuntime
+import DockerEngine
+import Hummingbird
+import Logging
+import NIOCore
+import ServiceLifecycle
+
+/// Serves a project: builds its images, starts the gateway, and on SIGTERM or SIGINT stops
+/// accepting, lets requests in flight finish, then stops and removes every container it
+/// started. `berth dev` is this.
+public struct ProjectServer: Sendable {
+    public var config: ProjectConfig
+    public var host: String
+    public var port: Int
+    public var logger: Logger
+
+    public init(config: ProjectConfig, host: String, port: Int, logger: Logger) {
+        self.config = config
+        self.host = host
+        self.port = port
+        self.logger = logger
+    }
+
+    /// Runs until a shutdown signal. `say` gets the lines a person follows (build steps,
+    /// the URL); `onReady` the port the gateway listens on.
+    public func run(client: DockerClient, say: @escaping @Sendable (String) -> Void, onReady: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
+        try await client.ping()
+        let runtime = DockerRuntime(client: client, logger: logger)
+        try await removeLeftovers(runtime, say: say)
+
+        let images = try await ImageBuilder(client: client).buildAll(config, version: "dev") { name, event in
+            switch event {
+            case .step(let number, let total, let instruction): say("[\(name)] step \(number)/\(total): \(instruction)")
+            case .cacheHit: say("[\(name)]   (cached)")
+            case .output(let line) where !line.hasPrefix("--->") && !line.hasPrefix("Removing intermediate"): say("[\(name)]   \(line)")
+            default: break
+            }
+        }
+        let platform = try Platform(config: config, images: images, runtime: runtime, logger: logger)
+        let host = self.host
+        let app = Application(
+            responder: GatewayResponder(platform: platform),
+            configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "berth"),
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? 0
+                say("Ready on http://\(host.contains(":") ? "[\(host)]" : host):\(port)")
+                for route in platform.routes.configs { say("  \(route.prefix)  →  \(route.binding) (object by \(route.object))") }
+                onReady(port)
+            },
+            logger: logger
+        )
+        let containers = ContainersService(platform: platform, runtime: runtime, app: config.name, say: say)
+        // Shutdown runs in reverse order: the gateway stops first, then the containers.
+        let group = ServiceGroup(configuration: .init(
+            services: [containers, app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
+        ))
+        try await group.run()
+    }
+
+    /// Containers of this app left by a run that did not shut down cleanly.
+    func removeLeftovers(_ runtime: DockerRuntime, say: (String) -> Void) async throws(BerthError) {
+        let leftovers = try await runtime.listInstances(labels: ["\(BerthLabel.app)=\(config.name)"])
+        guard !leftovers.isEmpty else { return }
+        say("removing \(leftovers.count) container(s) left by an earlier run")
+        for leftover in leftovers { await runtime.removeInstance(leftover.containerID) }
+    }
+}
+
+/// Owns the containers' lifetime: on shutdown, stops every container (SIGTERM, grace,
+/// SIGKILL) and removes what is left.
+struct ContainersService: Service {
+    let platform: Platform
+    let runtime: DockerRuntime
+    let app: String
+    let say: @Sendable (String) -> Void
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        say("stopping containers…")
+        await platform.shutdown()
+        for leftover in (try? await runtime.listInstances(labels: ["\(BerthLabel.app)=\(app)"])) ?? [] {
+            await runtime.removeInstance(leftover.containerID)
+        }
+        say("stopped")
+    }
+}
