@@ -257,7 +257,7 @@ public actor ContainerController {
         do {
             for port in settings.portsToCheck {
                 guard let endpoint = instance.endpoints[port] else { continue }
-                try await probe.waitUntilReady(endpoint, pingEndpoint: settings.pingEndpoint, timeout: settings.portReadyTimeout)
+                try await probe.waitUntilReady(endpoint, containerPort: port, pingEndpoint: settings.pingEndpoint, timeout: settings.portReadyTimeout)
             }
         } catch {
             fail(g, BerthError.wrap(error))

@@ -13,14 +13,14 @@ struct ReadinessProbe: Sendable {
     let http: HTTPClient
 
     /// `pingEndpoint` is `host[/path]` as in Cloudflare's Container class (default `ping`).
-    func waitUntilReady(_ endpoint: Endpoint, pingEndpoint: String, timeout: Duration) async throws(BerthError) {
+    func waitUntilReady(_ endpoint: Endpoint, containerPort: Int, pingEndpoint: String, timeout: Duration) async throws(BerthError) {
         let clock = ContinuousClock()
         let deadline = clock.now.advanced(by: timeout)
         let (host, path) = Self.split(pingEndpoint)
         var delay = Duration.milliseconds(2)
         var lastProblem = "no connection yet"
         while true {
-            if Task.isCancelled { throw BerthError(.timeout, "cancelled while waiting for port \(endpoint.port)") }
+            if Task.isCancelled { throw BerthError(.timeout, "cancelled while waiting for port \(containerPort)") }
             if Self.canConnect(endpoint) {
                 var request = HTTPClientRequest(url: "http://\(endpoint)\(path)")
                 request.headers.add(name: "Host", value: host)
@@ -38,7 +38,7 @@ struct ReadinessProbe: Sendable {
                 lastProblem = "nothing listens on the port"
             }
             guard clock.now.advanced(by: delay) < deadline else {
-                throw BerthError(.timeout, "port \(endpoint.port) did not answer within \(DurationText.format(timeout)): \(lastProblem)")
+                throw BerthError(.timeout, "port \(containerPort) did not answer within \(DurationText.format(timeout)): \(lastProblem)")
             }
             try? await Task.sleep(for: delay)
             delay = min(delay * 3 / 2, .milliseconds(50))

@@ -1,0 +1,165 @@
+import AsyncHTTPClient
+import BerthConfig
+import BerthCore
+import BerthRuntime
+@testable import BerthServer
+import DockerEngine
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+import Synchronization
+import Testing
+
+enum Engine {
+    static var enabled: Bool {
+        let env = ProcessInfo.processInfo.environment
+        let required = ["true", "1", "yes"].contains((env["BERTH_REQUIRE_ENGINE"] ?? env["CI"] ?? "").lowercased())
+        return required || FileManager.default.fileExists(atPath: DockerHost.defaultSocket) || env["DOCKER_HOST"] != nil
+    }
+}
+
+/// The example's container server, compiled once per test process.
+enum ExampleServer {
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    private static let compiled = Mutex<String?>(nil)
+
+    static func binary() throws -> String {
+        try compiled.withLock { path in
+            if let path { return path }
+            let output = NSTemporaryDirectory() + "berth-example-server-\(getpid())"
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = ["gcc", "-static", "-O2", "-pthread", "-o", output, repository.appendingPathComponent("examples/hello/server.c").path]
+            try process.run()
+            process.waitUntilExit()
+            guard process.terminationStatus == 0 else { throw BerthError(.internal, "gcc could not build examples/hello/server.c") }
+            path = output
+            return output
+        }
+    }
+}
+
+/// A project served by an in-process gateway on a loopback port, with its own app name so
+/// that its containers are told apart; everything it starts is removed afterwards.
+final class GatewayFixture: Sendable {
+    let app: String
+    let folder: String
+    let port: Int
+    let platform: Platform
+    let client: DockerClient
+
+    /// The wrangler.jsonc of the project; `berth` is spliced in as the `"berth"` key.
+    static func configuration(app: String, maxInstances: Int, berth: String) -> String {
+        """
+        {
+          "name": "\(app)",
+          "containers": [{ "name": "web", "class_name": "MyContainer", "image": "./Dockerfile", "max_instances": \(maxInstances) }],
+          "durable_objects": { "bindings": [{ "name": "MY_CONTAINER", "class_name": "MyContainer" }] },
+          "migrations": [{ "tag": "v1", "new_sqlite_classes": ["MyContainer"] }],
+          "berth": \(berth)
+        }
+        """
+    }
+
+    static func with(
+        maxInstances: Int = 20,
+        berth: String = #"{ "classes": { "MyContainer": { "env_vars": { "MESSAGE": "from the test" } } } }"#,
+        _ body: @Sendable (GatewayFixture) async throws -> Void
+    ) async throws {
+        let app = "t-" + UUID().uuidString.lowercased().prefix(10)
+        let folder = NSTemporaryDirectory() + "berth-gateway-\(app)"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: try ExampleServer.binary(), toPath: folder + "/server")
+        try "FROM scratch\nCOPY server /server\nEXPOSE 8080\nCMD [\"/server\"]\n".write(toFile: folder + "/Dockerfile", atomically: true, encoding: .utf8)
+        try configuration(app: app, maxInstances: maxInstances, berth: berth).write(toFile: folder + "/wrangler.jsonc", atomically: true, encoding: .utf8)
+        let config = try ConfigLoader.load(folder: folder).get()
+
+        let client = try DockerClient()
+        var logger = Logger(label: "berth.test")
+        logger.logLevel = .warning
+        let runtime = DockerRuntime(client: client, logger: logger)
+        do {
+            let images = try await ImageBuilder(client: client).buildAll(config, version: "test")
+            let platform = try Platform(config: config, images: images, runtime: runtime, logger: logger)
+            let application = Application(
+                responder: GatewayResponder(platform: platform),
+                configuration: ApplicationConfiguration(address: .hostname("127.0.0.1", port: 0)),
+                logger: logger
+            )
+            try await application.test(.live) { testClient in
+                let fixture = GatewayFixture(app: app, folder: folder, port: testClient.port!, platform: platform, client: client)
+                defer {}
+                do {
+                    try await body(fixture)
+                } catch {
+                    await fixture.cleanUp()
+                    throw error
+                }
+                await fixture.cleanUp()
+            }
+        } catch {
+            try? await client.shutdown()
+            try? FileManager.default.removeItem(atPath: folder)
+            throw error
+        }
+        try? await client.shutdown()
+        try? FileManager.default.removeItem(atPath: folder)
+    }
+
+    private init(app: String, folder: String, port: Int, platform: Platform, client: DockerClient) {
+        self.app = app
+        self.folder = folder
+        self.port = port
+        self.platform = platform
+        self.client = client
+    }
+
+    private func cleanUp() async {
+        await platform.shutdown()
+        for container in (try? await client.listContainers(all: true, labels: ["\(BerthLabel.app)=\(app)"])) ?? [] {
+            try? await client.removeContainer(container.id, force: true)
+        }
+        for image in (try? await client.listImages(labels: ["\(BerthLabel.app)=\(app)"])) ?? [] {
+            try? await client.removeImage(image.id, force: true)
+        }
+    }
+
+    var myContainer: ContainerClass { platform.classes["MyContainer"]! }
+
+    /// Containers of this fixture's app the engine holds, optionally for one object.
+    func engineContainers(object: ObjectID? = nil) async throws -> [ContainerSummary] {
+        var labels = ["\(BerthLabel.app)=\(app)"]
+        if let object { labels.append("\(BerthLabel.object)=\(object.hex)") }
+        return try await client.listContainers(all: true, labels: labels)
+    }
+
+    struct Reply: Sendable {
+        var status: Int
+        var headers: [(String, String)]
+        var bytes: ByteBuffer
+        var body: String { String(buffer: bytes) }
+        func header(_ name: String) -> String? { headers.first { $0.0.lowercased() == name.lowercased() }?.1 }
+    }
+
+    func request(_ path: String, method: String = "GET", headers: [(String, String)] = [], body: ByteBuffer? = nil) async throws -> Reply {
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
+        request.method = .init(rawValue: method)
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        if let body { request.body = .bytes(body) }
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
+        let bytes = try await response.body.collect(upTo: 64 << 20)
+        return Reply(status: Int(response.status.code), headers: response.headers.map { ($0.name, $0.value) }, bytes: bytes)
+    }
+
+    /// Polls `condition` every 50 ms for up to `seconds`.
+    func eventually(within seconds: Double, _ condition: @Sendable () async throws -> Bool) async throws -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if try await condition() { return true }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return try await condition()
+    }
+}

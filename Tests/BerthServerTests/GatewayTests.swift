@@ -1,0 +1,174 @@
+import AsyncHTTPClient
+import BerthCore
+import BerthRuntime
+@testable import BerthServer
+import DockerEngine
+import Foundation
+import NIOCore
+import Testing
+
+@Suite("The request path on the real engine", .enabled(if: Engine.enabled, "no Docker engine here; `make test` starts one"))
+struct GatewayTests {
+    @Test("50 concurrent first requests to one object start exactly one container, and all are answered by it")
+    func singleFlight() async throws {
+        try await GatewayFixture.with { f in
+            let replies = try await withThrowingTaskGroup(of: GatewayFixture.Reply.self) { group in
+                for _ in 0..<50 { group.addTask { try await f.request("/container/stampede") } }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(replies.allSatisfy { $0.status == 200 })
+            let instanceIDs = Set(replies.map { $0.body.components(separatedBy: "instance ID is: ").last ?? "" })
+            #expect(instanceIDs.count == 1)
+            let id = f.myContainer.idFromName("/container/stampede")
+            #expect(try await f.engineContainers(object: id).count == 1)
+            #expect(try await f.engineContainers().count == 1)
+            #expect(await f.myContainer.get(id).status == .healthy)
+        }
+    }
+
+    @Test("the container sees its env vars, Cloudflare's variables and Berth's labels; the proxy adds forwarding headers")
+    func environment() async throws {
+        try await GatewayFixture.with { f in
+            let reply = try await f.request("/container/env")
+            #expect(reply.status == 200)
+            #expect(reply.body.hasPrefix("Hi, I'm a container and this is my message: \"from the test\", my instance ID is: "))
+            let id = f.myContainer.idFromName("/container/env")
+            let controller = f.myContainer.get(id)
+            let instanceID = try #require(await controller.instanceID)
+            #expect(reply.body.hasSuffix("\(instanceID)\n"))
+
+            let containerID = try #require(await controller.containerID)
+            let details = try await f.client.inspectContainer(containerID)
+            #expect(details.environmentValue("CLOUDFLARE_DEPLOYMENT_ID") == instanceID)
+            #expect(details.environmentValue("CLOUDFLARE_DURABLE_OBJECT_ID") == id.hex)
+            #expect(details.environmentValue("BERTH_OBJECT_ID") == id.hex)
+            #expect(details.environmentValue("BERTH_INSTANCE_ID") == instanceID)
+            #expect(details.environmentValue("CLOUDFLARE_APPLICATION_ID")?.count == 64)
+            #expect(details.environmentValue("CLOUDFLARE_LOCATION") != nil)
+            #expect(details.environmentValue("CLOUDFLARE_REGION") != nil)
+            #expect(details.config.labels[BerthLabel.app] == f.app)
+            #expect(details.config.labels[BerthLabel.className] == "MyContainer")
+            #expect(details.config.labels[BerthLabel.object] == id.hex)
+            #expect(details.config.labels[BerthLabel.instance] == instanceID)
+            #expect(details.ports["8080/tcp"]?.allSatisfy { $0.hostIP == "127.0.0.1" } == true)
+            // lite: 256 MiB, 1/16 vCPU
+            #expect(details.hostConfig.memoryBytes == 256 << 20)
+            #expect(details.hostConfig.nanoCPUs == 62_500_000)
+
+            let head = try await f.request("/container/env/headers", headers: [("Connection", "x-drop-me"), ("X-Drop-Me", "1"), ("X-Keep", "2")])
+            #expect(head.body.contains("Host: container\r\n"))
+            #expect(head.body.contains("X-Forwarded-For: 127.0.0.1\r\n"))
+            #expect(head.body.contains("X-Forwarded-Proto: http\r\n"))
+            #expect(head.body.contains("X-Keep: 2\r\n"))
+            #expect(!head.body.lowercased().contains("x-drop-me"))
+        }
+    }
+
+    @Test("request and response bodies stream through unchanged")
+    func bodies() async throws {
+        try await GatewayFixture.with { f in
+            var payload = ByteBuffer()
+            for i in 0..<(5 << 20) / 8 { payload.writeInteger(UInt64(i)) }
+            let reply = try await f.request("/container/echo", method: "POST", body: payload)
+            #expect(reply.status == 200)
+            #expect(reply.bytes.readableBytes == 5 << 20)
+            let identical = reply.bytes == payload
+            #expect(identical, "the echoed body differs from what was sent")
+        }
+    }
+
+    @Test("max_instances is held: the next object gets 503 with Cloudflare's wording and Retry-After")
+    func maxInstances() async throws {
+        try await GatewayFixture.with(maxInstances: 1) { f in
+            #expect(try await f.request("/container/a").status == 200)
+            let refused = try await f.request("/container/b")
+            #expect(refused.status == 503)
+            #expect(refused.body.hasPrefix("There is no Container instance available at this time"))
+            #expect(refused.header("Retry-After") == "1")
+            #expect(try await f.engineContainers().count == 1)
+            // The running object keeps being served.
+            #expect(try await f.request("/container/a").status == 200)
+        }
+    }
+
+    @Test("a crash is recorded as stopped_with_code; the next request starts a new container")
+    func crash() async throws {
+        // One object for every request, chosen by a header, so the crash hits the object that served before.
+        let berth = #"{ "routes": [{ "prefix": "/", "binding": "MY_CONTAINER", "object": "header:X-Object" }] }"#
+        try await GatewayFixture.with(berth: berth) { f in
+            let object = [("X-Object", "crashy")]
+            let first = try await f.request("/hello", headers: object)
+            #expect(first.status == 200)
+            let crashed = try await f.request("/error", headers: object)
+            #expect(crashed.status == 502)
+            #expect(crashed.body.contains("the container did not answer"))
+            let controller = f.myContainer.getByName("crashy")
+            #expect(try await f.eventually(within: 10) { await controller.status == .stoppedWithCode(1) })
+            #expect(try await f.eventually(within: 10) { try await f.engineContainers().isEmpty })
+            let again = try await f.request("/hello", headers: object)
+            #expect(again.status == 200)
+            #expect(again.body != first.body, "a new instance id")
+            #expect(await controller.status == .healthy)
+        }
+    }
+
+    @Test("sleepAfter stops an idle container, and never while a request is in flight")
+    func idle() async throws {
+        try await GatewayFixture.with(berth: #"{ "classes": { "MyContainer": { "sleep_after": "1s" } } }"#) { f in
+            let controller = f.myContainer.getByName("/container/sleepy")
+            #expect(try await f.request("/container/sleepy").status == 200)
+            #expect(await controller.status == .healthy)
+            // A lease held for 2.5 s (a long request) keeps it alive past sleepAfter.
+            let lease = try await controller.acquire()
+            try await Task.sleep(for: .milliseconds(2500))
+            #expect(await controller.status == .healthy)
+            await lease.release()
+            #expect(try await f.eventually(within: 10) { await controller.status == .stopped })
+            #expect(try await f.eventually(within: 10) { try await f.engineContainers().isEmpty })
+        }
+    }
+
+    @Test("a port that never answers fails the start with 500 and the container is removed")
+    func startTimeout() async throws {
+        let berth = #"{ "port_ready_timeout": "1s", "classes": { "MyContainer": { "env_vars": { "PORT": "9090" } } } }"#
+        try await GatewayFixture.with(berth: berth) { f in
+            let reply = try await f.request("/container/deaf")
+            #expect(reply.status == 500)
+            #expect(reply.body.hasPrefix("Failed to start container: port 8080 did not answer within 1s"), "\(reply.body)")
+            #expect(try await f.eventually(within: 10) { try await f.engineContainers().isEmpty })
+            #expect(await f.myContainer.getByName("/container/deaf").status == .stopped)
+            #expect(f.myContainer.budget.inUse == 0)
+        }
+    }
+
+    @Test("an unpublished target port and an unknown route are clear errors")
+    func badRequests() async throws {
+        try await GatewayFixture.with { f in
+            let port = try await f.request("/container/ports", headers: [("cf-container-target-port", "9999")])
+            #expect(port.status == 400)
+            #expect(port.body.contains("port 9999"))
+            let unknown = try await f.request("/nowhere")
+            #expect(unknown.status == 404)
+            #expect(unknown.body.contains("/container"))
+        }
+    }
+
+    @Test("stop and destroy go through stopping to stopped; shutdown removes every container")
+    func stopAndShutdown() async throws {
+        try await GatewayFixture.with { f in
+            let first = try await f.request("/container/one")
+            #expect(first.status == 200)
+            #expect(try await f.request("/container/two").status == 200)
+            let one = f.myContainer.getByName("/container/one")
+            await one.stop()
+            #expect(await one.status == .stopped)
+            let two = f.myContainer.getByName("/container/two")
+            await two.destroy()
+            #expect(await two.status == .stopped)
+            #expect(try await f.eventually(within: 10) { try await f.engineContainers().isEmpty })
+            #expect(try await f.request("/container/three").status == 200)
+            await f.platform.shutdown()
+            #expect(try await f.engineContainers().isEmpty)
+        }
+    }
+}
