@@ -53,7 +53,11 @@ let package = Package(
         ),
         .target(
             name: "Berth",
-            dependencies: ["BerthCore", "BerthRuntime", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: [
+                "BerthCore", "BerthRuntime",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
             swiftSettings: swiftSettings
         ),
         .target(

@@ -1,87 +1,80 @@
+import Berth
 import BerthCore
-import BerthRuntime
 import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
 
-/// The gateway: each request goes through the Worker (zero-code routes from the config) to
-/// a Durable Object, which starts its container if needed, and is proxied there with both
-/// bodies streaming.
-public struct GatewayResponder: HTTPResponder {
+/// The gateway: turns each HTTP request into a ``Berth/Request``, hands it to the Worker
+/// with the project's `env`, and streams the Worker's response back.
+public struct GatewayResponder<W: Worker>: HTTPResponder {
     public typealias Context = GatewayContext
-    let platform: Platform
+    let worker: W
+    let env: Env
 
-    public init(platform: Platform) {
-        self.platform = platform
+    public init(worker: W, env: Env) {
+        self.worker = worker
+        self.env = env
     }
 
-    public func respond(to request: Request, context: GatewayContext) async throws -> Response {
-        let path = request.head.path ?? "/"
-        guard let (containerClass, id) = platform.routes.resolve(path: path, headers: request.headers) else {
-            if path == "/" || path.hasPrefix("/?") { return index() }
-            return ErrorResponse.text(.notFound, "No route for \(path.split(separator: "?").first ?? "/"). Routes: \(routeList())\n")
-        }
-        let controller = containerClass.get(id)
-        // Cloudflare's fetch(): the target port comes from cf-container-target-port, else defaultPort.
-        let port = request.headers[.containerTargetPort].flatMap { Int($0) }
+    public func respond(to request: Hummingbird.Request, context: GatewayContext) async throws -> Hummingbird.Response {
+        let hasBody = request.headers[.contentLength].map { $0 != "0" } ?? (request.headers[.transferEncoding] != nil)
+        let workerRequest = Berth.Request(
+            head: request.head, body: hasBody ? Body(stream: request.body) : .empty, clientAddress: context.remoteAddress?.ipAddress
+        )
+        let response: Berth.Response
         do {
-            let lease = try await controller.acquire(port: port)
-            let hasBody = request.headers[.contentLength].map { $0 != "0" } ?? (request.headers[.transferEncoding] != nil)
-            let contentLength = request.headers[.contentLength].flatMap { Int($0) }
-            let proxied = try await platform.proxy.forward(
-                request.head, body: hasBody ? request.body : nil, contentLength: contentLength, lease: lease,
-                clientAddress: context.remoteAddress?.ipAddress
-            )
-            var headers = proxied.head.headerFields
-            headers[.containerTargetPort] = nil
-            return Response(status: proxied.head.status, headers: headers, body: ResponseBody(asyncSequence: proxied.body))
+            response = try await worker.fetch(workerRequest, env: env)
         } catch {
-            return ErrorResponse.from(error)
+            context.logger.error("the Worker failed", metadata: ["error": "\(error)"])
+            response = .error(BerthError.wrap(error, "the Worker failed"))
         }
+        let body = response.body.isEmpty ? ResponseBody() : ResponseBody(asyncSequence: response.body)
+        return Hummingbird.Response(status: response.head.status, headers: response.head.headerFields, body: body)
+    }
+}
+
+/// The Worker for projects without Swift code: the routes declared under `berth.routes`
+/// (or the containers template's routes), each sending the request to one object.
+public struct RoutesWorker: Worker {
+    let routes: RouteTable
+    let appName: String
+
+    public init(routes: RouteTable, appName: String) {
+        self.routes = routes
+        self.appName = appName
+    }
+
+    public func fetch(_ request: Berth.Request, env: Env) async throws -> Berth.Response {
+        guard let (binding, name) = routes.resolve(path: request.path, headers: request.headers) else {
+            if request.pathname == "/" { return index() }
+            return .text("No route for \(request.pathname). Routes: \(routeList())\n", status: .notFound)
+        }
+        return await env[binding].getByName(name).fetch(request)
     }
 
     func routeList() -> String {
-        platform.routes.configs.map { "\($0.prefix) → \($0.binding) (\($0.object))" }.joined(separator: ", ")
+        routes.configs.map { "\($0.prefix) → \($0.binding) (\($0.object))" }.joined(separator: ", ")
     }
 
     /// `GET /`: what this Worker serves, as the template's index does.
-    func index() -> Response {
-        var lines = ["Berth is serving \(platform.config.name).", "", "Routes:"]
-        for route in platform.routes.configs {
+    func index() -> Berth.Response {
+        var lines = ["Berth is serving \(appName).", "", "Routes:"]
+        for route in routes.configs {
             lines.append("  \(route.prefix)  →  \(route.binding), object by \(route.object)")
         }
-        if platform.routes.configs.isEmpty {
+        if routes.configs.isEmpty {
             lines.append("  (none: add \"routes\" under \"berth\" in the configuration)")
         }
-        return ErrorResponse.text(.ok, lines.joined(separator: "\n") + "\n")
+        return .text(lines.joined(separator: "\n") + "\n")
     }
 }
 
-extension HTTPField.Name {
-    /// The header `switchPort` sets.
-    public static let containerTargetPort = HTTPField.Name("cf-container-target-port")!
-}
-
-/// Errors as HTTP responses that say what went wrong.
-enum ErrorResponse {
-    static func text(_ status: HTTPResponse.Status, _ message: String, headers: HTTPFields = [:]) -> Response {
-        var fields = headers
-        fields[.contentType] = "text/plain; charset=utf-8"
-        return Response(status: status, headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(string: message)))
-    }
-
-    static func from(_ error: any Error) -> Response {
-        let error = BerthError.wrap(error)
-        switch error.code {
-        case .capacityExceeded:
-            return text(.serviceUnavailable, error.message + "\n", headers: [.retryAfter: "1"])
-        case .invalidInput:
-            return text(.badRequest, error.message + "\n")
-        case .engineError where error.message.hasPrefix("the container"):
-            return text(.badGateway, error.message + "\n")
-        default:
-            return text(.internalServerError, error.message + "\n")
-        }
+/// Any Worker, as one concrete type.
+public struct AnyWorker: Worker {
+    let base: any Worker
+    public init(_ base: any Worker) { self.base = base }
+    public func fetch(_ request: Berth.Request, env: Env) async throws -> Berth.Response {
+        try await base.fetch(request, env: env)
     }
 }

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Berth
 import BerthConfig
 import BerthCore
 import BerthRuntime
@@ -28,10 +29,16 @@ public final class Platform: Sendable {
     let http: HTTPClient
     let logger: Logger
 
-    /// - Parameter images: the image of each container, by container name.
+    /// The Worker's bindings: a namespace per Durable Object binding of a container class.
+    public let env: Env
+
+    /// - Parameters:
+    ///   - images: the image of each container, by container name.
+    ///   - containerTypes: Swift ``Container`` types by class name; their class properties
+    ///     and hooks replace `berth.classes`.
     public init(
         config: ProjectConfig, images: [String: BuiltImage], runtime: any ContainerRuntime, logger: Logger,
-        hooks: @escaping @Sendable (String, ObjectID) -> any ContainerHooks = { _, _ in DefaultHooks() }
+        containerTypes: [String: any Container.Type] = [:]
     ) throws(BerthError) {
         self.config = config
         self.logger = logger
@@ -41,9 +48,9 @@ public final class Platform: Sendable {
         configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 256)
         configuration.httpVersion = .http1Only
         http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
-        proxy = ContainerProxy(http: http)
 
         var classes: [String: ContainerClass] = [:]
+        let classProxy = ContainerProxy(http: http)
         for container in config.containers {
             guard let image = images[container.name] else {
                 throw BerthError(.internal, "no image was built for container \(container.name)")
@@ -59,11 +66,18 @@ public final class Platform: Sendable {
             settings.enableInternet = properties.enableInternet
             settings.pingEndpoint = properties.pingEndpoint
             settings.labels = properties.labels
-            let className = container.className
-            classes[className] = ContainerClass(
+            let type = containerTypes[container.className]
+            type?.apply(to: &settings)
+            let holder = ClassHolder()
+            let containerClass = ContainerClass(
                 settings: settings, maxInstances: container.maxInstances, runtime: runtime, http: http, logger: logger,
-                hooks: { id in hooks(className, id) }
+                hooks: { id in
+                    guard let type, let owner = holder.value else { return DefaultHooks() }
+                    return type.init(context: ContainerContext(id: id, containerClass: owner, proxy: classProxy))
+                }
             )
+            holder.value = containerClass
+            classes[container.className] = containerClass
         }
         self.classes = classes
         var bindings: [String: ContainerClass] = [:]
@@ -71,11 +85,17 @@ public final class Platform: Sendable {
             if let containerClass = classes[binding.className] { bindings[binding.name] = containerClass }
         }
         self.bindings = bindings
+        self.proxy = classProxy
         var routeConfigs = config.berth.routes
         if routeConfigs.isEmpty, bindings.count == 1, let only = bindings.keys.first {
             routeConfigs = RouteConfig.template(binding: only)
         }
-        routes = RouteTable(routes: routeConfigs, bindings: bindings)
+        routes = RouteTable(routes: routeConfigs)
+        let proxy = self.proxy
+        env = Env(
+            namespaces: bindings.mapValues { DurableObjectNamespace(containerClass: $0, proxy: proxy) },
+            vars: config.vars
+        )
     }
 
     /// Stops every container (SIGTERM, grace, SIGKILL) and closes the proxy's connections.
@@ -85,4 +105,10 @@ public final class Platform: Sendable {
         }
         try? await http.shutdown()
     }
+}
+
+/// Lets a class's hooks factory reach the class it belongs to, which exists only after the
+/// factory is made. Written once, before any object is created.
+final class ClassHolder: @unchecked Sendable {
+    var value: ContainerClass?
 }

@@ -1,3 +1,4 @@
+import Berth
 import BerthConfig
 import BerthCore
 import BerthRuntime
@@ -15,12 +16,21 @@ public struct ProjectServer: Sendable {
     public var host: String
     public var port: Int
     public var logger: Logger
+    /// A Swift Worker; without one, the configuration's routes serve.
+    public var worker: (any Worker)?
+    /// Swift ``Container`` types by class name.
+    public var containerTypes: [String: any Container.Type]
 
-    public init(config: ProjectConfig, host: String, port: Int, logger: Logger) {
+    public init(
+        config: ProjectConfig, host: String, port: Int, logger: Logger, worker: (any Worker)? = nil,
+        containerTypes: [String: any Container.Type] = [:]
+    ) {
         self.config = config
         self.host = host
         self.port = port
         self.logger = logger
+        self.worker = worker
+        self.containerTypes = containerTypes
     }
 
     /// Runs until a shutdown signal. `say` gets the lines a person follows (build steps,
@@ -38,10 +48,10 @@ public struct ProjectServer: Sendable {
             default: break
             }
         }
-        let platform = try Platform(config: config, images: images, runtime: runtime, logger: logger)
+        let platform = try Platform(config: config, images: images, runtime: runtime, logger: logger, containerTypes: containerTypes)
         let host = self.host
         let app = Application(
-            responder: GatewayResponder(platform: platform),
+            responder: GatewayResponder(worker: AnyWorker(worker ?? RoutesWorker(routes: platform.routes, appName: config.name)), env: platform.env),
             configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "berth"),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0

@@ -1,34 +1,25 @@
 import Foundation
 import BerthConfig
-import BerthRuntime
 import HTTPTypes
 
 /// Zero-code routing: picks the container class and object for a request from its path.
 public struct RouteTable: Sendable {
-    struct Entry: Sendable {
-        var config: RouteConfig
-        var target: ContainerClass
+    public let configs: [RouteConfig]
+
+    public init(routes: [RouteConfig]) {
+        configs = routes
     }
 
-    let entries: [Entry]
-
-    init(routes: [RouteConfig], bindings: [String: ContainerClass]) {
-        entries = routes.compactMap { route in bindings[route.binding].map { Entry(config: route, target: $0) } }
-    }
-
-    public var configs: [RouteConfig] { entries.map(\.config) }
-
-    /// Where a request goes, or nil when no route matches.
-    public func resolve(path fullPath: String, headers: HTTPFields) -> (ContainerClass, ObjectID)? {
+    /// The binding and object name a request goes to, or nil when no route matches.
+    public func resolve(path fullPath: String, headers: HTTPFields) -> (binding: String, name: String)? {
         let path = fullPath.split(separator: "?", maxSplits: 1).first.map(String.init) ?? fullPath
-        guard let entry = entries.first(where: { path.hasPrefix($0.config.prefix) }) else { return nil }
-        let target = entry.target
+        guard let route = configs.first(where: { path.hasPrefix($0.prefix) }) else { return nil }
         let name: String
-        switch entry.config.object {
+        switch route.object {
         case .path:
             name = path
         case .rest:
-            var rest = String(path.dropFirst(entry.config.prefix.count))
+            var rest = String(path.dropFirst(route.prefix.count))
             while rest.hasPrefix("/") { rest.removeFirst() }
             name = rest
         case .header(let header):
@@ -44,7 +35,7 @@ public struct RouteTable: Sendable {
         case .name(let fixed):
             name = fixed
         }
-        return (target, target.idFromName(name))
+        return (route.binding, name)
     }
 
     static func cookie(_ name: String, in headers: [String]) -> String? {

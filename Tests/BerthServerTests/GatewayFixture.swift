@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Berth
 import BerthConfig
 import BerthCore
 import BerthRuntime
@@ -66,6 +67,8 @@ final class GatewayFixture: Sendable {
     static func with(
         maxInstances: Int = 20,
         berth: String = #"{ "classes": { "MyContainer": { "env_vars": { "MESSAGE": "from the test" } } } }"#,
+        worker: (any Worker)? = nil,
+        containerTypes: [String: any Container.Type] = [:],
         _ body: @Sendable (GatewayFixture) async throws -> Void
     ) async throws {
         let app = "t-" + UUID().uuidString.lowercased().prefix(10)
@@ -82,9 +85,11 @@ final class GatewayFixture: Sendable {
         let runtime = DockerRuntime(client: client, logger: logger)
         do {
             let images = try await ImageBuilder(client: client).buildAll(config, version: "test")
-            let platform = try Platform(config: config, images: images, runtime: runtime, logger: logger)
+            let platform = try Platform(config: config, images: images, runtime: runtime, logger: logger, containerTypes: containerTypes)
             let application = Application(
-                responder: GatewayResponder(platform: platform),
+                responder: GatewayResponder(
+                    worker: AnyWorker(worker ?? RoutesWorker(routes: platform.routes, appName: config.name)), env: platform.env
+                ),
                 configuration: ApplicationConfiguration(address: .hostname("127.0.0.1", port: 0)),
                 logger: logger
             )

@@ -1,0 +1,63 @@
+public import BerthCore
+public import BerthRuntime
+
+/// The code that receives every HTTP request: `export default { fetch(request, env) }`.
+public protocol Worker: Sendable {
+    func fetch(_ request: Request, env: Env) async throws -> Response
+}
+
+/// The Worker's bindings: Durable Object namespaces by binding name, and `vars`.
+public struct Env: Sendable {
+    public let namespaces: [String: DurableObjectNamespace]
+    public let vars: [String: String]
+
+    public init(namespaces: [String: DurableObjectNamespace], vars: [String: String]) {
+        self.namespaces = namespaces
+        self.vars = vars
+    }
+
+    /// `env.MY_CONTAINER`. A binding that does not exist is a programming error.
+    public subscript(binding: String) -> DurableObjectNamespace {
+        guard let namespace = namespaces[binding] else {
+            preconditionFailure("no Durable Object binding \(binding) (bindings: \(namespaces.keys.sorted().joined(separator: ", ")))")
+        }
+        return namespace
+    }
+}
+
+/// A Durable Object namespace bound in `env`.
+public struct DurableObjectNamespace: Sendable {
+    let containerClass: ContainerClass
+    let proxy: ContainerProxy
+
+    public init(containerClass: ContainerClass, proxy: ContainerProxy) {
+        self.containerClass = containerClass
+        self.proxy = proxy
+    }
+
+    /// The same name gives the same id, on every restart and every machine.
+    public func idFromName(_ name: String) -> ObjectID { containerClass.idFromName(name) }
+    /// Parses an id printed earlier.
+    public func idFromString(_ hex: String) throws(BerthError) -> ObjectID { try containerClass.idFromString(hex) }
+    public func newUniqueId() -> ObjectID { containerClass.newUniqueId() }
+    /// The object's stub; getting it starts nothing.
+    public func get(_ id: ObjectID) -> ContainerStub { ContainerStub(controller: containerClass.get(id), proxy: proxy) }
+    public func getByName(_ name: String) -> ContainerStub { get(idFromName(name)) }
+}
+
+/// `getContainer(binding, name)`: the object named `name` (default `cf-singleton-container`).
+public func getContainer(_ binding: DurableObjectNamespace, _ name: String = "cf-singleton-container") -> ContainerStub {
+    binding.getByName(name)
+}
+
+/// `getRandom(binding, n)`: one of `n` objects named `instance-0` … `instance-(n-1)`, at random.
+public func getRandom(_ binding: DurableObjectNamespace, _ instances: Int = 3) -> ContainerStub {
+    binding.getByName("instance-\(Int.random(in: 0..<max(1, instances)))")
+}
+
+/// `switchPort(request, port)`: the request, sent by `fetch` to `port`.
+public func switchPort(_ request: Request, _ port: Int) -> Request {
+    var request = request
+    request.headers[.containerTargetPort] = String(port)
+    return request
+}
