@@ -91,6 +91,33 @@ struct GatewayTests {
         }
     }
 
+    @Test("max_instances holds under concurrency: 12 objects at once, exactly 2 start, the rest get 503")
+    func maxInstancesConcurrent() async throws {
+        try await GatewayFixture.with(maxInstances: 2) { f in
+            let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+                for i in 0..<12 { group.addTask { try await f.request("/container/burst-\(i)").status } }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(statuses.filter { $0 == 200 }.count == 2)
+            #expect(statuses.filter { $0 == 503 }.count == 10)
+            #expect(try await f.engineContainers().count == 2)
+            #expect(f.myContainer.budget.inUse == 2)
+        }
+    }
+
+    @Test("start options override env vars and add labels for one start")
+    func startOptions() async throws {
+        try await GatewayFixture.with { f in
+            let controller = f.myContainer.getByName("/container/options")
+            try await controller.startAndWaitForPorts(StartOptions(envVars: ["MESSAGE": "per start"], labels: ["team": "blue"]))
+            #expect(await controller.status == .healthy)
+            let reply = try await f.request("/container/options")
+            #expect(reply.body.contains("\"per start\""))
+            let details = try await f.client.inspectContainer(try #require(await controller.containerID))
+            #expect(details.config.labels["team"] == "blue")
+        }
+    }
+
     @Test("a crash is recorded as stopped_with_code; the next request starts a new container")
     func crash() async throws {
         // One object for every request, chosen by a header, so the crash hits the object that served before.

@@ -1,0 +1,50 @@
+import BerthConfig
+@testable import BerthServer
+import HTTPTypes
+import Testing
+
+@Suite("Zero-code route matching")
+struct RouteTableTests {
+    let table = RouteTable(routes: [
+        RouteConfig(prefix: "/container", binding: "A", object: .path),
+        RouteConfig(prefix: "/rest/", binding: "A", object: .rest),
+        RouteConfig(prefix: "/h", binding: "B", object: .header("X-Tenant")),
+        RouteConfig(prefix: "/c", binding: "B", object: .cookie("session")),
+        RouteConfig(prefix: "/q", binding: "B", object: .query("user")),
+        RouteConfig(prefix: "/lb", binding: "A", object: .random(3)),
+        RouteConfig(prefix: "/singleton", binding: "A", object: .singleton),
+        RouteConfig(prefix: "/fixed", binding: "A", object: .name("error-test")),
+    ])
+
+    func resolve(_ path: String, _ headers: HTTPFields = [:]) -> (String, String)? {
+        table.resolve(path: path, headers: headers).map { ($0.binding, $0.name) }
+    }
+
+    @Test("each selector picks the object name it promises")
+    func selectors() throws {
+        #expect(resolve("/container/1?x=y")! == ("A", "/container/1"))
+        #expect(resolve("/rest//alice/files")! == ("A", "alice/files"))
+        #expect(resolve("/h/x", [HTTPField.Name("X-Tenant")!: "acme"])! == ("B", "acme"))
+        #expect(resolve("/c", [.cookie: "theme=dark; session=s-42"])! == ("B", "s-42"))
+        #expect(resolve("/q?user=bob%20smith&x=1")! == ("B", "bob smith"))
+        #expect(resolve("/singleton")! == ("A", "cf-singleton-container"))
+        #expect(resolve("/fixed/anything")! == ("A", "error-test"))
+        #expect(resolve("/nowhere") == nil)
+    }
+
+    @Test("random picks among n names, and reaches them all")
+    func random() {
+        var seen: Set<String> = []
+        for _ in 0..<200 { seen.insert(resolve("/lb")!.1) }
+        #expect(seen == ["instance-0", "instance-1", "instance-2"])
+    }
+
+    @Test("the first matching prefix wins, in declaration order")
+    func order() {
+        let table = RouteTable(routes: [
+            RouteConfig(prefix: "/a", binding: "FIRST", object: .singleton),
+            RouteConfig(prefix: "/a/b", binding: "SECOND", object: .singleton),
+        ])
+        #expect(table.resolve(path: "/a/b/c", headers: [:])?.binding == "FIRST")
+    }
+}
