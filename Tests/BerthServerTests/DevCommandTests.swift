@@ -1,0 +1,94 @@
+import AsyncHTTPClient
+import BerthCore
+import DockerEngine
+import Foundation
+import NIOCore
+import Synchronization
+import Testing
+
+@Suite("berth dev as a process", .enabled(if: Engine.enabled, "no Docker engine here; `make test` starts one"))
+struct DevCommandTests {
+    static var executable: URL {
+        var url = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        while url.path != "/" && !FileManager.default.isExecutableFile(atPath: url.appendingPathComponent("berth").path) {
+            url = url.deletingLastPathComponent()
+        }
+        return url.appendingPathComponent("berth")
+    }
+
+    @Test("builds, prints the URL, serves, and on SIGTERM stops and removes every container it started")
+    func devLifecycle() async throws {
+        let app = "dev-" + UUID().uuidString.lowercased().prefix(8)
+        let folder = NSTemporaryDirectory() + "berth-dev-\(app)"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try FileManager.default.copyItem(atPath: try ExampleServer.binary(), toPath: folder + "/server")
+        try "FROM scratch\nCOPY server /server\nEXPOSE 8080\nCMD [\"/server\"]\n".write(toFile: folder + "/Dockerfile", atomically: true, encoding: .utf8)
+        try GatewayFixture.configuration(app: app, maxInstances: 5, berth: #"{ "classes": { "MyContainer": { "env_vars": { "MESSAGE": "dev" } } } }"#)
+            .write(toFile: folder + "/wrangler.jsonc", atomically: true, encoding: .utf8)
+
+        let process = Process()
+        process.executableURL = Self.executable
+        process.arguments = ["dev", folder, "--port", "0"]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try process.run()
+        // A watchdog: a dev server that never gets ready is ended, which ends the test.
+        let watchdog = Task {
+            try await Task.sleep(for: .seconds(120))
+            if process.isRunning { process.terminate() }
+        }
+        defer { watchdog.cancel() }
+        let client = try DockerClient()
+        do {
+            // Read lines (on a thread of its own: reads block) until the gateway says where it listens.
+            let lines = Mutex<[String]>([])
+            let handle = output.fileHandleForReading
+            let port: Int = await withCheckedContinuation { continuation in
+                DispatchQueue.global().async {
+                    var buffer = Data()
+                    while true {
+                        let data = handle.availableData
+                        if data.isEmpty { continuation.resume(returning: 0); return }
+                        buffer.append(data)
+                        while let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
+                            let line = String(decoding: buffer[buffer.startIndex..<newline], as: UTF8.self)
+                            buffer.removeSubrange(buffer.startIndex...newline)
+                            lines.withLock { $0.append(line) }
+                            if let range = line.range(of: "Ready on http://127.0.0.1:") {
+                                continuation.resume(returning: Int(line[range.upperBound...]) ?? 0)
+                                // Keep draining so the server never blocks on a full pipe.
+                                while !handle.availableData.isEmpty {}
+                                return
+                            }
+                        }
+                    }
+                }
+            }
+            #expect(port > 0, "no Ready line: \(lines.withLock { $0 })")
+            #expect(lines.withLock { $0 }.contains { $0.contains("step 1/") })
+
+            let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/container/1"), timeout: .seconds(30))
+            let body = String(buffer: try await response.body.collect(upTo: 1 << 16))
+            #expect(response.status.code == 200)
+            #expect(body.contains("\"dev\""))
+            #expect(try await client.listContainers(labels: ["\(BerthLabel.app)=\(app)"]).count == 1)
+
+            process.terminate()  // SIGTERM
+            process.waitUntilExit()
+            #expect(process.terminationStatus == 0)
+            #expect(try await client.listContainers(all: true, labels: ["\(BerthLabel.app)=\(app)"]).isEmpty)
+        } catch {
+            if process.isRunning { process.terminate() }
+            throw error
+        }
+        for container in (try? await client.listContainers(all: true, labels: ["\(BerthLabel.app)=\(app)"])) ?? [] {
+            try? await client.removeContainer(container.id, force: true)
+        }
+        for image in (try? await client.listImages(labels: ["\(BerthLabel.app)=\(app)"])) ?? [] {
+            try? await client.removeImage(image.id, force: true)
+        }
+        try await client.shutdown()
+    }
+}
