@@ -109,12 +109,15 @@ struct GatewayTests {
     func startOptions() async throws {
         try await GatewayFixture.with { f in
             let controller = f.myContainer.getByName("/container/options")
-            try await controller.startAndWaitForPorts(StartOptions(envVars: ["MESSAGE": "per start"], labels: ["team": "blue"]))
+            let options = StartOptions(envVars: ["MESSAGE": "per start"], entrypoint: ["/server", "--unused-flag"], labels: ["team": "blue"])
+            try await controller.startAndWaitForPorts(options)
             #expect(await controller.status == .healthy)
             let reply = try await f.request("/container/options")
             #expect(reply.body.contains("\"per start\""))
             let details = try await f.client.inspectContainer(try #require(await controller.containerID))
             #expect(details.config.labels["team"] == "blue")
+            #expect(details.config.entrypoint == ["/server"])
+            #expect(details.config.command == ["--unused-flag"])
         }
     }
 
@@ -155,11 +158,33 @@ struct GatewayTests {
         }
     }
 
+    @Test("stop sends SIGTERM, waits the grace period in stopping, then SIGKILLs")
+    func gracePeriod() async throws {
+        let berth = #"{ "stop_grace_period": "2s", "classes": { "MyContainer": { "env_vars": { "IGNORE_SIGTERM": "1" } } } }"#
+        try await GatewayFixture.with(berth: berth) { f in
+            let first = try await f.request("/container/stubborn")
+            #expect(first.status == 200)
+            let controller = f.myContainer.getByName("/container/stubborn")
+            let started = ContinuousClock.now
+            let stopping = Task { await controller.stop() }
+            #expect(try await f.eventually(within: 1) { await controller.status == .stopping })
+            await stopping.value
+            let elapsed = started.duration(to: .now)
+            #expect(await controller.status == .stopped)
+            #expect(elapsed >= .seconds(2), "SIGKILL came before the grace period: \(elapsed)")
+            #expect(try await f.engineContainers().isEmpty)
+        }
+    }
+
     @Test("a port that never answers fails the start with 500 and the container is removed")
     func startTimeout() async throws {
         let berth = #"{ "port_ready_timeout": "1s", "classes": { "MyContainer": { "env_vars": { "PORT": "9090" } } } }"#
         try await GatewayFixture.with(berth: berth) { f in
-            let reply = try await f.request("/container/deaf")
+            let controller = f.myContainer.getByName("/container/deaf")
+            let waiting = Task { try await f.request("/container/deaf") }
+            // While the request waits for the port, the container is running but not healthy.
+            #expect(try await f.eventually(within: 5) { await controller.status == .running })
+            let reply = try await waiting.value
             #expect(reply.status == 500)
             #expect(reply.body.hasPrefix("Failed to start container: port 8080 did not answer within 1s"), "\(reply.body)")
             #expect(try await f.eventually(within: 10) { try await f.engineContainers().isEmpty })

@@ -7,7 +7,8 @@
  *   any  path with /headers echoes the request head
  *   POST/PUT any path       echoes the request body
  *
- * SIGTERM ends it gracefully (exit 0). Connections are kept alive.
+ * SIGTERM ends it gracefully (exit 0), unless IGNORE_SIGTERM is set (to show the grace period
+ * and SIGKILL). PORT changes the port. Connections are kept alive.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -115,7 +116,7 @@ static void on_term(int signal) {
 int main(void) {
     message = getenv("MESSAGE") ? getenv("MESSAGE") : "";
     instance_id = getenv("CLOUDFLARE_DEPLOYMENT_ID") ? getenv("CLOUDFLARE_DEPLOYMENT_ID") : "unknown";
-    signal(SIGTERM, on_term);
+    signal(SIGTERM, getenv("IGNORE_SIGTERM") ? SIG_IGN : on_term);
     signal(SIGPIPE, SIG_IGN);
     int port = getenv("PORT") ? atoi(getenv("PORT")) : 8080;
     int listener = socket(AF_INET, SOCK_STREAM, 0);
