@@ -121,9 +121,18 @@ struct ControllerStateMachine {
     }
 
     mutating func startFailed(generation: Int) -> [Action] {
-        guard case .starting(generation) = phase else { return [] }
-        phase = .stopped(exitCode: nil)
-        return [.failWaiters]
+        switch phase {
+        case .starting(generation):
+            phase = .stopped(exitCode: nil)
+            return [.failWaiters]
+        case .stopping(generation, let restart):
+            // Stopped while starting, and the start gave up: nothing is left to stop. Requests
+            // that arrived meanwhile get a new start.
+            phase = .stopped(exitCode: nil)
+            return restart ? [beginStart()] : []
+        default:
+            return []
+        }
     }
 
     /// A proxied request finished (its response was sent, or it failed).

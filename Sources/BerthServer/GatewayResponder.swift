@@ -46,7 +46,7 @@ public struct RoutesWorker: Worker {
     }
 
     public func fetch(_ request: Berth.Request, env: Env) async throws -> Berth.Response {
-        guard let (binding, name) = routes.resolve(path: request.path, headers: request.headers) else {
+        guard let (binding, name) = routes.resolve(request) else {
             if request.pathname == "/" { return index() }
             return .text("No route for \(request.pathname). Routes: \(routeList())\n", status: .notFound)
         }

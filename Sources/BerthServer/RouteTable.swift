@@ -1,4 +1,5 @@
 import Foundation
+import Berth
 import BerthConfig
 import HTTPTypes
 
@@ -11,8 +12,9 @@ public struct RouteTable: Sendable {
     }
 
     /// The binding and object name a request goes to, or nil when no route matches.
-    public func resolve(path fullPath: String, headers: HTTPFields) -> (binding: String, name: String)? {
-        let path = fullPath.split(separator: "?", maxSplits: 1).first.map(String.init) ?? fullPath
+    public func resolve(_ request: Request) -> (binding: String, name: String)? {
+        let path = request.pathname
+        let headers = request.headers
         guard let route = configs.first(where: { path.hasPrefix($0.prefix) }) else { return nil }
         let name: String
         switch route.object {
@@ -27,7 +29,7 @@ public struct RouteTable: Sendable {
         case .cookie(let cookie):
             name = Self.cookie(cookie, in: headers[values: .cookie]) ?? ""
         case .query(let key):
-            name = Self.query(key, in: fullPath) ?? ""
+            name = request.query(key) ?? ""
         case .random(let count):
             name = "instance-\(Int.random(in: 0..<count))"
         case .singleton:
@@ -45,17 +47,6 @@ public struct RouteTable: Sendable {
                 if parts.count == 2, parts[0].trimmingCharacters(in: .whitespaces) == name {
                     return parts[1].trimmingCharacters(in: .whitespaces)
                 }
-            }
-        }
-        return nil
-    }
-
-    static func query(_ key: String, in path: String) -> String? {
-        guard let question = path.firstIndex(of: "?") else { return nil }
-        for pair in path[path.index(after: question)...].split(separator: "&") {
-            let parts = pair.split(separator: "=", maxSplits: 1)
-            if parts.first.map(String.init) == key {
-                return parts.count == 2 ? String(parts[1]).removingPercentEncoding ?? String(parts[1]) : ""
             }
         }
         return nil

@@ -107,6 +107,22 @@ struct ControllerStateMachineTests {
         #expect(n.status == .stoppedWithCode(1))
     }
 
+    @Test("a start that fails after a stop was requested ends in stopped, and restarts for requests that came meanwhile")
+    func failedStartWhileStopping() {
+        var m = ControllerStateMachine(now: t0, sleepAfter: .seconds(10))
+        _ = m.requestArrived(now: t0)
+        _ = m.stopRequested(kill: false)
+        #expect(m.startFailed(generation: 1) == [])
+        #expect(m.status == .stopped)
+
+        var n = ControllerStateMachine(now: t0, sleepAfter: .seconds(10))
+        _ = n.requestArrived(now: t0)
+        _ = n.stopRequested(kill: false)
+        #expect(n.requestArrived(now: at(1)).0 == .wait)
+        #expect(n.startFailed(generation: 1) == [.start(generation: 2)])
+        #expect(n.status == .running)
+    }
+
     @Test("object ids: deterministic from names, validated from strings")
     func ids() throws {
         let a = ObjectID.fromName("/container/1", className: "MyContainer", app: "hello")
