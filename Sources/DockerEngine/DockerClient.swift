@@ -30,7 +30,9 @@ public final class DockerClient: Sendable {
         // Streams (logs, events, wait) may be silent for a long time: no read timeout.
         configuration.timeout = .init(connect: .seconds(5), read: nil)
         configuration.decompression = .disabled
-        configuration.connectionPool = .init(idleTimeout: .seconds(30))
+        // One `wait` per running container holds a connection for the container's lifetime,
+        // so the pool must not stop at AsyncHTTPClient's default of 8 per host.
+        configuration.connectionPool = .init(idleTimeout: .seconds(30), concurrentHTTP1ConnectionsPerHostSoftLimit: 4096)
         configuration.httpVersion = .http1Only
         self.http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }
@@ -185,6 +187,9 @@ public final class DockerClient: Sendable {
             return BerthError(.timeout, "\(operation): the engine did not answer within \(timeout.nanoseconds / 1_000_000_000)s", cause: error)
         }
         if error is CancellationError { return BerthError(.timeout, "\(operation): cancelled", cause: error) }
+        if let error = error as? HTTPClientError, error == .getConnectionFromPoolTimeout {
+            return BerthError(.timeout, "\(operation): no connection to the engine became free in time; the engine is overloaded", cause: error)
+        }
         return BerthError(
             .engineUnavailable,
             "cannot reach the Docker engine at \(host) (\(error)); is it running? `make engine` installs and starts it, or set DOCKER_HOST",

@@ -105,6 +105,22 @@ struct GatewayTests {
         }
     }
 
+    @Test("more containers than the engine client's default connection pool (8) run and stop")
+    func manyContainers() async throws {
+        try await GatewayFixture.with { f in
+            let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+                for i in 0..<12 { group.addTask { try await f.request("/container/many-\(i)").status } }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(statuses == Array(repeating: 200, count: 12))
+            // Each running container holds a `wait` on the engine; more requests must still get through.
+            let next = try await f.request("/container/many-next")
+            #expect(next.status == 200, "\(next.body)")
+            await f.platform.shutdown()
+            #expect(try await f.engineContainers().isEmpty)
+        }
+    }
+
     @Test("start options override env vars and add labels for one start")
     func startOptions() async throws {
         try await GatewayFixture.with { f in
