@@ -36,13 +36,32 @@ struct DevCommand: AsyncParsableCommand {
             throw ExitStatus.failure
         }
         let logger = Logger(label: "berth")
-        let server = ProjectServer(config: config, host: ip ?? config.berth.ip, port: port ?? config.berth.port, logger: logger)
+        var server = ProjectServer(config: config, host: ip ?? config.berth.ip, port: port ?? config.berth.port, logger: logger)
+        if isatty(0) == 1 {
+            server.rebuilds = Self.rebuildRequests()
+            printLine("Press r and Enter to rebuild the images.")
+        }
         do {
             try await DockerClient.with(logger: logger) { client in
                 try await server.run(client: client, say: printLine)
             }
         } catch let error as BerthError {
             throw fail(error)
+        }
+    }
+}
+
+extension DevCommand {
+    /// "r" + Enter on the terminal, as a stream; reading happens on a thread of its own.
+    static func rebuildRequests() -> AsyncStream<Void> {
+        AsyncStream { continuation in
+            let thread = Thread {
+                while let line = readLine() {
+                    if line.trimmingCharacters(in: .whitespaces).lowercased() == "r" { continuation.yield() }
+                }
+                continuation.finish()
+            }
+            thread.start()
         }
     }
 }

@@ -13,6 +13,7 @@ public final class ContainerClass: Sendable {
     let probe: ReadinessProbe
     let logger: Logger
     let makeHooks: @Sendable (ObjectID) -> any ContainerHooks
+    let currentImage: CurrentImage
     private let shards: [Shard]
 
     final class Shard: Sendable {
@@ -29,6 +30,7 @@ public final class ContainerClass: Sendable {
         self.probe = ReadinessProbe(http: http)
         self.logger = logger
         self.makeHooks = hooks
+        self.currentImage = CurrentImage(settings.image)
         self.shards = (0..<32).map { _ in Shard() }
     }
 
@@ -54,7 +56,8 @@ public final class ContainerClass: Sendable {
         shards[Self.shard(id, count: shards.count)].objects.withLock { objects in
             if let existing = objects[id] { return existing }
             let controller = ContainerController(
-                objectID: id, settings: settings, runtime: runtime, budget: budget, probe: probe, hooks: makeHooks(id), logger: logger
+                objectID: id, settings: settings, image: currentImage, runtime: runtime, budget: budget, probe: probe,
+                hooks: makeHooks(id), logger: logger
             )
             objects[id] = controller
             return controller
@@ -64,6 +67,14 @@ public final class ContainerClass: Sendable {
     /// `getByName(name)`.
     public func getByName(_ name: String) -> ContainerController {
         get(idFromName(name))
+    }
+
+    /// The image new instances start from.
+    public var image: String { currentImage.value }
+
+    /// Makes new instances start from `image` (a rebuild); running ones keep theirs.
+    public func setImage(_ image: String) {
+        currentImage.value = image
     }
 
     /// Every object used so far.
@@ -82,5 +93,15 @@ public final class ContainerClass: Sendable {
         var hash = 0
         for byte in id.hex.utf8.prefix(8) { hash = hash &* 31 &+ Int(byte) }
         return abs(hash % count)
+    }
+}
+
+/// The image a class's new instances start from, shared by its controllers.
+final class CurrentImage: Sendable {
+    private let storage: Mutex<String>
+    init(_ image: String) { storage = Mutex(image) }
+    var value: String {
+        get { storage.withLock { $0 } }
+        set { storage.withLock { $0 = newValue } }
     }
 }

@@ -10,6 +10,7 @@ import Synchronization
 public actor ContainerController {
     public nonisolated let objectID: ObjectID
     public nonisolated let settings: ContainerSettings
+    let image: CurrentImage
     let runtime: any ContainerRuntime
     let budget: InstanceBudget
     let probe: ReadinessProbe
@@ -32,11 +33,12 @@ public actor ContainerController {
     }
 
     init(
-        objectID: ObjectID, settings: ContainerSettings, runtime: any ContainerRuntime, budget: InstanceBudget,
+        objectID: ObjectID, settings: ContainerSettings, image: CurrentImage, runtime: any ContainerRuntime, budget: InstanceBudget,
         probe: ReadinessProbe, hooks: any ContainerHooks, logger: Logger
     ) {
         self.objectID = objectID
         self.settings = settings
+        self.image = image
         self.runtime = runtime
         self.budget = budget
         self.probe = probe
@@ -360,7 +362,7 @@ public actor ContainerController {
         if let name = objectID.name { labels["berth.object-name"] = name }
         let ports = Array(Set(settings.portsToCheck + settings.exposedPorts + (settings.defaultPort.map { [$0] } ?? []))).sorted()
         return InstanceSpec(
-            image: settings.image, environment: environment, entrypoint: options.entrypoint ?? settings.entrypoint,
+            image: image.value, environment: environment, entrypoint: options.entrypoint ?? settings.entrypoint,
             labels: labels, ports: ports, enableInternet: options.enableInternet ?? settings.enableInternet,
             memoryBytes: Int64(settings.instanceType.memoryMiB) << 20,
             nanoCPUs: Int64(settings.instanceType.vcpu * 1_000_000_000)

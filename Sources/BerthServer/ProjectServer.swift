@@ -7,6 +7,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import ServiceLifecycle
+import UnixSignals
 
 /// Serves a project: builds its images, starts the gateway, and on SIGTERM or SIGINT stops
 /// accepting, lets requests in flight finish, then stops and removes every container it
@@ -20,6 +21,11 @@ public struct ProjectServer: Sendable {
     public var worker: (any Worker)?
     /// Swift ``Container`` types by class name.
     public var containerTypes: [String: any Container.Type]
+    /// Each element rebuilds the images; running containers are stopped and start again,
+    /// from the new image, on their next request.
+    public var rebuilds: AsyncStream<Void>?
+    /// Signals that shut the server down gracefully.
+    public var shutdownSignals: [UnixSignal] = [.sigterm, .sigint]
 
     public init(
         config: ProjectConfig, host: String, port: Int, logger: Logger, worker: (any Worker)? = nil,
@@ -40,14 +46,7 @@ public struct ProjectServer: Sendable {
         let runtime = DockerRuntime(client: client, logger: logger)
         try await removeLeftovers(runtime, say: say)
 
-        let images = try await ImageBuilder(client: client).buildAll(config, version: "dev") { name, event in
-            switch event {
-            case .step(let number, let total, let instruction): say("[\(name)] step \(number)/\(total): \(instruction)")
-            case .cacheHit: say("[\(name)]   (cached)")
-            case .output(let line) where !line.hasPrefix("--->") && !line.hasPrefix("Removing intermediate"): say("[\(name)]   \(line)")
-            default: break
-            }
-        }
+        let images = try await buildImages(client: client, say: say)
         let platform = try Platform(config: config, images: images, runtime: runtime, logger: logger, containerTypes: containerTypes)
         let host = self.host
         let app = Application(
@@ -62,11 +61,28 @@ public struct ProjectServer: Sendable {
             logger: logger
         )
         let containers = ContainersService(platform: platform, runtime: runtime, app: config.name, say: say)
+        var services: [any Service] = [containers, app]
+        if let rebuilds {
+            let server = self
+            services.append(RebuildService(
+                rebuilds: rebuilds, platform: platform, build: { try await server.buildImages(client: client, say: say) }, say: say
+            ))
+        }
         // Shutdown runs in reverse order: the gateway stops first, then the containers.
-        let group = ServiceGroup(configuration: .init(
-            services: [containers, app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
-        ))
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: shutdownSignals, logger: logger))
         try await group.run()
+    }
+
+    /// Builds every image, a line per step.
+    func buildImages(client: DockerClient, say: @escaping @Sendable (String) -> Void) async throws(BerthError) -> [String: BuiltImage] {
+        try await ImageBuilder(client: client).buildAll(config, version: "dev") { name, event in
+            switch event {
+            case .step(let number, let total, let instruction): say("[\(name)] step \(number)/\(total): \(instruction)")
+            case .cacheHit: say("[\(name)]   (cached)")
+            case .output(let line) where !line.hasPrefix("--->") && !line.hasPrefix("Removing intermediate"): say("[\(name)]   \(line)")
+            default: break
+            }
+        }
     }
 
     /// Containers of this app left by a run that did not shut down cleanly.
@@ -94,5 +110,32 @@ struct ContainersService: Service {
             await runtime.removeInstance(leftover.containerID)
         }
         say("stopped")
+    }
+}
+
+/// Rebuilds the images on request: new instances start from the new images, and running
+/// containers are stopped so that their next request starts them from it.
+struct RebuildService: Service {
+    let rebuilds: AsyncStream<Void>
+    let platform: Platform
+    let build: @Sendable () async throws -> [String: BuiltImage]
+    let say: @Sendable (String) -> Void
+
+    func run() async throws {
+        for await _ in rebuilds.cancelOnGracefulShutdown() {
+            say("rebuilding…")
+            do {
+                let images = try await build()
+                for container in platform.config.containers {
+                    if let image = images[container.name] { platform.classes[container.className]?.setImage(image.reference) }
+                }
+                await withTaskGroup(of: Void.self) { group in
+                    for containerClass in platform.classes.values { group.addTask { await containerClass.stopAll() } }
+                }
+                say("rebuilt; containers start from the new image on their next request")
+            } catch {
+                say("rebuild failed: \(BerthError.wrap(error).message)")
+            }
+        }
     }
 }

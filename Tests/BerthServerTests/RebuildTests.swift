@@ -1,0 +1,79 @@
+import AsyncHTTPClient
+import BerthConfig
+import BerthCore
+import BerthServer
+import DockerEngine
+import Foundation
+import Logging
+import NIOCore
+import Testing
+
+@Suite("Rebuilding while serving", .enabled(if: Engine.enabled, "no Docker engine here; `make test` starts one"))
+struct RebuildTests {
+    @Test("a rebuild stops running containers; their next request starts them from the new image")
+    func rebuild() async throws {
+        let app = "rb-" + UUID().uuidString.lowercased().prefix(8)
+        let folder = NSTemporaryDirectory() + "berth-rebuild-\(app)"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try FileManager.default.copyItem(atPath: try ExampleServer.binary(), toPath: folder + "/server")
+        func writeDockerfile(_ version: Int) throws {
+            try "FROM scratch\nCOPY server /server\nLABEL version=\(version)\nEXPOSE 8080\nCMD [\"/server\"]\n"
+                .write(toFile: folder + "/Dockerfile", atomically: true, encoding: .utf8)
+        }
+        try writeDockerfile(1)
+        try GatewayFixture.configuration(app: app, maxInstances: 5, berth: "{}").write(toFile: folder + "/wrangler.jsonc", atomically: true, encoding: .utf8)
+        let config = try ConfigLoader.load(folder: folder).get()
+
+        var logger = Logger(label: "berth.test")
+        logger.logLevel = .warning
+        var server = ProjectServer(config: config, host: "127.0.0.1", port: 0, logger: logger)
+        let (rebuilds, requestRebuild) = AsyncStream.makeStream(of: Void.self)
+        server.rebuilds = rebuilds
+        server.shutdownSignals = []
+        let (ready, readyContinuation) = AsyncStream.makeStream(of: Int.self)
+        let (said, sayContinuation) = AsyncStream.makeStream(of: String.self)
+        let serving = Task { [server] in
+            try await DockerClient.with(logger: logger) { client in
+                try await server.run(client: client, say: { sayContinuation.yield($0) }, onReady: { readyContinuation.yield($0) })
+            }
+        }
+        let client = try DockerClient()
+        do {
+            var readyIterator = ready.makeAsyncIterator()
+            let port = try #require(await readyIterator.next())
+            let labels = ["\(BerthLabel.app)=\(app)"]
+
+            func get() async throws -> UInt {
+                let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/container/1"), timeout: .seconds(30))
+                _ = try await response.body.collect(upTo: 1 << 16)
+                return response.status.code
+            }
+            #expect(try await get() == 200)
+            let before = try #require(try await client.listContainers(labels: labels).first)
+
+            try writeDockerfile(2)
+            requestRebuild.yield()
+            for await line in said where line.hasPrefix("rebuilt") || line.hasPrefix("rebuild failed") {
+                #expect(line.hasPrefix("rebuilt"), "\(line)")
+                break
+            }
+            #expect(try await client.listContainers(labels: labels).isEmpty, "the running container was stopped")
+            #expect(try await get() == 200)
+            let after = try #require(try await client.listContainers(labels: labels).first)
+            #expect(after.imageID != before.imageID)
+            #expect(try await client.inspectImage(after.imageID).config.labels["version"] == "2")
+        } catch {
+            serving.cancel()
+            _ = try? await serving.value
+            throw error
+        }
+        serving.cancel()
+        _ = try? await serving.value
+        #expect(try await client.listContainers(all: true, labels: ["\(BerthLabel.app)=\(app)"]).isEmpty)
+        for image in (try? await client.listImages(labels: ["\(BerthLabel.app)=\(app)"])) ?? [] {
+            try? await client.removeImage(image.id, force: true)
+        }
+        try await client.shutdown()
+    }
+}
