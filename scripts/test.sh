@@ -9,5 +9,7 @@ command -v swift >/dev/null || { echo "berth-test: error: swift is not on PATH (
 
 # Integration tests need the engine; under CI a missing engine fails them, never skips them.
 export BERTH_REQUIRE_ENGINE=${BERTH_REQUIRE_ENGINE:-${CI:-}}
+# The engine tests build images and start containers; run a few at a time, not all at once.
+export SWT_EXPERIMENTAL_MAXIMUM_PARALLELIZATION_WIDTH=${SWT_EXPERIMENTAL_MAXIMUM_PARALLELIZATION_WIDTH:-4}
 swift build --build-tests "$@"
 swift test --skip-build "$@"

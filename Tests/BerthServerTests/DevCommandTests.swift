@@ -24,7 +24,7 @@ struct DevCommandTests {
         defer { try? FileManager.default.removeItem(atPath: folder) }
         try FileManager.default.copyItem(atPath: try ExampleServer.binary(), toPath: folder + "/server")
         try "FROM scratch\nCOPY server /server\nEXPOSE 8080\nCMD [\"/server\"]\n".write(toFile: folder + "/Dockerfile", atomically: true, encoding: .utf8)
-        try GatewayFixture.configuration(app: app, maxInstances: 5, berth: #"{ "classes": { "MyContainer": { "env_vars": { "MESSAGE": "dev" } } } }"#)
+        try GatewayFixture.configuration(app: app, maxInstances: 5, berth: #"{ "instance_get_timeout": "60s", "classes": { "MyContainer": { "env_vars": { "MESSAGE": "dev" } } } }"#)
             .write(toFile: folder + "/wrangler.jsonc", atomically: true, encoding: .utf8)
 
         let process = Process()

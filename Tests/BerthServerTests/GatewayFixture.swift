@@ -77,7 +77,10 @@ final class GatewayFixture: Sendable {
         try FileManager.default.copyItem(atPath: try ExampleServer.binary(), toPath: folder + "/server")
         try "FROM scratch\nCOPY server /server\nEXPOSE 8080\nCMD [\"/server\"]\n".write(toFile: folder + "/Dockerfile", atomically: true, encoding: .utf8)
         try configuration(app: app, maxInstances: maxInstances, berth: berth).write(toFile: folder + "/wrangler.jsonc", atomically: true, encoding: .utf8)
-        let config = try ConfigLoader.load(folder: folder).get()
+        var config = try ConfigLoader.load(folder: folder).get()
+        // These tests are about behaviour, not speed: while many of them build images and start
+        // containers at once, the engine can take longer than the default 8 s to start one.
+        if !berth.contains("instance_get_timeout") { config.berth.instanceGetTimeout = .seconds(60) }
 
         let client = try DockerClient()
         var logger = Logger(label: "berth.test")

@@ -22,7 +22,7 @@ struct RebuildTests {
                 .write(toFile: folder + "/Dockerfile", atomically: true, encoding: .utf8)
         }
         try writeDockerfile(1)
-        try GatewayFixture.configuration(app: app, maxInstances: 5, berth: "{}").write(toFile: folder + "/wrangler.jsonc", atomically: true, encoding: .utf8)
+        try GatewayFixture.configuration(app: app, maxInstances: 5, berth: #"{ "instance_get_timeout": "60s" }"#).write(toFile: folder + "/wrangler.jsonc", atomically: true, encoding: .utf8)
         let config = try ConfigLoader.load(folder: folder).get()
 
         var logger = Logger(label: "berth.test")
