@@ -47,6 +47,14 @@ struct DevCommand: AsyncParsableCommand {
             }
         } catch let error as BerthError {
             throw fail(error)
+        } catch {
+            let text = "\(error)"
+            if text.contains("Address already in use") {
+                printError("error: cannot listen on \(server.host):\(server.port): the address is in use; stop what uses it, or pick another port with --port")
+            } else {
+                printError("error: \(text)")
+            }
+            throw ExitStatus.failure
         }
     }
 }

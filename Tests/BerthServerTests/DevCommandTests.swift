@@ -91,4 +91,47 @@ struct DevCommandTests {
         }
         try await client.shutdown()
     }
+
+    @Test("a port in use is a one-line error and exit 1, and nothing is left running")
+    func portInUse() async throws {
+        let app = "dev-" + UUID().uuidString.lowercased().prefix(8)
+        let folder = NSTemporaryDirectory() + "berth-dev-\(app)"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try FileManager.default.copyItem(atPath: try ExampleServer.binary(), toPath: folder + "/server")
+        try "FROM scratch\nCOPY server /server\nEXPOSE 8080\nCMD [\"/server\"]\n".write(toFile: folder + "/Dockerfile", atomically: true, encoding: .utf8)
+        try GatewayFixture.configuration(app: app, maxInstances: 5, berth: "{}").write(toFile: folder + "/wrangler.jsonc", atomically: true, encoding: .utf8)
+
+        // Hold a loopback port.
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && listen(fd, 1) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        try #require(bound)
+        let port = Int(UInt16(bigEndian: address.sin_port))
+
+        let process = Process()
+        process.executableURL = Self.executable
+        process.arguments = ["dev", folder, "--port", String(port)]
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+        try process.run()
+        let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 1)
+        #expect(stderr.contains("error: cannot listen on 127.0.0.1:\(port): the address is in use"), "\(stderr)")
+
+        let client = try DockerClient()
+        #expect(try await client.listContainers(all: true, labels: ["\(BerthLabel.app)=\(app)"]).isEmpty)
+        for image in (try? await client.listImages(labels: ["\(BerthLabel.app)=\(app)"])) ?? [] {
+            try? await client.removeImage(image.id, force: true)
+        }
+        try await client.shutdown()
+    }
 }
