@@ -18,14 +18,9 @@ struct DevCommandTests {
 
     @Test("builds, prints the URL, serves, and on SIGTERM stops and removes every container it started")
     func devLifecycle() async throws {
-        let app = "dev-" + UUID().uuidString.lowercased().prefix(8)
-        let folder = NSTemporaryDirectory() + "berth-dev-\(app)"
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: folder) }
-        try FileManager.default.copyItem(atPath: try ExampleServer.binary(), toPath: folder + "/server")
-        try "FROM scratch\nCOPY server /server\nEXPOSE 8080\nCMD [\"/server\"]\n".write(toFile: folder + "/Dockerfile", atomically: true, encoding: .utf8)
-        try GatewayFixture.configuration(app: app, maxInstances: 5, berth: #"{ "instance_get_timeout": "60s", "classes": { "MyContainer": { "env_vars": { "MESSAGE": "dev" } } } }"#)
-            .write(toFile: folder + "/wrangler.jsonc", atomically: true, encoding: .utf8)
+        let project = try ExampleProject(prefix: "dev", berth: #"{ "instance_get_timeout": "60s", "classes": { "MyContainer": { "env_vars": { "MESSAGE": "dev" } } } }"#)
+        defer { project.remove() }
+        let (app, folder) = (project.app, project.folder)
 
         let process = Process()
         process.executableURL = Self.executable
@@ -94,13 +89,9 @@ struct DevCommandTests {
 
     @Test("a port in use is a one-line error and exit 1, and nothing is left running")
     func portInUse() async throws {
-        let app = "dev-" + UUID().uuidString.lowercased().prefix(8)
-        let folder = NSTemporaryDirectory() + "berth-dev-\(app)"
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: folder) }
-        try FileManager.default.copyItem(atPath: try ExampleServer.binary(), toPath: folder + "/server")
-        try "FROM scratch\nCOPY server /server\nEXPOSE 8080\nCMD [\"/server\"]\n".write(toFile: folder + "/Dockerfile", atomically: true, encoding: .utf8)
-        try GatewayFixture.configuration(app: app, maxInstances: 5, berth: "{}").write(toFile: folder + "/wrangler.jsonc", atomically: true, encoding: .utf8)
+        let project = try ExampleProject(prefix: "dev")
+        defer { project.remove() }
+        let (app, folder) = (project.app, project.folder)
 
         // Hold a loopback port.
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)

@@ -42,6 +42,33 @@ enum ExampleServer {
     }
 }
 
+/// A throwaway project folder: the example server, a Dockerfile and a wrangler.jsonc.
+struct ExampleProject {
+    let app: String
+    let folder: String
+
+    init(prefix: String, berth: String = "{}", maxInstances: Int = 5, label: String? = nil) throws {
+        app = prefix + "-" + UUID().uuidString.lowercased().prefix(8)
+        folder = NSTemporaryDirectory() + "berth-\(app)"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: try ExampleServer.binary(), toPath: folder + "/server")
+        try writeDockerfile(label: label)
+        try GatewayFixture.configuration(app: app, maxInstances: maxInstances, berth: berth)
+            .write(toFile: folder + "/wrangler.jsonc", atomically: true, encoding: .utf8)
+    }
+
+    /// The Dockerfile, with an optional `LABEL` line to tell builds apart. Its first step is
+    /// unique to the project, so no two projects share a layer: removing one project's image
+    /// can then never remove a parent layer another project's build is using.
+    func writeDockerfile(label: String? = nil) throws {
+        let labelLine = label.map { "LABEL \($0)\n" } ?? ""
+        try "FROM scratch\nLABEL berth.test.project=\(app)\nCOPY server /server\n\(labelLine)EXPOSE 8080\nCMD [\"/server\"]\n"
+            .write(toFile: folder + "/Dockerfile", atomically: true, encoding: .utf8)
+    }
+
+    func remove() { try? FileManager.default.removeItem(atPath: folder) }
+}
+
 /// A project served by an in-process gateway on a loopback port, with its own app name so
 /// that its containers are told apart; everything it starts is removed afterwards.
 final class GatewayFixture: Sendable {
@@ -71,12 +98,8 @@ final class GatewayFixture: Sendable {
         containerTypes: [String: any Container.Type] = [:],
         _ body: @Sendable (GatewayFixture) async throws -> Void
     ) async throws {
-        let app = "t-" + UUID().uuidString.lowercased().prefix(10)
-        let folder = NSTemporaryDirectory() + "berth-gateway-\(app)"
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: try ExampleServer.binary(), toPath: folder + "/server")
-        try "FROM scratch\nCOPY server /server\nEXPOSE 8080\nCMD [\"/server\"]\n".write(toFile: folder + "/Dockerfile", atomically: true, encoding: .utf8)
-        try configuration(app: app, maxInstances: maxInstances, berth: berth).write(toFile: folder + "/wrangler.jsonc", atomically: true, encoding: .utf8)
+        let project = try ExampleProject(prefix: "t", berth: berth, maxInstances: maxInstances)
+        let (app, folder) = (project.app, project.folder)
         var config = try ConfigLoader.load(folder: folder).get()
         // These tests are about behaviour, not speed: while many of them build images and start
         // containers at once, the engine can take longer than the default 8 s to start one.

@@ -12,17 +12,9 @@ import Testing
 struct RebuildTests {
     @Test("a rebuild stops running containers; their next request starts them from the new image")
     func rebuild() async throws {
-        let app = "rb-" + UUID().uuidString.lowercased().prefix(8)
-        let folder = NSTemporaryDirectory() + "berth-rebuild-\(app)"
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: folder) }
-        try FileManager.default.copyItem(atPath: try ExampleServer.binary(), toPath: folder + "/server")
-        func writeDockerfile(_ version: Int) throws {
-            try "FROM scratch\nCOPY server /server\nLABEL version=\(version)\nEXPOSE 8080\nCMD [\"/server\"]\n"
-                .write(toFile: folder + "/Dockerfile", atomically: true, encoding: .utf8)
-        }
-        try writeDockerfile(1)
-        try GatewayFixture.configuration(app: app, maxInstances: 5, berth: #"{ "instance_get_timeout": "60s" }"#).write(toFile: folder + "/wrangler.jsonc", atomically: true, encoding: .utf8)
+        let project = try ExampleProject(prefix: "rb", berth: #"{ "instance_get_timeout": "60s" }"#, label: "version=1")
+        defer { project.remove() }
+        let (app, folder) = (project.app, project.folder)
         let config = try ConfigLoader.load(folder: folder).get()
 
         var logger = Logger(label: "berth.test")
@@ -52,7 +44,7 @@ struct RebuildTests {
             #expect(try await get() == 200)
             let before = try #require(try await client.listContainers(labels: labels).first)
 
-            try writeDockerfile(2)
+            try project.writeDockerfile(label: "version=2")
             requestRebuild.yield()
             for await line in said where line.hasPrefix("rebuilt") || line.hasPrefix("rebuild failed") {
                 #expect(line.hasPrefix("rebuilt"), "\(line)")

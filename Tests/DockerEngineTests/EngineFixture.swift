@@ -66,7 +66,7 @@ final class EngineFixture: @unchecked Sendable {
     func tag(_ suffix: String = "img") -> String { "berth-test/\(runID)-\(suffix):v1" }
 
     /// A build context holding Debian's static busybox and the given Dockerfile lines after
-    /// `FROM scratch` + `COPY busybox /bin/busybox`.
+    /// `FROM scratch`, a label naming the run, and `COPY busybox /bin/busybox`.
     func busyboxContext(_ dockerfile: [String] = [], files: [String: String] = [:]) throws -> String {
         let folder = NSTemporaryDirectory() + "berth-engine-\(runID)-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
@@ -74,7 +74,9 @@ final class EngineFixture: @unchecked Sendable {
         let busybox = try #require(["/bin/busybox", "/usr/bin/busybox"].first { FileManager.default.fileExists(atPath: $0) },
                                    "busybox-static is missing: `make test` installs it")
         try FileManager.default.copyItem(atPath: busybox, toPath: folder + "/busybox")
-        let lines = ["FROM scratch", "COPY busybox /bin/busybox"] + dockerfile
+        // The first step is unique to this run, so no two runs share a layer: removing one run's
+        // image can never remove a parent layer another run's build is using.
+        let lines = ["FROM scratch", "LABEL berth.test.run=\(runID)", "COPY busybox /bin/busybox"] + dockerfile
         try (lines.joined(separator: "\n") + "\n").write(toFile: folder + "/Dockerfile", atomically: true, encoding: .utf8)
         for (name, text) in files {
             let path = (folder as NSString).appendingPathComponent(name)
