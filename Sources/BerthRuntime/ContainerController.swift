@@ -71,13 +71,6 @@ public actor ContainerController {
         }
     }
 
-    public var requestsInFlight: Int { machine.inFlight }
-
-    /// Changes the idle timeout (`sleepAfter`) from now on.
-    public func setSleepAfter(_ duration: Duration) {
-        machine.sleepAfter = duration
-    }
-
     // MARK: Requests
 
     /// Makes sure the container is healthy (starting it if needed, once however many callers

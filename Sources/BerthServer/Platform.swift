@@ -19,15 +19,12 @@ public struct BuiltImage: Sendable {
 }
 
 /// Everything a running project needs to serve requests: one ``ContainerClass`` per
-/// configured container, reachable by class name and by binding, and the proxy.
+/// configured container by class name, and the Worker's `env`, which reaches them by binding.
 public final class Platform: Sendable {
     public let config: ProjectConfig
     public let classes: [String: ContainerClass]
-    public let bindings: [String: ContainerClass]
-    public let proxy: ContainerProxy
     public let routes: RouteTable
     let http: HTTPClient
-    let logger: Logger
 
     /// The Worker's bindings: a namespace per Durable Object binding of a container class.
     public let env: Env
@@ -41,7 +38,6 @@ public final class Platform: Sendable {
         containerTypes: [String: any Container.Type] = [:]
     ) throws(BerthError) {
         self.config = config
-        self.logger = logger
         var configuration = HTTPClient.Configuration()
         configuration.timeout = .init(connect: .seconds(5), read: nil)
         configuration.decompression = .disabled
@@ -50,7 +46,7 @@ public final class Platform: Sendable {
         http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
 
         var classes: [String: ContainerClass] = [:]
-        let classProxy = ContainerProxy(http: http)
+        let proxy = ContainerProxy(http: http)
         for container in config.containers {
             guard let image = images[container.name] else {
                 throw BerthError(.internal, "no image was built for container \(container.name)")
@@ -73,7 +69,7 @@ public final class Platform: Sendable {
                 settings: settings, maxInstances: container.maxInstances, runtime: runtime, http: http, logger: logger,
                 hooks: { id in
                     guard let type, let owner = holder.value else { return DefaultHooks() }
-                    return type.init(context: ContainerContext(id: id, containerClass: owner, proxy: classProxy))
+                    return type.init(context: ContainerContext(id: id, containerClass: owner, proxy: proxy))
                 }
             )
             holder.value = containerClass
@@ -84,14 +80,11 @@ public final class Platform: Sendable {
         for binding in config.durableObjects where binding.scriptName == nil {
             if let containerClass = classes[binding.className] { bindings[binding.name] = containerClass }
         }
-        self.bindings = bindings
-        self.proxy = classProxy
         var routeConfigs = config.berth.routes
         if routeConfigs.isEmpty, bindings.count == 1, let only = bindings.keys.first {
             routeConfigs = RouteConfig.template(binding: only)
         }
         routes = RouteTable(routes: routeConfigs)
-        let proxy = self.proxy
         env = Env(
             namespaces: bindings.mapValues { DurableObjectNamespace(containerClass: $0, proxy: proxy) },
             vars: config.vars
