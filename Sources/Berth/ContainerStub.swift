@@ -87,6 +87,8 @@ extension Response {
             return response
         case .invalidInput:
             return .text(error.message + "\n", status: .badRequest)
+        case .unavailable:
+            return .text(error.message + "\n", status: .serviceUnavailable)
         case .engineError where error.message.hasPrefix("the container"):
             return .text(error.message + "\n", status: .badGateway)
         default:

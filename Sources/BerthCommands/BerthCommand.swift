@@ -12,10 +12,14 @@ public struct BerthCommand: AsyncParsableCommand {
             and stops it when idle. A project's wrangler.jsonc and Dockerfile work unchanged.
 
             Exit codes: 0 success, 1 failure (the message says why), 64 wrong usage, \
-            3 the container engine cannot be reached.
+            3 the container engine or the Berth server cannot be reached, 4 the server refused the \
+            admin token.
             """,
         version: BerthVersion.current,
-        subcommands: [DevCommand.self, ConfigCommand.self, EngineCommand.self]
+        subcommands: [
+            DevCommand.self, ServeCommand.self, DeployCommand.self, ContainersCommand.self, TailCommand.self,
+            DeploymentsCommand.self, RollbackCommand.self, ConfigCommand.self, EngineCommand.self,
+        ]
     )
 
     public init() {}

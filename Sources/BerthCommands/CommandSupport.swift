@@ -5,10 +5,17 @@ import Foundation
 /// Exit codes every command uses.
 enum ExitStatus {
     static let failure = ExitCode(1)
+    /// The container engine or the Berth server cannot be reached.
     static let engineUnavailable = ExitCode(3)
+    /// The server refused the admin token.
+    static let unauthorized = ExitCode(4)
 
     static func code(for error: BerthError) -> ExitCode {
-        error.code == .engineUnavailable ? engineUnavailable : failure
+        switch error.code {
+        case .engineUnavailable, .unavailable: engineUnavailable
+        case .unauthorized: unauthorized
+        default: failure
+        }
     }
 }
 
@@ -32,6 +39,7 @@ func fail(_ error: BerthError) -> ExitCode {
 func jsonText(_ value: some Encodable) throws -> String {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    encoder.dateEncodingStrategy = .iso8601
     return String(decoding: try encoder.encode(value), as: UTF8.self)
 }
 

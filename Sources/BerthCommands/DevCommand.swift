@@ -9,24 +9,21 @@ import Logging
 struct DevCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dev",
-        abstract: "Build a project's images and serve it locally until Ctrl-C.",
+        abstract: "Build a project's images, deploy them to a server of its own, and serve until Ctrl-C.",
         discussion: """
-            Loads the configuration, builds every container image through the engine (cached \
-            layers), and serves the Worker's routes. Each Durable Object starts its container on \
-            its first request and stops it after sleepAfter of idleness. On Ctrl-C or SIGTERM, \
-            requests in flight finish, then every container is stopped (SIGTERM, grace, SIGKILL) \
-            and removed.
+            `berth serve` plus `berth deploy` of the folder: loads the configuration, builds every \
+            container image through the engine (cached layers), and serves the Worker's routes and \
+            the admin API. Each Durable Object starts its container on its first request and stops \
+            it after sleepAfter of idleness. r + Enter rebuilds and redeploys. On Ctrl-C or \
+            SIGTERM, requests in flight finish, then every container is stopped (SIGTERM, grace, \
+            SIGKILL) and removed.
             """
     )
 
     @Argument(help: "The project folder.", completion: .directory)
     var folder: String = "."
 
-    @Option(help: "Gateway port (default: berth.port, else 8787; 0 picks a free one).")
-    var port: Int?
-
-    @Option(help: "Gateway address (default: berth.ip, else 127.0.0.1).")
-    var ip: String?
+    @OptionGroup var listen: ListenOptions
 
     func run() async throws {
         let report = ConfigLoader.load(folder: folder)
@@ -36,25 +33,19 @@ struct DevCommand: AsyncParsableCommand {
             throw ExitStatus.failure
         }
         let logger = Logger(label: "berth")
-        var server = ProjectServer(config: config, host: ip ?? config.berth.ip, port: port ?? config.berth.port, logger: logger)
+        let options = listen.options(folder: folder, settings: config.berth)
+        var server = ProjectServer(config: config, host: options.host, port: options.port, logger: logger)
+        server.adminHost = options.adminHost
+        server.adminPort = options.adminPort
+        server.stateDirectory = options.state
         if isatty(0) == 1 {
             server.rebuilds = Self.rebuildRequests()
             printLine("Press r and Enter to rebuild the images.")
         }
-        do {
+        try await runServer(options: options) {
             try await DockerClient.with(logger: logger) { client in
                 try await server.run(client: client, say: printLine)
             }
-        } catch let error as BerthError {
-            throw fail(error)
-        } catch {
-            let text = "\(error)"
-            if text.contains("Address already in use") {
-                printError("error: cannot listen on \(server.host):\(server.port): the address is in use; stop what uses it, or pick another port with --port")
-            } else {
-                printError("error: \(text)")
-            }
-            throw ExitStatus.failure
         }
     }
 }

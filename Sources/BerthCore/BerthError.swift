@@ -27,6 +27,11 @@ public struct BerthError: Error, CustomStringConvertible, CustomDebugStringConve
         public static let timeout = Code("timeout")
         /// No capacity is left (for example `max_instances`).
         public static let capacityExceeded = Code("capacity_exceeded")
+        /// The request lacks valid credentials (the admin token).
+        public static let unauthorized = Code("unauthorized")
+        /// Nothing can serve the request now (no deployment, a deleted class, a server that is
+        /// not running); it may succeed later.
+        public static let unavailable = Code("unavailable")
         /// A bug or an unexpected condition inside Berth.
         public static let `internal` = Code("internal")
     }

@@ -6,4 +6,10 @@ public enum BerthLabel {
     public static let object = "berth.object"
     public static let deployment = "berth.deployment"
     public static let instance = "berth.instance"
+    /// The name an object's id was derived from (`idFromName`), when there is one.
+    public static let objectName = "berth.object-name"
+    /// What the instance runs, as ``ClassSpec/fingerprint`` (BerthRuntime) computes it.
+    public static let fingerprint = "berth.fingerprint"
+    /// The container (`containers[].name`) an image was built for.
+    public static let container = "berth.container"
 }

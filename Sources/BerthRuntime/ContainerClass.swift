@@ -6,14 +6,19 @@ import Synchronization
 /// The Durable Object namespace of one container class: ids, and at most one live
 /// ``ContainerController`` per id. Lookups take one of several small locks chosen by the id,
 /// so objects do not contend on one lock; each controller then serialises only its own state.
+///
+/// A class outlives deployments: a new deployment replaces its ``ClassSpec`` (new instances
+/// use it at once) while its objects, and their running containers, stay.
 public final class ContainerClass: Sendable {
-    public let settings: ContainerSettings
+    public let className: String
+    public let app: String
     public let budget: InstanceBudget
     let runtime: any ContainerRuntime
     let probe: ReadinessProbe
     let logger: Logger
     let makeHooks: @Sendable (ObjectID) -> any ContainerHooks
-    let currentImage: CurrentImage
+    let specBox: SpecBox
+    let observer: (any InstanceObserver)?
     private let shards: [Shard]
 
     final class Shard: Sendable {
@@ -21,24 +26,45 @@ public final class ContainerClass: Sendable {
     }
 
     public init(
-        settings: ContainerSettings, maxInstances: Int, runtime: any ContainerRuntime, http: HTTPClient,
-        logger: Logger = Logger(label: "berth.runtime"), hooks: @escaping @Sendable (ObjectID) -> any ContainerHooks = { _ in DefaultHooks() }
+        spec: ClassSpec, runtime: any ContainerRuntime, http: HTTPClient, logger: Logger = Logger(label: "berth.runtime"),
+        observer: (any InstanceObserver)? = nil,
+        hooks: @escaping @Sendable (ObjectID) -> any ContainerHooks = { _ in DefaultHooks() }
     ) {
-        self.settings = settings
-        self.budget = InstanceBudget(limit: maxInstances)
+        self.className = spec.settings.className
+        self.app = spec.settings.app
+        self.budget = InstanceBudget(limit: spec.maxInstances)
         self.runtime = runtime
         self.probe = ReadinessProbe(http: http)
         self.logger = logger
+        self.observer = observer
         self.makeHooks = hooks
-        self.currentImage = CurrentImage(settings.image)
+        self.specBox = SpecBox(spec)
         self.shards = (0..<32).map { _ in Shard() }
     }
 
-    public var className: String { settings.className }
+    /// How new instances run now.
+    public var spec: ClassSpec { specBox.value }
+
+    /// The current settings (those of the current deployment).
+    public var settings: ContainerSettings { specBox.value.settings }
+
+    /// Applies a deployment: new instances start from `spec` at once; running ones keep
+    /// what they run until they stop or a rollout replaces them.
+    public func update(_ spec: ClassSpec) {
+        specBox.value = spec
+        budget.limit = spec.maxInstances
+    }
+
+    /// Makes every request fail with `reason` (the class was deleted), or serve again (nil).
+    public func disable(_ reason: String?) {
+        var spec = specBox.value
+        spec.disabledReason = reason
+        specBox.value = spec
+    }
 
     /// `idFromName(name)`: the same name gives the same id, forever.
     public func idFromName(_ name: String) -> ObjectID {
-        ObjectID.fromName(name, className: settings.className, app: settings.app)
+        ObjectID.fromName(name, className: className, app: app)
     }
 
     /// `idFromString(hex)`.
@@ -56,8 +82,7 @@ public final class ContainerClass: Sendable {
         shards[Self.shard(id, count: shards.count)].objects.withLock { objects in
             if let existing = objects[id] { return existing }
             let controller = ContainerController(
-                objectID: id, settings: settings, image: currentImage, runtime: runtime, budget: budget, probe: probe,
-                hooks: makeHooks(id), logger: logger
+                objectID: id, containerClass: self, hooks: makeHooks(id)
             )
             objects[id] = controller
             return controller
@@ -70,16 +95,26 @@ public final class ContainerClass: Sendable {
     }
 
     /// The image new instances start from.
-    public var image: String { currentImage.value }
+    public var image: String { specBox.value.settings.image }
 
     /// Makes new instances start from `image` (a rebuild); running ones keep theirs.
-    public func setImage(_ image: String) {
-        currentImage.value = image
+    public func setImage(_ image: String, imageID: String? = nil) {
+        var spec = specBox.value
+        spec.settings.image = image
+        spec.imageID = imageID
+        specBox.value = spec
     }
 
     /// Every object used so far.
     public var objects: [ContainerController] {
         shards.flatMap { $0.objects.withLock { Array($0.values) } }
+    }
+
+    /// The state of every object used so far, with its instance.
+    public func snapshots() async -> [ObjectSnapshot] {
+        var result: [ObjectSnapshot] = []
+        for object in objects { result.append(await object.snapshot()) }
+        return result
     }
 
     /// Stops every running container of the class (SIGTERM, grace, SIGKILL), concurrently.
@@ -93,15 +128,5 @@ public final class ContainerClass: Sendable {
         var hash = 0
         for byte in id.hex.utf8.prefix(8) { hash = hash &* 31 &+ Int(byte) }
         return abs(hash % count)
-    }
-}
-
-/// The image a class's new instances start from, shared by its controllers.
-final class CurrentImage: Sendable {
-    private let storage: Mutex<String>
-    init(_ image: String) { storage = Mutex(image) }
-    var value: String {
-        get { storage.withLock { $0 } }
-        set { storage.withLock { $0 = newValue } }
     }
 }

@@ -9,14 +9,17 @@ import Synchronization
 /// serialised while the requests it admits are proxied concurrently, outside it.
 public actor ContainerController {
     public nonisolated let objectID: ObjectID
-    public nonisolated let settings: ContainerSettings
-    let image: CurrentImage
+    /// The settings of the current (or last) instance; taken from the class at each start.
+    public private(set) var settings: ContainerSettings
+    let specBox: SpecBox
     let runtime: any ContainerRuntime
     let budget: InstanceBudget
     let probe: ReadinessProbe
     let hooks: any ContainerHooks
+    let observer: (any InstanceObserver)?
     let logger: Logger
     let clock = ContinuousClock()
+    private var failure: (message: String, at: Date)?
 
     var machine: ControllerStateMachine
     private var waiters: [CheckedContinuation<Void, any Error>] = []
@@ -27,25 +30,26 @@ public actor ContainerController {
 
     struct Generation {
         var instanceID: String
+        var deploymentID: String
+        var fingerprint: String
+        var created = Date()
         var instance: RunningInstance?
         var slotHeld = false
         var startTask: Task<Void, Never>?
     }
 
-    init(
-        objectID: ObjectID, settings: ContainerSettings, image: CurrentImage, runtime: any ContainerRuntime, budget: InstanceBudget,
-        probe: ReadinessProbe, hooks: any ContainerHooks, logger: Logger
-    ) {
+    init(objectID: ObjectID, containerClass: ContainerClass, hooks: any ContainerHooks) {
         self.objectID = objectID
-        self.settings = settings
-        self.image = image
-        self.runtime = runtime
-        self.budget = budget
-        self.probe = probe
+        self.specBox = containerClass.specBox
+        self.settings = containerClass.specBox.value.settings
+        self.runtime = containerClass.runtime
+        self.budget = containerClass.budget
+        self.probe = containerClass.probe
+        self.observer = containerClass.observer
         self.hooks = hooks
-        var logger = logger
+        var logger = containerClass.logger
         logger[metadataKey: "object"] = "\(objectID.name ?? objectID.hex)"
-        logger[metadataKey: "class"] = "\(settings.className)"
+        logger[metadataKey: "class"] = "\(containerClass.className)"
         self.logger = logger
         self.machine = ControllerStateMachine(now: ContinuousClock().now, sleepAfter: settings.sleepAfter)
     }
@@ -69,6 +73,66 @@ public actor ContainerController {
         case .starting(let g), .healthy(let g), .stopping(let g, _): generations[g]?.instance?.containerID
         case .stopped: nil
         }
+    }
+
+    /// The object's state and instance, for the admin API.
+    public func snapshot() -> ObjectSnapshot {
+        let generation: Generation? = switch machine.phase {
+        case .starting(let g), .healthy(let g), .stopping(let g, _): generations[g]
+        case .stopped: nil
+        }
+        return ObjectSnapshot(
+            className: settings.className, objectID: objectID.hex, objectName: objectID.name, state: machine.status.name,
+            exitCode: machine.status.exitCode, instanceID: generation?.instanceID, containerID: generation?.instance?.containerID,
+            deploymentID: generation?.deploymentID, createdAt: generation?.created, inFlight: machine.inFlight,
+            failure: failure?.message, failedAt: failure?.at
+        )
+    }
+
+    /// Serves from a container that already runs: one Berth started before it restarted.
+    /// Returns false (and touches nothing) when this object already has an instance.
+    public func adopt(_ adopted: AdoptedInstance) -> Bool {
+        guard let g = machine.adopt(now: clock.now) else { return false }
+        let spec = specBox.value
+        settings = spec.settings
+        machine.sleepAfter = settings.sleepAfter
+        budget.forceAcquire()
+        generations[g] = Generation(
+            instanceID: adopted.instanceID, deploymentID: adopted.deploymentID, fingerprint: adopted.fingerprint ?? "",
+            created: adopted.created, instance: adopted.instance, slotHeld: true
+        )
+        watchExit(g, containerID: adopted.instance.containerID)
+        scheduleIdleTimer()
+        report(g, .adopted)
+        return true
+    }
+
+    /// A rollout step: when the running instance runs something other than the class's
+    /// current spec, stops it (stop signal, grace) and starts its replacement, returning once
+    /// the replacement answers. Requests arriving meanwhile wait for the replacement.
+    /// Returns whether it replaced anything.
+    public func rollOver() async throws(BerthError) -> Bool {
+        guard case .healthy(let g) = machine.phase, let current = generations[g],
+              current.fingerprint != specBox.value.fingerprint || current.deploymentID != specBox.value.deploymentID
+        else { return false }
+        if current.fingerprint == specBox.value.fingerprint {
+            // Same content: the instance joins the new deployment without a restart, and
+            // takes its settings that need none (sleepAfter, timeouts).
+            generations[g]?.deploymentID = specBox.value.deploymentID
+            settings = specBox.value.settings
+            machine.sleepAfter = settings.sleepAfter
+            scheduleIdleTimer()
+            return false
+        }
+        await stop()
+        try await startAndWaitForPorts()
+        return true
+    }
+
+    /// Whether the running instance runs what the class's current spec says.
+    public var isCurrent: Bool {
+        guard case .healthy(let g) = machine.phase, let current = generations[g] else { return true }
+        return current.fingerprint == specBox.value.fingerprint
     }
 
     // MARK: Requests
@@ -210,12 +274,23 @@ public actor ContainerController {
         let options = nextStartOptions
         nextStartOptions = StartOptions()
         let instanceID = Self.randomHex(32)
-        generations[g] = Generation(instanceID: instanceID)
+        let spec = specBox.value
+        settings = spec.settings
+        machine.sleepAfter = settings.sleepAfter
+        generations[g] = Generation(instanceID: instanceID, deploymentID: spec.deploymentID, fingerprint: spec.fingerprint)
+        report(g, .starting)
         generations[g]?.startTask = Task { await self.runStart(g, instanceID: instanceID, options: options) }
     }
 
     private func runStart(_ g: Int, instanceID: String, options: StartOptions) async {
         let started = clock.now
+        if let reason = specBox.value.disabledReason {
+            startError = BerthError(.unavailable, reason)
+            report(g, .failed(message: reason))
+            generations[g] = nil
+            perform(machine.startFailed(generation: g))
+            return
+        }
         guard budget.tryAcquire() else {
             startError = BerthError(
                 .capacityExceeded,
@@ -226,7 +301,7 @@ public actor ContainerController {
             return
         }
         generations[g]?.slotHeld = true
-        let spec = makeSpec(instanceID: instanceID, options: options)
+        let spec = makeSpec(instanceID: instanceID, deploymentID: generations[g]?.deploymentID ?? "", fingerprint: generations[g]?.fingerprint ?? "", options: options)
         let instance: RunningInstance
         do {
             let runtime = self.runtime
@@ -262,6 +337,8 @@ public actor ContainerController {
         }
         let elapsed = started.duration(to: clock.now)
         logger.info("container healthy", metadata: ["instance": "\(instanceID)", "cold_start_ms": "\(elapsed.milliseconds)"])
+        failure = nil
+        report(g, .healthy(coldStart: elapsed))
         perform(machine.startSucceeded(generation: g, now: clock.now))
     }
 
@@ -270,6 +347,8 @@ public actor ContainerController {
             ? error.message : "Failed to start container: \(error.message)"
         startError = BerthError(error.code == .capacityExceeded ? .capacityExceeded : .internal, message, cause: error)
         logger.warning("start failed", metadata: ["error": "\(message)"])
+        if error.code != .capacityExceeded { failure = (message, Date()) }
+        report(g, .failed(message: message))
         perform(machine.startFailed(generation: g))
     }
 
@@ -283,6 +362,12 @@ public actor ContainerController {
 
     private func containerGone(_ g: Int, exitCode: Int) async {
         if let id = generations[g]?.instance?.containerID { await runtime.removeInstance(id) }
+        let byItself: Bool = switch machine.phase {
+        case .healthy(g), .starting(g): true
+        default: false
+        }
+        if byItself && exitCode != 0 { failure = ("the container exited with code \(exitCode)", Date()) }
+        report(g, .stopped(exitCode: exitCode, reason: byItself ? .exit : .runtimeSignal))
         releaseSlot(g)
         generations[g]?.startTask?.cancel()
         generations[g] = nil
@@ -331,7 +416,15 @@ public actor ContainerController {
         return machine.idleDeadline ?? clock.now.advanced(by: machine.sleepAfter)
     }
 
-    private func makeSpec(instanceID: String, options: StartOptions) -> InstanceSpec {
+    private func report(_ g: Int, _ event: InstanceEvent) {
+        guard let observer, let generation = generations[g] else { return }
+        observer.instance(InstanceRecord(
+            className: settings.className, objectID: objectID.hex, objectName: objectID.name, instanceID: generation.instanceID,
+            containerID: generation.instance?.containerID, deploymentID: generation.deploymentID, at: Date()
+        ), event)
+    }
+
+    private func makeSpec(instanceID: String, deploymentID: String, fingerprint: String, options: StartOptions) -> InstanceSpec {
         let applicationID = ObjectID.fromName(settings.containerName, className: "application", app: settings.app).hex
         var environment = settings.envVars.merging(options.envVars) { $1 }
         let platform: [String: String] = [
@@ -352,10 +445,12 @@ public actor ContainerController {
         labels[BerthLabel.className] = settings.className
         labels[BerthLabel.object] = objectID.hex
         labels[BerthLabel.instance] = instanceID
-        if let name = objectID.name { labels["berth.object-name"] = name }
+        labels[BerthLabel.deployment] = deploymentID
+        labels[BerthLabel.fingerprint] = fingerprint
+        if let name = objectID.name { labels[BerthLabel.objectName] = name }
         let ports = Array(Set(settings.portsToCheck + settings.exposedPorts + (settings.defaultPort.map { [$0] } ?? []))).sorted()
         return InstanceSpec(
-            image: image.value, environment: environment, entrypoint: options.entrypoint ?? settings.entrypoint,
+            image: settings.image, environment: environment, entrypoint: options.entrypoint ?? settings.entrypoint,
             labels: labels, ports: ports, enableInternet: options.enableInternet ?? settings.enableInternet,
             memoryBytes: Int64(settings.instanceType.memoryMiB) << 20,
             nanoCPUs: Int64(settings.instanceType.vcpu * 1_000_000_000)

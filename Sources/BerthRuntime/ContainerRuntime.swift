@@ -1,4 +1,5 @@
 import BerthCore
+import Foundation
 
 /// What to run for one instance of a container class.
 public struct InstanceSpec: Sendable {
@@ -57,6 +58,14 @@ public struct InstanceSummary: Sendable {
     public var containerID: String
     public var labels: [String: String]
     public var running: Bool
+    public var created: Date
+
+    public init(containerID: String, labels: [String: String], running: Bool, created: Date = Date()) {
+        self.containerID = containerID
+        self.labels = labels
+        self.running = running
+        self.created = created
+    }
 }
 
 /// The engine behind Berth: the Docker driver now, a cluster driver later. Implementations
@@ -75,4 +84,6 @@ public protocol ContainerRuntime: Sendable {
     func waitForExit(_ containerID: String) async throws(BerthError) -> Int
     /// Containers carrying every label (`key=value`).
     func listInstances(labels: [String]) async throws(BerthError) -> [InstanceSummary]
+    /// Where the published ports of a running container are reached, by container port.
+    func endpoints(of containerID: String) async throws(BerthError) -> [Int: Endpoint]
 }

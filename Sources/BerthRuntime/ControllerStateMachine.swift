@@ -106,6 +106,16 @@ struct ControllerStateMachine {
         return .start(generation: generation)
     }
 
+    /// A container that already runs (found on the engine after a restart of Berth) becomes
+    /// this object's healthy instance. Only from `stopped`; returns its generation.
+    mutating func adopt(now: Instant) -> Int? {
+        guard case .stopped = phase else { return nil }
+        generation += 1
+        phase = .healthy(generation: generation)
+        lastActivity = now
+        return generation
+    }
+
     mutating func startSucceeded(generation: Int, now: Instant) -> [Action] {
         switch phase {
         case .starting(generation):

@@ -1,4 +1,5 @@
 import BerthCore
+import Foundation
 import DockerEngine
 import Logging
 
@@ -91,7 +92,21 @@ public struct DockerRuntime: ContainerRuntime {
 
     public func listInstances(labels: [String]) async throws(BerthError) -> [InstanceSummary] {
         try await client.listContainers(all: true, labels: labels).map {
-            InstanceSummary(containerID: $0.id, labels: $0.labels, running: $0.state == "running")
+            InstanceSummary(
+                containerID: $0.id, labels: $0.labels, running: $0.state == "running",
+                created: Date(timeIntervalSince1970: TimeInterval($0.created))
+            )
         }
+    }
+
+    public func endpoints(of containerID: String) async throws(BerthError) -> [Int: Endpoint] {
+        let details = try await client.inspectContainer(containerID)
+        var endpoints: [Int: Endpoint] = [:]
+        for key in details.ports.keys where key.hasSuffix("/tcp") {
+            if let port = Int(key.dropLast(4)), let hostPort = details.hostPort(for: port) {
+                endpoints[port] = Endpoint(host: "127.0.0.1", port: hostPort)
+            }
+        }
+        return endpoints
     }
 }

@@ -34,6 +34,11 @@ public struct ObjectID: Hashable, Sendable, CustomStringConvertible, Codable {
         return ObjectID(hex: lower, name: nil)
     }
 
+    /// An id read back from a container's labels, with the name it was derived from.
+    public static func restored(hex: String, name: String?) throws(BerthError) -> ObjectID {
+        ObjectID(hex: try fromString(hex).hex, name: name)
+    }
+
     /// A new random id.
     public static func unique() -> ObjectID {
         var generator = SystemRandomNumberGenerator()

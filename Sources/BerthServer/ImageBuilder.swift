@@ -68,6 +68,6 @@ public struct ImageBuilder: Sendable {
             let parts = spec.split(separator: "/")
             return parts.count == 2 && parts[1] != "tcp" ? nil : Int(parts[0])
         }.sorted()
-        return BuiltImage(reference: reference, exposedPorts: ports)
+        return BuiltImage(reference: reference, id: details.id, exposedPorts: ports)
     }
 }

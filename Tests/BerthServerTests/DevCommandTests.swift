@@ -24,7 +24,7 @@ struct DevCommandTests {
 
         let process = Process()
         process.executableURL = Self.executable
-        process.arguments = ["dev", folder, "--port", "0"]
+        process.arguments = ["dev", folder, "--port", "0", "--admin-port", "0"]
         let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle(forWritingAtPath: "/dev/null")
@@ -108,7 +108,7 @@ struct DevCommandTests {
 
         let process = Process()
         process.executableURL = Self.executable
-        process.arguments = ["dev", folder, "--port", String(port)]
+        process.arguments = ["dev", folder, "--port", String(port), "--admin-port", "0"]
         let errors = Pipe()
         process.standardError = errors
         process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
@@ -116,7 +116,7 @@ struct DevCommandTests {
         let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         #expect(process.terminationStatus == 1)
-        #expect(stderr.contains("error: cannot listen on 127.0.0.1:\(port): the address is in use"), "\(stderr)")
+        #expect(stderr.contains("error: cannot listen on 127.0.0.1:\(port): the address is in use; stop what uses it, or pick another port with --port"), "\(stderr)")
 
         let client = try DockerClient()
         #expect(try await client.listContainers(all: true, labels: ["\(BerthLabel.app)=\(app)"]).isEmpty)

@@ -75,6 +75,10 @@ static void *serve(void *arg) {
         if (strstr(path, "/headers")) {
             respond(fd, "200 OK", "text/plain", buffer, head_length, keep_alive);
         }
+        /* /log/<text> writes <text> to stdout, /warn/<text> to stderr: output to follow. */
+        char *log = strstr(path, "/log/"), *warn = strstr(path, "/warn/");
+        if (log) { printf("%s\n", log + 5); fflush(stdout); }
+        if (warn) { fprintf(stderr, "%s\n", warn + 6); }
         /* Read the body, growing the buffer as needed; it is echoed for POST and PUT. */
         if (head_length + content_length > capacity) {
             capacity = head_length + content_length;

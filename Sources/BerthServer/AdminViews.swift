@@ -1,0 +1,169 @@
+import BerthConfig
+import BerthCore
+import BerthRuntime
+import Foundation
+
+/// A container class as `containers list` and `info` show it.
+public struct ContainerView: Sendable, Codable, Equatable {
+    /// The application id (stable for an app and container name).
+    public var id: String
+    /// `containers[].name`.
+    public var name: String
+    public var className: String
+    /// `degraded` (an instance failed), `provisioning` (one is starting), `active` (one runs),
+    /// `ready`, or `deleted`.
+    public var state: String
+    public var liveInstances: Int
+    public var failedInstances: Int
+    public var maxInstances: Int
+    public var lastModified: Date
+    public var image: String
+    public var deploymentID: String
+    public var bindings: [String]
+    public var instanceType: String
+    public var sleepAfter: String
+    public var defaultPort: Int?
+    public var disabled: String?
+
+    enum CodingKeys: String, CodingKey {
+        case id, name, state, image, bindings
+        case className = "class_name", liveInstances = "live_instances", failedInstances = "failed_instances"
+        case maxInstances = "max_instances", lastModified = "last_modified", deploymentID = "deployment_id"
+        case instanceType = "instance_type", sleepAfter = "sleep_after", defaultPort = "default_port", disabled
+    }
+}
+
+/// An instance as `containers instances` shows it.
+public struct InstanceView: Sendable, Codable, Equatable {
+    /// The instance id (`CLOUDFLARE_DEPLOYMENT_ID` inside the container), or `-` for an
+    /// object whose start failed.
+    public var instance: String
+    /// The object's name when known, else its id.
+    public var name: String
+    public var state: String
+    public var location: String
+    /// The deployment it runs.
+    public var version: String
+    public var created: Date?
+    public var objectID: String
+    public var containerID: String?
+    public var className: String
+    public var failure: String?
+
+    enum CodingKeys: String, CodingKey {
+        case instance, name, state, location, version, created, failure
+        case objectID = "object_id", containerID = "container_id", className = "class_name"
+    }
+}
+
+/// A deployment as `deployments list` shows it.
+public struct DeploymentView: Sendable, Codable, Equatable {
+    public var id: String
+    public var createdAt: Date
+    public var app: String
+    public var source: String
+    public var rollout: RolloutMode
+    public var rollbackOf: String?
+    public var current: Bool
+    /// Image reference by container name.
+    public var images: [String: String]
+    public var progress: RolloutProgress
+
+    enum CodingKeys: String, CodingKey {
+        case id, app, source, rollout, current, images, progress
+        case createdAt = "created_at", rollbackOf = "rollback_of"
+    }
+}
+
+extension Deployer {
+    /// Every class the current deployment has, and deleted ones.
+    public func containerViews() async -> [ContainerView] {
+        guard let current else { return [] }
+        var views: [ContainerView] = []
+        for container in current.config.containers {
+            guard let containerClass = registry[container.className] else { continue }
+            views.append(await view(of: containerClass, container: container, deployment: current))
+        }
+        return views
+    }
+
+    /// A class by application id (or a unique prefix of at least 4 characters), container
+    /// name or class name.
+    public func containerView(_ reference: String) async throws(BerthError) -> ContainerView {
+        let views = await containerViews()
+        if let exact = views.first(where: { $0.id == reference || $0.name == reference || $0.className == reference }) { return exact }
+        let prefixed = reference.count >= 4 ? views.filter { $0.id.hasPrefix(reference.lowercased()) } : []
+        if prefixed.count == 1 { return prefixed[0] }
+        let known = views.map(\.name).joined(separator: ", ")
+        throw BerthError(.notFound, "no container \(reference)\(known.isEmpty ? " (nothing is deployed)" : "; containers: \(known)")")
+    }
+
+    /// The live and failed instances of a class, oldest first.
+    public func instanceViews(_ reference: String) async throws(BerthError) -> [InstanceView] {
+        let view = try await containerView(reference)
+        guard let containerClass = registry[view.className] else { return [] }
+        let location = containerClass.settings.location
+        return await containerClass.snapshots()
+            .filter { $0.isLive || $0.isFailed }
+            .sorted { ($0.createdAt ?? $0.failedAt ?? .distantPast) < ($1.createdAt ?? $1.failedAt ?? .distantPast) }
+            .map { snapshot in
+                InstanceView(
+                    instance: snapshot.instanceID ?? "-", name: snapshot.objectName ?? snapshot.objectID,
+                    state: snapshot.isLive ? snapshot.state : "failed", location: location, version: snapshot.deploymentID ?? "-",
+                    created: snapshot.createdAt ?? snapshot.failedAt, objectID: snapshot.objectID, containerID: snapshot.containerID,
+                    className: snapshot.className, failure: snapshot.failure
+                )
+            }
+    }
+
+    public func deploymentViews() -> [DeploymentView] {
+        let currentID = current?.id
+        return history.map { deployment in
+            DeploymentView(
+                id: deployment.id, createdAt: deployment.createdAt, app: deployment.config.name, source: deployment.source,
+                rollout: deployment.rollout, rollbackOf: deployment.rollbackOf, current: deployment.id == currentID,
+                images: deployment.images.mapValues(\.reference), progress: progress(of: deployment.id)
+            )
+        }
+    }
+
+    private func view(of containerClass: ContainerClass, container: ContainerConfig, deployment: Deployment) async -> ContainerView {
+        let snapshots = await containerClass.snapshots()
+        let live = snapshots.filter(\.isLive)
+        let failed = snapshots.filter(\.isFailed).count
+        let spec = containerClass.spec
+        let state: String = if spec.disabledReason != nil { "deleted" }
+            else if failed > 0 { "degraded" }
+            else if live.contains(where: { $0.state == "running" }) { "provisioning" }
+            else if !live.isEmpty { "active" }
+            else { "ready" }
+        let type = container.instanceType
+        return ContainerView(
+            id: ObjectID.fromName(container.name, className: "application", app: deployment.config.name).hex,
+            name: container.name, className: container.className, state: state, liveInstances: live.count, failedInstances: failed,
+            maxInstances: container.maxInstances, lastModified: lastModified(container), image: spec.settings.image,
+            deploymentID: spec.deploymentID, bindings: container.bindings,
+            instanceType: "\(type.name) (\(type.vcpu) vCPU, \(type.memoryMiB) MiB)", sleepAfter: DurationText.format(spec.settings.sleepAfter),
+            defaultPort: spec.settings.defaultPort, disabled: spec.disabledReason
+        )
+    }
+
+    /// When the container last changed: the oldest deployment, in the unbroken run of newest
+    /// ones, whose spec for it equals the current one.
+    private func lastModified(_ container: ContainerConfig) -> Date {
+        guard let current else { return Date() }
+        let fingerprint = { (deployment: Deployment) -> String? in
+            guard let own = deployment.config.containers.first(where: { $0.className == container.className }),
+                  let image = deployment.images[own.name] else { return nil }
+            let spec = self.registry.spec(for: own, image: image, config: deployment.config, deploymentID: deployment.id)
+            return "\(spec.fingerprint)|\(own.maxInstances)|\(DurationText.format(spec.settings.sleepAfter))"
+        }
+        let now = fingerprint(current)
+        var modified = current.createdAt
+        for deployment in history.dropFirst() {
+            guard fingerprint(deployment) == now else { break }
+            modified = deployment.createdAt
+        }
+        return modified
+    }
+}

@@ -1,0 +1,121 @@
+import AsyncHTTPClient
+import Berth
+import BerthConfig
+import BerthCore
+import BerthRuntime
+import Logging
+import Synchronization
+
+/// Every container class a server has served, by class name. A deployment updates the
+/// classes it names (their objects and running containers stay) and disables the others.
+public final class ClassRegistry: Sendable {
+    let runtime: any ContainerRuntime
+    let logger: Logger
+    let observer: (any InstanceObserver)?
+    let containerTypes: [String: any Container.Type]
+    /// Added to every container's labels (the server's id), so that a restart finds its own.
+    let ownerLabels: [String: String]
+    let http: HTTPClient
+    public let proxy: ContainerProxy
+    private let classes = Mutex<[String: ContainerClass]>([:])
+
+    public init(
+        runtime: any ContainerRuntime, logger: Logger, observer: (any InstanceObserver)? = nil,
+        containerTypes: [String: any Container.Type] = [:], ownerLabels: [String: String] = [:]
+    ) {
+        self.runtime = runtime
+        self.logger = logger
+        self.observer = observer
+        self.containerTypes = containerTypes
+        self.ownerLabels = ownerLabels
+        var configuration = HTTPClient.Configuration()
+        configuration.timeout = .init(connect: .seconds(5), read: nil)
+        configuration.decompression = .disabled
+        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 256)
+        configuration.httpVersion = .http1Only
+        http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+        proxy = ContainerProxy(http: http)
+    }
+
+    /// Every class served so far, also those the current deployment no longer has.
+    public var all: [ContainerClass] { classes.withLock { Array($0.values) } }
+
+    public subscript(className: String) -> ContainerClass? { classes.withLock { $0[className] } }
+
+    /// The platform of a deployment: its classes updated (new instances use the new spec at
+    /// once), classes it does not name disabled.
+    public func platform(for config: ProjectConfig, images: [String: BuiltImage], deploymentID: String) throws(BerthError) -> Platform {
+        var ordered: [ClassSpec] = []
+        for container in config.containers {
+            guard let image = images[container.name] else {
+                throw BerthError(.internal, "no image was built for container \(container.name)")
+            }
+            ordered.append(spec(for: container, image: image, config: config, deploymentID: deploymentID))
+        }
+        let selected: [String: ContainerClass] = classes.withLock { classes in
+            var selected: [String: ContainerClass] = [:]
+            for spec in ordered {
+                let name = spec.settings.className
+                if let existing = classes[name] {
+                    existing.update(spec)
+                    selected[name] = existing
+                } else {
+                    let created = makeClass(spec)
+                    classes[name] = created
+                    selected[name] = created
+                }
+            }
+            for (name, containerClass) in classes where selected[name] == nil {
+                containerClass.disable("the container class \(name) is not part of the current deployment (\(deploymentID)); deploy a configuration that has it")
+            }
+            return selected
+        }
+        return Platform(config: config, deploymentID: deploymentID, classes: selected, registry: self)
+    }
+
+    func spec(for container: ContainerConfig, image: BuiltImage, config: ProjectConfig, deploymentID: String) -> ClassSpec {
+        var settings = ContainerSettings(app: config.name, container: container, image: image.reference, berth: config.berth)
+        let properties = config.berth.classes[container.className] ?? ClassSettings()
+        settings.defaultPort = properties.defaultPort ?? image.exposedPorts.first
+        settings.requiredPorts = properties.requiredPorts
+        settings.exposedPorts = image.exposedPorts
+        settings.sleepAfter = properties.sleepAfter
+        settings.envVars = properties.envVars
+        settings.entrypoint = properties.entrypoint
+        settings.enableInternet = properties.enableInternet
+        settings.pingEndpoint = properties.pingEndpoint
+        settings.labels = properties.labels
+        containerTypes[container.className]?.apply(to: &settings)
+        settings.labels.merge(ownerLabels) { $1 }
+        return ClassSpec(settings: settings, maxInstances: container.maxInstances, deploymentID: deploymentID, imageID: image.id)
+    }
+
+    private func makeClass(_ spec: ClassSpec) -> ContainerClass {
+        let type = containerTypes[spec.settings.className]
+        let holder = ClassHolder()
+        let proxy = self.proxy
+        let containerClass = ContainerClass(
+            spec: spec, runtime: runtime, http: http, logger: logger, observer: observer,
+            hooks: { id in
+                guard let type, let owner = holder.value else { return DefaultHooks() }
+                return type.init(context: ContainerContext(id: id, containerClass: owner, proxy: proxy))
+            }
+        )
+        holder.value = containerClass
+        return containerClass
+    }
+
+    /// Stops every container (SIGTERM, grace, SIGKILL) and closes the proxy's connections.
+    public func shutdown() async {
+        await withTaskGroup(of: Void.self) { group in
+            for containerClass in all { group.addTask { await containerClass.stopAll() } }
+        }
+        try? await http.shutdown()
+    }
+}
+
+/// Lets a class's hooks factory reach the class it belongs to, which exists only after the
+/// factory is made. Written once, before any object is created.
+final class ClassHolder: @unchecked Sendable {
+    var value: ContainerClass?
+}

@@ -1,0 +1,200 @@
+import Berth
+import BerthConfig
+import BerthCore
+import BerthRuntime
+import DockerEngine
+import Foundation
+import Logging
+
+/// The control plane of one server: registers deployments, switches the gateway to them, rolls
+/// running instances over, and on start restores the last deployment and reconciles with the
+/// engine. One actor, so that deployments, rollbacks and deletions never interleave.
+public actor Deployer {
+    public nonisolated let registry: ClassRegistry
+    public nonisolated let serving: ServingState
+    public nonisolated let store: StateStore
+    public nonisolated let client: DockerClient
+    /// The `key=value` label of every container this server starts.
+    public nonisolated let ownerLabel: String
+    let runtime: any ContainerRuntime
+    let worker: (any Worker)?
+    let logger: Logger
+    let say: @Sendable (String) -> Void
+
+    /// Every deployment, newest first.
+    private(set) var history: [Deployment] = []
+    var progress: [String: RolloutProgress] = [:]
+    /// Classes deleted since the current deployment, with the reason requests get.
+    private var deleted: [String: String] = [:]
+    private var rolloutTask: Task<Void, Never>?
+
+    public init(
+        registry: ClassRegistry, serving: ServingState, store: StateStore, client: DockerClient, runtime: any ContainerRuntime,
+        ownerLabel: String, worker: (any Worker)? = nil, logger: Logger, say: @escaping @Sendable (String) -> Void = { _ in }
+    ) {
+        self.registry = registry
+        self.serving = serving
+        self.store = store
+        self.client = client
+        self.runtime = runtime
+        self.ownerLabel = ownerLabel
+        self.worker = worker
+        self.logger = logger
+        self.say = say
+    }
+
+    /// The deployment being served.
+    public var current: Deployment? { history.first }
+
+    public var deployments: [Deployment] { history }
+
+    public func progress(of id: String) -> RolloutProgress {
+        progress[id] ?? RolloutProgress(state: "pending")
+    }
+
+    // MARK: Start
+
+    /// Loads the deployments, serves the newest, and adopts or removes the containers the
+    /// engine holds for this server. Call once, before the gateway accepts requests.
+    public func restore() async throws(BerthError) -> Reconciler.Outcome {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .secondsSince1970
+        for row in try await store.deployments() {
+            do {
+                history.append(try decoder.decode(Deployment.self, from: Data(row.body.utf8)))
+                progress[row.id] = try? decoder.decode(RolloutProgress.self, from: Data(row.rollout.utf8))
+            } catch {
+                logger.warning("a stored deployment cannot be read; skipped", metadata: ["deployment": "\(row.id)", "error": "\(error)"])
+            }
+        }
+        if let text = try await store.meta("deleted_classes"), let saved = try? decoder.decode([String: String].self, from: Data(text.utf8)) {
+            deleted = saved
+        }
+        if let current {
+            try activate(current)
+            for (name, reason) in deleted { registry[name]?.disable(reason) }
+        }
+        let registry = self.registry
+        let known = Set(history.map(\.id))
+        let grace = current?.config.berth.stopGracePeriod ?? .seconds(10)
+        let outcome = try await Reconciler(runtime: runtime, logger: logger).reconcile(
+            owner: ownerLabel, classes: { name in registry[name] }, knownDeployments: known, grace: grace
+        )
+        if let current, current.rollout != .none, progress[current.id]?.isFinished != true {
+            startRollout(current)
+        }
+        return outcome
+    }
+
+    // MARK: Deploy
+
+    /// Registers `deployment`, serves it at once (routes, Worker settings, new instances)
+    /// and starts rolling running instances over to it per its mode.
+    public func deploy(_ deployment: Deployment) async throws(BerthError) -> Deployment {
+        guard Deployment.isValidID(deployment.id) else {
+            throw BerthError(.invalidInput, "\"\(deployment.id)\" is not a deployment id: use lowercase letters, digits and '-'")
+        }
+        guard !history.contains(where: { $0.id == deployment.id }) else {
+            throw BerthError(.conflict, "a deployment \(deployment.id) exists already")
+        }
+        for container in deployment.config.containers {
+            guard let image = deployment.images[container.name] else {
+                throw BerthError(.invalidInput, "the deployment has no image for container \(container.name)")
+            }
+            do {
+                _ = try await client.inspectImage(image.reference)
+            } catch where error.code == .notFound {
+                throw BerthError(.invalidInput, "the image \(image.reference) of container \(container.name) is not on the engine; build it first (berth deploy builds and tags it)")
+            }
+        }
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .secondsSince1970
+        encoder.outputFormatting = .sortedKeys
+        let body: Data
+        do { body = try encoder.encode(deployment) } catch { throw BerthError.wrap(error, "cannot encode the deployment") }
+        try await store.insertDeployment(id: deployment.id, app: deployment.config.name, createdAt: deployment.createdAt, body: String(decoding: body, as: UTF8.self))
+        history.insert(deployment, at: 0)
+        if !deleted.isEmpty {
+            deleted = [:]
+            try await store.setMeta("deleted_classes", "{}")
+        }
+        try activate(deployment)
+        for retired in registry.all where deployment.config.containers.allSatisfy({ $0.className != retired.className }) {
+            // Classes the deployment no longer has: their instances stop now.
+            Task { await retired.stopAll() }
+        }
+        logger.info("deployed", metadata: ["deployment": "\(deployment.id)", "source": "\(deployment.source)", "rollout": "\(deployment.rollout.rawValue)"])
+        startRollout(deployment)
+        return deployment
+    }
+
+    /// Registers a new deployment with the content of `id` (default: the one before the
+    /// current), and rolls over to it.
+    public func rollback(to id: String?, rollout: RolloutMode?) async throws(BerthError) -> Deployment {
+        guard let current else { throw BerthError(.notFound, "nothing is deployed yet, so there is nothing to roll back") }
+        let target: Deployment
+        if let id {
+            guard let found = history.first(where: { $0.id == id || $0.id.hasPrefix(id) }) else {
+                throw BerthError(.notFound, "no deployment \(id); `berth deployments list` shows them")
+            }
+            target = found
+        } else {
+            // The newest deployment whose content differs from the current one's origin.
+            let currentOrigin = current.rollbackOf ?? current.id
+            guard let found = history.dropFirst().first(where: { ($0.rollbackOf ?? $0.id) != currentOrigin }) else {
+                throw BerthError(.notFound, "there is no earlier deployment to roll back to")
+            }
+            target = found
+        }
+        let restored = Deployment(
+            config: target.config, images: target.images, rollout: rollout ?? target.rollout, source: "rollback",
+            rollbackOf: target.rollbackOf ?? target.id
+        )
+        return try await deploy(restored)
+    }
+
+    /// Switches the gateway to `deployment`.
+    private func activate(_ deployment: Deployment) throws(BerthError) {
+        let platform = try registry.platform(for: deployment.config, images: deployment.images, deploymentID: deployment.id)
+        let worker = AnyWorker(self.worker ?? RoutesWorker(routes: platform.routes, appName: deployment.config.name))
+        serving.replace(.init(worker: worker, platform: platform))
+    }
+
+    // MARK: Delete
+
+    /// `containers delete`: every instance of the class stops and is removed; requests to it
+    /// fail with a message saying so until a deployment brings it back.
+    public func deleteClass(_ className: String) async throws(BerthError) -> Int {
+        guard let containerClass = registry[className] else { throw BerthError(.notFound, "no container class \(className)") }
+        let reason = "the container \(containerClass.settings.containerName) (class \(className)) was deleted with `berth containers delete`; deploy again to bring it back"
+        containerClass.disable(reason)
+        deleted[className] = reason
+        if let text = try? String(decoding: JSONEncoder().encode(deleted), as: UTF8.self) { try await store.setMeta("deleted_classes", text) }
+        let live = await containerClass.snapshots().filter(\.isLive).count
+        await containerClass.stopAll()
+        for leftover in try await runtime.listInstances(labels: [ownerLabel, "\(BerthLabel.className)=\(className)"]) {
+            await runtime.removeInstance(leftover.containerID)
+        }
+        return live
+    }
+
+    /// Stops the rollout in progress (shutdown).
+    public func cancelRollout() {
+        rolloutTask?.cancel()
+    }
+
+    func setProgress(_ id: String, _ value: RolloutProgress) async {
+        progress[id] = value
+        let encoder = JSONEncoder()
+        if let text = try? String(decoding: encoder.encode(value), as: UTF8.self) {
+            do { try await store.updateRollout(id: id, rollout: text) } catch {
+                logger.warning("could not save a rollout's progress", metadata: ["error": "\(error.message)"])
+            }
+        }
+    }
+
+    func supersede(_ task: Task<Void, Never>?) {
+        rolloutTask?.cancel()
+        rolloutTask = task
+    }
+}
