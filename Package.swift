@@ -84,11 +84,17 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .executableTarget(name: "berth", dependencies: ["BerthCommands", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
+        .target(
+            name: "BerthTestSupport",
+            dependencies: ["BerthCore", .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOCore", package: "swift-nio")],
+            path: "Tests/BerthTestSupport",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "BerthConfigTests", dependencies: ["BerthConfig", "BerthCore"], swiftSettings: swiftSettings),
         .testTarget(
             name: "DockerEngineTests",
             dependencies: [
-                "DockerEngine", "BerthCore",
+                "DockerEngine", "BerthCore", "BerthTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
@@ -106,7 +112,7 @@ let package = Package(
         .testTarget(
             name: "BerthServerTests",
             dependencies: [
-                "BerthServer", "Berth", "BerthRuntime", "BerthConfig", "DockerEngine",
+                "BerthServer", "Berth", "BerthRuntime", "BerthConfig", "DockerEngine", "BerthTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

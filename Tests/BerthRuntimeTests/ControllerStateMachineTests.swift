@@ -134,4 +134,17 @@ struct ControllerStateMachineTests {
         #expect(throws: BerthError.self) { try ObjectID.fromString("xyz") }
         #expect(ObjectID.unique() != ObjectID.unique())
     }
+
+    @Test("adopting a running container: healthy at once with a new generation, idle from now; never over an instance")
+    func adopt() {
+        var m = ControllerStateMachine(now: t0, sleepAfter: .seconds(10))
+        #expect(m.adopt(now: at(1)) == 1)
+        #expect(m.status == .healthy)
+        #expect(m.requestArrived(now: at(2)).0 == .proceed)
+        m.requestFinished(now: at(2))
+        #expect(m.idleDeadline == at(12))
+        #expect(m.adopt(now: at(3)) == nil, "an object that has an instance adopts no second one")
+        #expect(m.containerExited(generation: 1, exitCode: 0) == [.stopped(generation: 1, exitCode: 0, reason: .exit)])
+        #expect(m.adopt(now: at(4)) == 2)
+    }
 }

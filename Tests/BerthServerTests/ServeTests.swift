@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import BerthCore
 import BerthRuntime
+import BerthTestSupport
 @testable import BerthServer
 import DockerEngine
 import Foundation
@@ -148,8 +149,16 @@ struct ServeTests {
         let client = try DockerClient()
         var server = try await ServerProcess.start(folder: project.folder)
         do {
-            let deploy = try await berth(["deploy", project.folder])
+            // The deploy also pushes to a registry (Debian's docker-registry, with credentials).
+            let registry = try LocalRegistry()
+            defer { registry.stop() }
+            try await registry.waitUntilReady()
+            let credentials = ["BERTH_REGISTRY_USERNAME": registry.username, "BERTH_REGISTRY_PASSWORD": registry.password]
+            let deploy = try await berth(["deploy", project.folder, "--registry", registry.address, "--json"], environment: credentials)
             #expect(deploy.status == 0, "\(deploy.errors)")
+            let deployed = try deploy.json(DeploymentView.self)
+            #expect(try await registry.tags("\(project.app)/web").contains(deployed.id))
+            #expect(deploy.errors.contains("pushed \(registry.address)/\(project.app)/web:\(deployed.id)"))
             let before = try #require(instanceID(in: try await server.get("/container/kept").body))
             let info = try await server.admin("/api/server", token: server.token)
             let serverID = try #require((try JSONSerialization.jsonObject(with: Data(info.body.utf8)) as? [String: Any])?["server_id"] as? String)
@@ -255,6 +264,39 @@ struct ServeTests {
             throw error
         }
         server.stop()
+        await Self.cleanUp(project)
+    }
+
+    @Test("containers build --push and containers push reach an OCI registry")
+    func buildAndPush() async throws {
+        let project = try Self.project("push", message: "push")
+        let registry = try LocalRegistry()
+        defer { registry.stop() }
+        do {
+            try await registry.waitUntilReady()
+            let credentials = ["BERTH_REGISTRY_USERNAME": registry.username, "BERTH_REGISTRY_PASSWORD": registry.password]
+            let built = try await berth(["containers", "build", project.folder, "-t", "\(project.app):v1", "--push", "--registry", registry.address], environment: credentials)
+            #expect(built.status == 0, "\(built.errors)")
+            #expect(built.output.contains("step 1/"))
+            #expect(built.output.contains("Pushed \(registry.address)/\(project.app):v1"))
+            #expect(try await registry.tags(project.app).contains("v1"))
+            let client = try DockerClient()
+            try await client.tagImage("\(project.app):v1", repository: project.app, tag: "v2")
+            try await client.shutdown()
+            let pushed = try await berth(["containers", "push", "\(project.app):v2", "--registry", registry.address], environment: credentials)
+            #expect(pushed.status == 0, "\(pushed.errors)")
+            #expect(try await registry.tags(project.app).contains("v2"))
+            let refused = try await berth(["containers", "push", "\(project.app):v2", "--registry", registry.address])
+            #expect(refused.status == 1, "no credentials: the registry refuses")
+            let missing = try await berth(["containers", "push", "\(project.app):nope", "--registry", registry.address])
+            #expect(missing.status == 1)
+            #expect(missing.errors.contains("no image \(project.app):nope"))
+            let noRegistry = try await berth(["containers", "push", "\(project.app):v2"])
+            #expect(noRegistry.errors.contains("--registry"))
+        } catch {
+            await Self.cleanUp(project)
+            throw error
+        }
         await Self.cleanUp(project)
     }
 

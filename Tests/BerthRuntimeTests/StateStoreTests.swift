@@ -1,0 +1,66 @@
+@testable import BerthRuntime
+import BerthCore
+import Foundation
+import Testing
+
+@Suite("State store (SQLite)")
+struct StateStoreTests {
+    func temporaryPath() -> String {
+        NSTemporaryDirectory() + "berth-state-\(UUID().uuidString).sqlite"
+    }
+
+    func record(_ instance: String, object: String = "o1", at seconds: Double) -> InstanceRecord {
+        InstanceRecord(
+            className: "MyContainer", objectID: object, objectName: "/container/1", instanceID: instance, containerID: "c-\(instance)",
+            deploymentID: "d1", at: Date(timeIntervalSince1970: seconds)
+        )
+    }
+
+    @Test("deployments, settings, instances and events survive closing and reopening")
+    func persists() async throws {
+        let path = temporaryPath()
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
+        let store = try await StateStore.open(path: path)
+        try await store.insertDeployment(id: "d1", app: "app", createdAt: Date(timeIntervalSince1970: 100), body: #"{"v":1}"#)
+        try await store.insertDeployment(id: "d2", app: "app", createdAt: Date(timeIntervalSince1970: 200), body: #"{"v":2}"#)
+        try await store.updateRollout(id: "d2", rollout: #"{"state":"done"}"#)
+        try await store.setMeta("server_id", "abc")
+        try await store.setMeta("server_id", "def")
+        try await store.record(record("i1", at: 1), .starting)
+        try await store.record(record("i1", at: 2), .healthy(coldStart: .milliseconds(420)))
+        try await store.record(record("i1", at: 3), .stopped(exitCode: 137, reason: .exit))
+        try await store.record(record("i2", at: 4), .starting)
+        try await store.record(record("i2", at: 5), .failed(message: "Failed to start container: boom"))
+        await store.close()
+
+        let reopened = try await StateStore.open(path: path)
+        let deployments = try await reopened.deployments()
+        #expect(deployments.map(\.id) == ["d2", "d1"])
+        #expect(deployments.first?.rollout == #"{"state":"done"}"#)
+        #expect(deployments.last?.body == #"{"v":1}"#)
+        #expect(try await reopened.meta("server_id") == "def")
+        #expect(try await reopened.meta("missing") == nil)
+        let instances = try await reopened.instances()
+        #expect(instances.map(\.instanceID) == ["i2", "i1"])
+        let first = try #require(instances.last)
+        #expect(first.state == "stopped_with_code")
+        #expect(first.exitCode == 137)
+        #expect(first.coldStartMs == 420)
+        #expect(first.containerID == "c-i1")
+        #expect(instances.first?.state == "failed")
+        #expect(instances.first?.message == "Failed to start container: boom")
+        #expect(try await reopened.events(instanceID: "i1").map(\.kind) == ["starting", "healthy", "stopped"])
+        #expect(try await reopened.instances(className: "Other").isEmpty)
+        await reopened.close()
+    }
+
+    @Test("an unwritable path is a clear error naming it")
+    func unwritable() async throws {
+        do {
+            _ = try await StateStore.open(path: "/proc/berth-cannot-write-here/state.sqlite")
+            Issue.record("opening succeeded")
+        } catch {
+            #expect(error.message.contains("/proc/berth-cannot-write-here/state.sqlite"))
+        }
+    }
+}
