@@ -145,13 +145,8 @@ struct ImagesDeleteCommand: AsyncParsableCommand {
 
     func run() async throws {
         do {
-            if !yes {
-                guard isatty(0) == 1 else { throw BerthError(.invalidInput, "delete asks for confirmation; pass -y to delete without asking") }
-                FileHandle.standardOutput.write(Data("Delete image \(image)? [y/N] ".utf8))
-                guard let answer = readLine(), ["y", "yes"].contains(answer.lowercased()) else {
-                    printLine("Not deleted.")
-                    return
-                }
+            if !yes, try !confirm("Delete image \(image)?") {
+                return printLine("Not deleted.")
             }
             let result: [String: [String]] = try await selection.client().delete("/api/images?ref=\(pathComponent(image))")
             if json { return print(try jsonText(result)) }

@@ -121,15 +121,8 @@ struct ContainersDeleteCommand: AsyncParsableCommand {
         do {
             let admin = try selection.client()
             let view: ContainerView = try await admin.get("/api/containers/\(pathComponent(container))")
-            if !yes {
-                guard isatty(0) == 1 else {
-                    throw BerthError(.invalidInput, "delete asks for confirmation; pass -y to delete without asking")
-                }
-                FileHandle.standardOutput.write(Data("Delete container \(view.name) and stop its \(view.liveInstances) live instance(s)? [y/N] ".utf8))
-                guard let answer = readLine(), ["y", "yes"].contains(answer.lowercased()) else {
-                    printLine("Not deleted.")
-                    return
-                }
+            if !yes, try !confirm("Delete container \(view.name) and stop its \(view.liveInstances) live instance(s)?") {
+                return printLine("Not deleted.")
             }
             let result: [String: String] = try await admin.delete("/api/containers/\(pathComponent(container))")
             if json { return print(try jsonText(result)) }
@@ -138,6 +131,15 @@ struct ContainersDeleteCommand: AsyncParsableCommand {
             throw fail(error)
         }
     }
+}
+
+/// Asks a yes/no question on the terminal (default no); without a terminal, says to pass -y.
+func confirm(_ question: String) throws(BerthError) -> Bool {
+    guard isatty(0) == 1 else {
+        throw BerthError(.invalidInput, "this asks for confirmation and there is no terminal to ask on; pass -y to go ahead without asking")
+    }
+    FileHandle.standardOutput.write(Data("\(question) [y/N] ".utf8))
+    return readLine().map { ["y", "yes"].contains($0.lowercased()) } ?? false
 }
 
 /// A path segment with everything but unreserved characters percent-encoded.

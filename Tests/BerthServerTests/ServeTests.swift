@@ -24,6 +24,19 @@ struct ServeTests {
             .write(toFile: project.folder + "/wrangler.jsonc", atomically: true, encoding: .utf8)
     }
 
+    /// Runs `body` with a fresh project, removing its containers, images and folder after,
+    /// also when it fails.
+    static func withProject(_ prefix: String, message: String, _ body: (ExampleProject) async throws -> Void) async throws {
+        let project = try Self.project(prefix, message: message)
+        do {
+            try await body(project)
+        } catch {
+            await cleanUp(project)
+            throw error
+        }
+        await cleanUp(project)
+    }
+
     /// Removes every container and image of a project.
     static func cleanUp(_ project: ExampleProject) async {
         guard let client = try? DockerClient() else { return }
@@ -39,11 +52,11 @@ struct ServeTests {
 
     @Test("deploy, list, a cached redeploy, a gradual rollout of new envVars, images, rollback")
     func deployAndRollOver() async throws {
-        let project = try Self.project("serve", message: "one")
-        let server = try await ServerProcess.start(folder: project.folder)
-        let client = try DockerClient()
-        defer { server.stop() }
-        do {
+        try await Self.withProject("serve", message: "one") { project in
+            let server = try await ServerProcess.start(folder: project.folder)
+            defer { server.stop() }
+            let client = try DockerClient()
+            defer { Task { try? await client.shutdown() } }
             // Before any deployment, the gateway says what to do.
             let empty = try await server.get("/container/1")
             #expect(empty.status == 503)
@@ -133,22 +146,16 @@ struct ServeTests {
             let history = try await berth(["deployments", "list", "--json", "--project", project.folder]).json([DeploymentView].self)
             #expect(history.count == 4)
             #expect(history.first?.source == "rollback" && history.first?.rollbackOf == deployment1.id && history.first?.current == true)
-        } catch {
-            server.stop()
-            await Self.cleanUp(project)
-            throw error
         }
-        server.stop()
-        try await client.shutdown()
-        await Self.cleanUp(project)
     }
 
     @Test("kill -9 and a restart: the same object keeps its instance, orphans are removed")
     func restartAdopts() async throws {
-        let project = try Self.project("adopt", message: "adopt")
-        let client = try DockerClient()
-        var server = try await ServerProcess.start(folder: project.folder)
-        do {
+        try await Self.withProject("adopt", message: "adopt") { project in
+            let client = try DockerClient()
+            defer { Task { try? await client.shutdown() } }
+            var server = try await ServerProcess.start(folder: project.folder)
+            defer { server.stop() }
             // The deploy also pushes to a registry (Debian's docker-registry, with credentials).
             let registry = try LocalRegistry()
             defer { registry.stop() }
@@ -191,21 +198,14 @@ struct ServeTests {
             #expect(!all.contains(orphanID) && !all.contains(leftoverID))
             let instances = try await berth(["containers", "instances", "web", "--json", "--project", project.folder]).json([InstanceView].self)
             #expect(instances.map(\.instance) == [before])
-        } catch {
-            server.stop()
-            await Self.cleanUp(project)
-            throw error
         }
-        server.stop()
-        try await client.shutdown()
-        await Self.cleanUp(project)
     }
 
     @Test("the admin API needs the token; errors are one line with a meaningful exit code; tail; delete")
     func tokenErrorsTailDelete() async throws {
-        let project = try Self.project("admin", message: "admin")
-        let server = try await ServerProcess.start(folder: project.folder)
-        do {
+        try await Self.withProject("admin", message: "admin") { project in
+            let server = try await ServerProcess.start(folder: project.folder)
+            defer { server.stop() }
             let mode = try FileManager.default.attributesOfItem(atPath: project.folder + "/.berth/admin-token")[.posixPermissions] as? Int
             #expect(mode == 0o600)
             #expect(!server.output.joined().contains(server.token))
@@ -258,21 +258,14 @@ struct ServeTests {
             #expect(listed.first?.state == "deleted")
             #expect(try await berth(["deploy", project.folder]).status == 0)
             #expect(try await server.get("/container/early").status == 200)
-        } catch {
-            server.stop()
-            await Self.cleanUp(project)
-            throw error
         }
-        server.stop()
-        await Self.cleanUp(project)
     }
 
     @Test("containers build --push and containers push reach an OCI registry")
     func buildAndPush() async throws {
-        let project = try Self.project("push", message: "push")
-        let registry = try LocalRegistry()
-        defer { registry.stop() }
-        do {
+        try await Self.withProject("push", message: "push") { project in
+            let registry = try LocalRegistry()
+            defer { registry.stop() }
             try await registry.waitUntilReady()
             let credentials = ["BERTH_REGISTRY_USERNAME": registry.username, "BERTH_REGISTRY_PASSWORD": registry.password]
             let built = try await berth(["containers", "build", project.folder, "-t", "\(project.app):v1", "--push", "--registry", registry.address], environment: credentials)
@@ -293,11 +286,7 @@ struct ServeTests {
             #expect(missing.errors.contains("no image \(project.app):nope"))
             let noRegistry = try await berth(["containers", "push", "\(project.app):v2"])
             #expect(noRegistry.errors.contains("--registry"))
-        } catch {
-            await Self.cleanUp(project)
-            throw error
         }
-        await Self.cleanUp(project)
     }
 
     struct Line: Decodable {
