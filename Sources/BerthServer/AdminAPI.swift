@@ -22,12 +22,14 @@ import Hummingbird
 /// | `GET /api/logs?container=&instance=&since=` | live logs as JSON lines |
 public struct AdminAPI: Sendable {
     let deployer: Deployer
+    let events: InstanceEventHub
     let info: ServerInfo
     /// Where the server wrote its addresses once listening.
     let state: StateDirectory?
 
-    public init(deployer: Deployer, info: ServerInfo, state: StateDirectory? = nil) {
+    public init(deployer: Deployer, events: InstanceEventHub, info: ServerInfo, state: StateDirectory? = nil) {
         self.deployer = deployer
+        self.events = events
         self.info = info
         self.state = state
     }
@@ -107,7 +109,7 @@ public struct AdminAPI: Sendable {
                 let container = query.get("container").flatMap { $0.isEmpty ? nil : $0 }
                 var className: String?
                 if let container { className = try await deployer.containerView(container).className }
-                let tail = LogTail(deployer: deployer, client: deployer.client)
+                let tail = LogTail(registry: deployer.registry, events: events, client: deployer.client)
                 let stream = tail.stream(className: className, instance: query.get("instance").flatMap { $0.isEmpty ? nil : $0 }, since: since)
                 return Response(status: .ok, headers: [.contentType: "application/x-ndjson", .cacheControl: "no-store"], body: ResponseBody(asyncSequence: stream))
             }

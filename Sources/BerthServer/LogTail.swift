@@ -23,52 +23,68 @@ public struct TailLine: Sendable, Codable, Equatable {
     }
 }
 
-/// Follows the output of running instances as JSON lines, picking up instances as they
-/// start. Engine log streams are opened per instance and closed when the reader goes away.
+/// Follows the output of running instances as JSON lines: those running when it begins
+/// (from `since`, default now), then each instance that starts, from its first line. Engine
+/// log streams are opened per instance and closed when the reader goes away.
 struct LogTail: Sendable {
-    let deployer: Deployer
+    let registry: ClassRegistry
+    let events: InstanceEventHub
     let client: DockerClient
-    var pollInterval: Duration = .milliseconds(250)
+
+    /// What to follow: one instance of one object.
+    struct Target: Sendable {
+        var className: String
+        var object: String
+        var instanceID: String
+        var containerID: String
+    }
 
     func stream(className: String?, instance: String?, since: Date?) -> AsyncStream<ByteBuffer> {
-        AsyncStream { continuation in
-            let task = Task { await run(className: className, instance: instance, since: since, continuation) }
+        // Subscribe before looking at what runs, so that no start falls in between.
+        let started = events.subscribe()
+        return AsyncStream { continuation in
+            let task = Task { await run(className: className, instance: instance, since: since, started: started, continuation) }
             continuation.onTermination = { _ in task.cancel() }
         }
     }
 
-    private func run(className: String?, instance: String?, since: Date?, _ out: AsyncStream<ByteBuffer>.Continuation) async {
-        let started = Date()
+    private func run(
+        className: String?, instance: String?, since: Date?, started: AsyncStream<(InstanceRecord, InstanceEvent)>,
+        _ out: AsyncStream<ByteBuffer>.Continuation
+    ) async {
+        let wanted = { (classOf: String, instanceID: String) in
+            (className == nil || classOf == className) && (instance == nil || instanceID.hasPrefix(instance!))
+        }
         var followed: Set<String> = []
         await withTaskGroup(of: Void.self) { group in
-            var first = true
-            while !Task.isCancelled {
-                let classes = deployer.registry.all.filter { className == nil || $0.className == className }
-                for containerClass in classes {
-                    for snapshot in await containerClass.snapshots() {
-                        guard let containerID = snapshot.containerID, let instanceID = snapshot.instanceID,
-                              snapshot.state != "stopping", !followed.contains(containerID) else { continue }
-                        if let instance, !instanceID.hasPrefix(instance) { continue }
-                        followed.insert(containerID)
-                        // Instances running when the tail began: from `since` (default: now).
-                        // Instances that start later: from their beginning.
-                        let from: Date? = first ? (since ?? started) : nil
-                        group.addTask { await follow(snapshot, containerID: containerID, from: from, out) }
-                    }
+            let from = since ?? Date()
+            for containerClass in registry.all {
+                for snapshot in await containerClass.snapshots() {
+                    guard let containerID = snapshot.containerID, let instanceID = snapshot.instanceID, snapshot.state != "stopping",
+                          wanted(snapshot.className, instanceID), followed.insert(containerID).inserted else { continue }
+                    let target = Target(className: snapshot.className, object: snapshot.objectName ?? snapshot.objectID, instanceID: instanceID, containerID: containerID)
+                    group.addTask { await follow(target, from: from, out) }
                 }
-                first = false
-                try? await Task.sleep(for: pollInterval)
+            }
+            for await (record, event) in started {
+                if Task.isCancelled { break }
+                switch event {
+                case .healthy, .adopted: break
+                default: continue
+                }
+                guard let containerID = record.containerID, wanted(record.className, record.instanceID),
+                      followed.insert(containerID).inserted else { continue }
+                let target = Target(className: record.className, object: record.objectName ?? record.objectID, instanceID: record.instanceID, containerID: containerID)
+                group.addTask { await follow(target, from: nil, out) }
             }
             group.cancelAll()
         }
         out.finish()
     }
 
-    private func follow(_ snapshot: ObjectSnapshot, containerID: String, from: Date?, _ out: AsyncStream<ByteBuffer>.Continuation) async {
-        let object = snapshot.objectName ?? snapshot.objectID
-        let instance = snapshot.instanceID ?? "-"
+    private func follow(_ target: Target, from: Date?, _ out: AsyncStream<ByteBuffer>.Continuation) async {
         let emit = { (type: String, stream: String?, line: String?) in
-            let value = TailLine(type: type, time: Date(), className: snapshot.className, object: object, instance: instance, stream: stream, line: line)
+            let value = TailLine(type: type, time: Date(), className: target.className, object: target.object, instance: target.instanceID, stream: stream, line: line)
             if var data = try? AdminJSON.encoder.encode(value) {
                 data.append(0x0A)
                 out.yield(ByteBuffer(bytes: data))
@@ -79,7 +95,7 @@ struct LogTail: Sendable {
         options.follow = true
         options.since = from.map { $0.timeIntervalSince1970 }
         do {
-            for try await line in try await client.logLines(containerID, options: options) {
+            for try await line in try await client.logLines(target.containerID, options: options) {
                 if Task.isCancelled { break }
                 emit("log", line.stream.rawValue, line.text)
             }

@@ -73,7 +73,8 @@ public struct PlatformServer: Sendable {
         let runtime = DockerRuntime(client: client, logger: logger)
         let recorder = StateRecorder(store: store, logger: logger)
         let ownerLabel = "berth.server=\(serverID)"
-        let registry = ClassRegistry(runtime: runtime, logger: logger, observer: recorder, containerTypes: containerTypes, ownerLabels: ["berth.server": serverID])
+        let events = InstanceEventHub(recorder: recorder)
+        let registry = ClassRegistry(runtime: runtime, logger: logger, observer: events, containerTypes: containerTypes, ownerLabels: ["berth.server": serverID])
         let serving = ServingState()
         let deployer = Deployer(
             registry: registry, serving: serving, store: store, client: client, runtime: runtime, ownerLabel: ownerLabel,
@@ -118,7 +119,7 @@ public struct PlatformServer: Sendable {
         )
         let info = ServerInfo(serverID: serverID, gatewayURL: "", adminURL: "", stateDirectory: state.path, pid: getpid(), startedAt: startedAt)
         let admin = Application(
-            router: AdminAPI(deployer: deployer, info: info, state: state).router(token: token),
+            router: AdminAPI(deployer: deployer, events: events, info: info, state: state).router(token: token),
             configuration: ApplicationConfiguration(address: .hostname(adminHost, port: options.adminPort), serverName: "berth-admin"),
             onServerRunning: { channel in
                 listening.setAdmin(channel.localAddress?.port ?? 0)
