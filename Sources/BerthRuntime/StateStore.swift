@@ -57,6 +57,12 @@ public actor StateStore {
         )
         """,
         "CREATE INDEX IF NOT EXISTS events_by_instance ON events (instance_id)",
+        """
+        CREATE TABLE IF NOT EXISTS classes (
+            class_name TEXT PRIMARY KEY, container_name TEXT NOT NULL, deployment_id TEXT NOT NULL, image TEXT NOT NULL,
+            fingerprint TEXT NOT NULL, modified_at REAL NOT NULL, deleted TEXT
+        )
+        """,
     ]
 
     func migrate() async throws(BerthError) {
@@ -115,6 +121,57 @@ public actor StateStore {
                 id: $0.column("id")?.string ?? "", app: $0.column("app")?.string ?? "",
                 createdAt: Date(timeIntervalSince1970: $0.column("created_at")?.double ?? 0),
                 body: $0.column("body")?.string ?? "{}", rollout: $0.column("rollout")?.string ?? "{}"
+            )
+        }
+    }
+
+    // MARK: Container classes
+
+    /// A container class as the last deployment (or deletion) left it.
+    public struct ClassRow: Sendable, Equatable {
+        public var className: String
+        public var containerName: String
+        public var deploymentID: String
+        public var image: String
+        public var fingerprint: String
+        /// When what its instances run last changed.
+        public var modifiedAt: Date
+        /// Why requests fail, when it was deleted.
+        public var deleted: String?
+
+        public init(className: String, containerName: String, deploymentID: String, image: String, fingerprint: String, modifiedAt: Date, deleted: String? = nil) {
+            self.className = className
+            self.containerName = containerName
+            self.deploymentID = deploymentID
+            self.image = image
+            self.fingerprint = fingerprint
+            self.modifiedAt = modifiedAt
+            self.deleted = deleted
+        }
+    }
+
+    public func saveClass(_ row: ClassRow) async throws(BerthError) {
+        try await run(
+            """
+            INSERT INTO classes (class_name, container_name, deployment_id, image, fingerprint, modified_at, deleted)
+            VALUES (?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT(class_name) DO UPDATE SET container_name = excluded.container_name, deployment_id = excluded.deployment_id,
+                image = excluded.image, fingerprint = excluded.fingerprint, modified_at = excluded.modified_at, deleted = excluded.deleted
+            """,
+            [
+                .text(row.className), .text(row.containerName), .text(row.deploymentID), .text(row.image), .text(row.fingerprint),
+                .float(row.modifiedAt.timeIntervalSince1970), row.deleted.map { .text($0) } ?? .null,
+            ]
+        )
+    }
+
+    public func classes() async throws(BerthError) -> [ClassRow] {
+        try await run("SELECT * FROM classes ORDER BY class_name").map {
+            ClassRow(
+                className: $0.column("class_name")?.string ?? "", containerName: $0.column("container_name")?.string ?? "",
+                deploymentID: $0.column("deployment_id")?.string ?? "", image: $0.column("image")?.string ?? "",
+                fingerprint: $0.column("fingerprint")?.string ?? "",
+                modifiedAt: Date(timeIntervalSince1970: $0.column("modified_at")?.double ?? 0), deleted: $0.column("deleted")?.string
             )
         }
     }

@@ -141,29 +141,10 @@ extension Deployer {
         return ContainerView(
             id: ObjectID.fromName(container.name, className: "application", app: deployment.config.name).hex,
             name: container.name, className: container.className, state: state, liveInstances: live.count, failedInstances: failed,
-            maxInstances: container.maxInstances, lastModified: lastModified(container), image: spec.settings.image,
+            maxInstances: container.maxInstances, lastModified: classRows[container.className]?.modifiedAt ?? deployment.createdAt, image: spec.settings.image,
             deploymentID: spec.deploymentID, bindings: container.bindings,
             instanceType: "\(type.name) (\(type.vcpu) vCPU, \(type.memoryMiB) MiB)", sleepAfter: DurationText.format(spec.settings.sleepAfter),
             defaultPort: spec.settings.defaultPort, disabled: spec.disabledReason
         )
-    }
-
-    /// When the container last changed: the oldest deployment, in the unbroken run of newest
-    /// ones, whose spec for it equals the current one.
-    private func lastModified(_ container: ContainerConfig) -> Date {
-        guard let current else { return Date() }
-        let fingerprint = { (deployment: Deployment) -> String? in
-            guard let own = deployment.config.containers.first(where: { $0.className == container.className }),
-                  let image = deployment.images[own.name] else { return nil }
-            let spec = self.registry.spec(for: own, image: image, config: deployment.config, deploymentID: deployment.id)
-            return "\(spec.fingerprint)|\(own.maxInstances)|\(DurationText.format(spec.settings.sleepAfter))"
-        }
-        let now = fingerprint(current)
-        var modified = current.createdAt
-        for deployment in history.dropFirst() {
-            guard fingerprint(deployment) == now else { break }
-            modified = deployment.createdAt
-        }
-        return modified
     }
 }

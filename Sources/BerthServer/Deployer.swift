@@ -24,8 +24,8 @@ public actor Deployer {
     /// Every deployment, newest first.
     private(set) var history: [Deployment] = []
     var progress: [String: RolloutProgress] = [:]
-    /// Classes deleted since the current deployment, with the reason requests get.
-    private var deleted: [String: String] = [:]
+    /// Every class as the store keeps it: when it last changed, whether it was deleted.
+    var classRows: [String: StateStore.ClassRow] = [:]
     private var rolloutTask: Task<Void, Never>?
 
     public init(
@@ -67,12 +67,10 @@ public actor Deployer {
                 logger.warning("a stored deployment cannot be read; skipped", metadata: ["deployment": "\(row.id)", "error": "\(error)"])
             }
         }
-        if let text = try await store.meta("deleted_classes"), let saved = try? decoder.decode([String: String].self, from: Data(text.utf8)) {
-            deleted = saved
-        }
+        for row in try await store.classes() { classRows[row.className] = row }
         if let current {
             try activate(current)
-            for (name, reason) in deleted { registry[name]?.disable(reason) }
+            for row in classRows.values { if let reason = row.deleted { registry[row.className]?.disable(reason) } }
         }
         let registry = self.registry
         let known = Set(history.map(\.id))
@@ -114,11 +112,8 @@ public actor Deployer {
         do { body = try encoder.encode(deployment) } catch { throw BerthError.wrap(error, "cannot encode the deployment") }
         try await store.insertDeployment(id: deployment.id, app: deployment.config.name, createdAt: deployment.createdAt, body: String(decoding: body, as: UTF8.self))
         history.insert(deployment, at: 0)
-        if !deleted.isEmpty {
-            deleted = [:]
-            try await store.setMeta("deleted_classes", "{}")
-        }
         try activate(deployment)
+        try await saveClasses(deployment)
         for retired in registry.all where deployment.config.containers.allSatisfy({ $0.className != retired.className }) {
             // Classes the deployment no longer has: their instances stop now.
             Task { await retired.stopAll() }
@@ -168,14 +163,35 @@ public actor Deployer {
         guard let containerClass = registry[className] else { throw BerthError(.notFound, "no container class \(className)") }
         let reason = "the container \(containerClass.settings.containerName) (class \(className)) was deleted with `berth containers delete`; deploy again to bring it back"
         containerClass.disable(reason)
-        deleted[className] = reason
-        if let text = try? String(decoding: JSONEncoder().encode(deleted), as: UTF8.self) { try await store.setMeta("deleted_classes", text) }
+        if var row = classRows[className] {
+            row.deleted = reason
+            row.modifiedAt = Date()
+            classRows[className] = row
+            try await store.saveClass(row)
+        }
         let live = await containerClass.snapshots().filter(\.isLive).count
         await containerClass.stopAll()
         for leftover in try await runtime.listInstances(labels: [ownerLabel, "\(BerthLabel.className)=\(className)"]) {
             await runtime.removeInstance(leftover.containerID)
         }
         return live
+    }
+
+    /// Records the classes of a new deployment; a class's modification time moves only when
+    /// what its instances run changes (or it comes back after a deletion).
+    private func saveClasses(_ deployment: Deployment) async throws(BerthError) {
+        for container in deployment.config.containers {
+            guard let containerClass = registry[container.className] else { continue }
+            let spec = containerClass.spec
+            let previous = classRows[container.className]
+            let changed = previous == nil || previous?.fingerprint != spec.fingerprint || previous?.deleted != nil
+            let row = StateStore.ClassRow(
+                className: container.className, containerName: container.name, deploymentID: deployment.id, image: spec.settings.image,
+                fingerprint: spec.fingerprint, modifiedAt: changed ? deployment.createdAt : previous!.modifiedAt
+            )
+            classRows[container.className] = row
+            try await store.saveClass(row)
+        }
     }
 
     /// Stops the rollout in progress (shutdown).

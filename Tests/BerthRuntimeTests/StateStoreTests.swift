@@ -51,6 +51,16 @@ struct StateStoreTests {
         #expect(instances.first?.message == "Failed to start container: boom")
         #expect(try await reopened.events(instanceID: "i1").map(\.kind) == ["starting", "healthy", "stopped"])
         #expect(try await reopened.instances(className: "Other").isEmpty)
+        #expect(try await reopened.classes().isEmpty)
+        let row = StateStore.ClassRow(
+            className: "MyContainer", containerName: "web", deploymentID: "d2", image: "berth.local/app/web:d2", fingerprint: "f",
+            modifiedAt: Date(timeIntervalSince1970: 200)
+        )
+        try await reopened.saveClass(row)
+        var deleted = row
+        deleted.deleted = "deleted"
+        try await reopened.saveClass(deleted)
+        #expect(try await reopened.classes() == [deleted])
         await reopened.close()
     }
 

@@ -103,6 +103,8 @@ struct ServeTests {
             let image2 = try await client.inspectImage(try #require(deployment2.images["web"]))
             #expect(image1.id == image2.id)
             #expect(deployment2.progress.replaced == 0)
+            let unchanged = try await berth(["containers", "list", "--json", "--project", project.folder]).json([ContainerView].self)
+            #expect(unchanged.first?.lastModified == deployment1.createdAt, "nothing changed: still last modified by the first deployment")
             for (name, id) in ids { #expect(instanceID(in: try await server.get(name).body) == id) }
 
             // New envVars: a gradual rollout replaces every running instance, in steps.
@@ -123,6 +125,8 @@ struct ServeTests {
             #expect(try await client.listContainers(labels: ["\(BerthLabel.app)=\(project.app)"]).count == 3)
             let after = try await berth(["containers", "instances", "web", "--json", "--project", project.folder]).json([InstanceView].self)
             #expect(after.count == 3 && after.allSatisfy { $0.version == deployment3.id })
+            let changed = try await berth(["containers", "list", "--json", "--project", project.folder]).json([ContainerView].self)
+            #expect(changed.first?.lastModified == deployment3.createdAt)
 
             // Images: the deployments' tags are listed; the current one cannot be deleted, an
             // older one can.
