@@ -202,6 +202,14 @@ struct ServeTests {
             #expect(!all.contains(orphanID) && !all.contains(leftoverID))
             let instances = try await berth(["containers", "instances", "web", "--json", "--project", project.folder]).json([InstanceView].self)
             #expect(instances.map(\.instance) == [before])
+
+            // SIGTERM: a clean exit; containers keep running and the next start adopts them.
+            server.stop()
+            #expect(server.process.terminationStatus == 0)
+            #expect(!FileManager.default.fileExists(atPath: project.folder + "/.berth/server.json"))
+            #expect(try await client.listContainers(labels: ["\(BerthLabel.object)=\(objectID)"]).count == 1)
+            server = try await ServerProcess.start(folder: project.folder)
+            #expect(instanceID(in: try await server.get("/container/kept").body) == before)
         }
     }
 
