@@ -7,6 +7,9 @@ set -euo pipefail
 # The engine, and what the tests use: a static busybox for FROM-scratch images, a real OCI
 # registry and htpasswd for its credentials, curl for the readiness probe.
 PACKAGES=(docker.io busybox-static docker-registry apache2-utils curl)
+# More packages on request: the test command adds chromium (the dashboard's browser test).
+read -r -a EXTRA <<<"${BERTH_EXTRA_PACKAGES:-}"
+PACKAGES+=("${EXTRA[@]}")
 SOCKET=/var/run/docker.sock
 ENGINE_LOG=${BERTH_ENGINE_LOG:-/var/log/berth-dockerd.log}
 WAIT_SECONDS=${BERTH_ENGINE_WAIT:-60}

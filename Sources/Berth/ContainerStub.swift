@@ -28,6 +28,8 @@ public struct ContainerStub: Sendable {
 
     /// Sends the request to `port` (default: `defaultPort`), starting the container if needed.
     public func containerFetch(_ request: Request, port: Int? = nil) async -> Response {
+        let started = ContinuousClock.now
+        let observer = controller.requestObserver
         do {
             let lease = try await controller.acquire(port: port)
             let contentLength = request.headers[.contentLength].flatMap { Int($0) }
@@ -35,9 +37,13 @@ public struct ContainerStub: Sendable {
                 request.head, body: request.body.isEmpty ? nil : request.body, contentLength: contentLength, lease: lease,
                 clientAddress: request.clientAddress
             )
+            observer?.request(className: controller.className, status: proxied.head.status.code, duration: started.duration(to: .now), failure: nil)
             return Response(head: proxied.head, body: Body(stream: proxied.body))
         } catch {
-            return Response.error(BerthError.wrap(error))
+            let failure = BerthError.wrap(error)
+            let response = Response.error(failure)
+            observer?.request(className: controller.className, status: response.head.status.code, duration: started.duration(to: .now), failure: failure.code)
+            return response
         }
     }
 

@@ -34,6 +34,12 @@ extension BerthCommand {
     public static func runMain(_ arguments: [String]? = nil) async {
         do {
             var command = try parseAsRoot(arguments)
+            // Servers log as their flags say; other commands only warnings and errors.
+            if let configures = command as? any ConfiguresLogging {
+                configures.bootstrapLogging()
+            } else {
+                LogSettings.bootstrap(format: .text, level: .warning)
+            }
             if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {

@@ -38,6 +38,7 @@ struct DevCommand: AsyncParsableCommand {
         server.adminHost = options.adminHost
         server.adminPort = options.adminPort
         server.stateDirectory = options.state
+        server.publicMetrics = options.publicMetrics
         if isatty(0) == 1 {
             server.rebuilds = Self.rebuildRequests()
             printLine("Press r and Enter to rebuild the images.")

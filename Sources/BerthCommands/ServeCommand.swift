@@ -23,12 +23,18 @@ struct ListenOptions: ParsableArguments {
     @Option(name: .customLong("state-dir"), help: "The state folder (default: berth.state_dir, else .berth in the project folder).")
     var stateDir: String?
 
+    @Flag(name: .customLong("public-metrics"), help: "Serve /metrics on the admin port without the token, for a Prometheus scraper.")
+    var publicMetrics = false
+
+    @OptionGroup var log: LogSettings
+
     func options(folder: String, settings: BerthSettings) -> ServerOptions {
         var options = ServerOptions(state: StateDirectory(folder: folder, stateDir: stateDir ?? settings.stateDir))
         options.host = ip ?? settings.ip
         options.port = port ?? settings.port
         options.adminHost = adminIP ?? settings.adminIP
         options.adminPort = adminPort ?? settings.adminPort
+        options.publicMetrics = publicMetrics
         return options
     }
 }

@@ -19,6 +19,8 @@ public final class ContainerClass: Sendable {
     let makeHooks: @Sendable (ObjectID) -> any ContainerHooks
     let specBox: SpecBox
     let observer: (any InstanceObserver)?
+    /// Told of every request to the class's objects.
+    public let requestObserver: (any RequestObserver)?
     private let shards: [Shard]
 
     final class Shard: Sendable {
@@ -27,7 +29,7 @@ public final class ContainerClass: Sendable {
 
     public init(
         spec: ClassSpec, runtime: any ContainerRuntime, http: HTTPClient, logger: Logger = Logger(label: "berth.runtime"),
-        observer: (any InstanceObserver)? = nil,
+        observer: (any InstanceObserver)? = nil, requestObserver: (any RequestObserver)? = nil,
         hooks: @escaping @Sendable (ObjectID) -> any ContainerHooks = { _ in DefaultHooks() }
     ) {
         self.className = spec.settings.className
@@ -37,6 +39,7 @@ public final class ContainerClass: Sendable {
         self.probe = ReadinessProbe(http: http)
         self.logger = logger
         self.observer = observer
+        self.requestObserver = requestObserver
         self.makeHooks = hooks
         self.specBox = SpecBox(spec)
         self.shards = (0..<32).map { _ in Shard() }

@@ -9,6 +9,9 @@ import Synchronization
 /// serialised while the requests it admits are proxied concurrently, outside it.
 public actor ContainerController {
     public nonisolated let objectID: ObjectID
+    public nonisolated let className: String
+    /// Told of every request to this object (metrics), if anyone listens.
+    public nonisolated let requestObserver: (any RequestObserver)?
     /// The settings of the current (or last) instance; taken from the class at each start.
     public private(set) var settings: ContainerSettings
     let specBox: SpecBox
@@ -40,6 +43,8 @@ public actor ContainerController {
 
     init(objectID: ObjectID, containerClass: ContainerClass, hooks: any ContainerHooks) {
         self.objectID = objectID
+        self.className = containerClass.className
+        self.requestObserver = containerClass.requestObserver
         self.specBox = containerClass.specBox
         self.settings = containerClass.specBox.value.settings
         self.runtime = containerClass.runtime

@@ -211,8 +211,9 @@ public actor StateStore {
         case .starting: state = "starting"
         case .healthy(let duration):
             state = "healthy"
-            coldStart = .integer(Int(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000))
-            detail = coldStart
+            let ms = Int(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)
+            coldStart = .integer(ms)
+            detail = .text("cold start \(ms) ms")
         case .adopted: state = "healthy"
         case .stopped(let code, let reason):
             state = reason == .exit && code != 0 ? "stopped_with_code" : "stopped"
@@ -252,13 +253,15 @@ public actor StateStore {
         }
     }
 
-    /// Instances, newest first; `className` narrows to one class.
-    public func instances(className: String? = nil, limit: Int = 200) async throws(BerthError) -> [InstanceRow] {
+    /// Instances, newest first; `className` narrows to one class, `instanceID` to one
+    /// instance (or those whose id starts with it).
+    public func instances(className: String? = nil, instanceID: String? = nil, limit: Int = 200) async throws(BerthError) -> [InstanceRow] {
         let rows = try await run(
             """
-            SELECT * FROM instances WHERE (?1 IS NULL OR class_name = ?1) ORDER BY created_at DESC LIMIT ?2
+            SELECT * FROM instances WHERE (?1 IS NULL OR class_name = ?1) AND (?3 IS NULL OR instance_id LIKE ?3 || '%')
+            ORDER BY created_at DESC LIMIT ?2
             """,
-            [className.map { .text($0) } ?? .null, .integer(limit)]
+            [className.map { .text($0) } ?? .null, .integer(limit), instanceID.map { .text($0) } ?? .null]
         )
         return rows.map { row in
             InstanceRow(
@@ -289,7 +292,7 @@ public actor StateStore {
         try await run("SELECT at, instance_id, kind, detail FROM events WHERE instance_id = ? ORDER BY id", [.text(instanceID)]).map {
             EventRow(
                 at: Date(timeIntervalSince1970: $0.column("at")?.double ?? 0), instanceID: $0.column("instance_id")?.string ?? "",
-                kind: $0.column("kind")?.string ?? "", detail: $0.column("detail")?.string ?? $0.column("detail")?.integer.map { "\($0) ms" }
+                kind: $0.column("kind")?.string ?? "", detail: $0.column("detail")?.string
             )
         }
     }

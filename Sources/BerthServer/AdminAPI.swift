@@ -23,20 +23,26 @@ import Hummingbird
 public struct AdminAPI: Sendable {
     let deployer: Deployer
     let events: InstanceEventHub
+    let telemetry: Telemetry
     let info: ServerInfo
+    /// `/metrics` without the token, for a scraper.
+    var publicMetrics = false
     /// Where the server wrote its addresses once listening.
     let state: StateDirectory?
 
-    public init(deployer: Deployer, events: InstanceEventHub, info: ServerInfo, state: StateDirectory? = nil) {
+    public init(deployer: Deployer, events: InstanceEventHub, telemetry: Telemetry, info: ServerInfo, state: StateDirectory? = nil) {
         self.deployer = deployer
         self.events = events
+        self.telemetry = telemetry
         self.info = info
         self.state = state
     }
 
     public func router(token: String) -> Router<BasicRequestContext> {
         let router = Router()
-        router.middlewares.add(AdminAuth(token: token))
+        router.middlewares.add(AdminAuth(token: token, openPaths: publicMetrics ? ["/login", "/metrics"] : ["/login"]))
+        DashboardRoutes(deployer: deployer, events: events, telemetry: telemetry, stats: StatsSampler(client: deployer.client), token: token)
+            .add(to: router)
         let api = router.group("api")
         api.get("server") { _, _ in await self.serverInfo() }
         api.get("containers") { _, _ in AdminJSON.response(await deployer.containerViews()) }

@@ -4,28 +4,73 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 
-/// Every admin route needs `Authorization: Bearer <token>`. The comparison takes the same
-/// time whatever the token, and neither the token nor the header is ever logged.
+/// Every admin route needs the admin token: `Authorization: Bearer <token>` (scripts), or
+/// the session cookie the dashboard's login form sets (people). Comparisons take the same
+/// time whatever the input; neither the token nor the cookie is ever logged. Without them,
+/// pages redirect to the login form and everything else answers 401.
 public struct AdminAuth<Context: RequestContext>: RouterMiddleware {
     let digest: SHA256.Digest
+    let session: String
+    /// Paths served without the token (the login form; `/metrics` when made public).
+    let openPaths: Set<String>
 
-    public init(token: String) {
+    public init(token: String, openPaths: Set<String> = []) {
         digest = SHA256.hash(data: Data(token.utf8))
+        session = Self.sessionValue(token: token)
+        self.openPaths = openPaths
     }
 
+    /// The session cookie's value: derived from the token (an HMAC), so it is not the token,
+    /// and it stays valid across restarts until the token changes.
+    public static func sessionValue(token: String) -> String {
+        let mac = HMAC<SHA256>.authenticationCode(for: Data("berth-dashboard-session-v1".utf8), using: SymmetricKey(data: Data(token.utf8)))
+        return mac.map { String(format: "%02x", $0) }.joined()
+    }
+
+    public static var cookieName: String { "berth_session" }
+
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let header = request.headers[.authorization] else {
+        let path = request.uri.path
+        if openPaths.contains(path) { return try await next(request, context) }
+        if let header = request.headers[.authorization] {
+            let parts = header.split(separator: " ", maxSplits: 1)
+            guard parts.count == 2, parts[0].lowercased() == "bearer" else {
+                return AdminJSON.unauthorized("the Authorization header must be \"Bearer <token>\"")
+            }
+            let offered = SHA256.hash(data: Data(parts[1].trimmingCharacters(in: .whitespaces).utf8))
+            guard offered == digest else {
+                return AdminJSON.unauthorized("the admin token is wrong: use the one in the server's .berth/admin-token")
+            }
+            return try await next(request, context)
+        }
+        if let cookie = Self.cookie(Self.cookieName, in: request), Self.equal(cookie, session) {
+            return try await next(request, context)
+        }
+        if path.hasPrefix("/api/") || path == "/api" || path == "/metrics" {
             return AdminJSON.unauthorized("the admin API needs the admin token: send Authorization: Bearer <token> (the server wrote it to .berth/admin-token)")
         }
-        let parts = header.split(separator: " ", maxSplits: 1)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else {
-            return AdminJSON.unauthorized("the Authorization header must be \"Bearer <token>\"")
+        return Response(status: .seeOther, headers: [.location: "/login", .cacheControl: "no-store"])
+    }
+
+    static func cookie(_ name: String, in request: Request) -> String? {
+        for header in request.headers[values: .cookie] {
+            for part in header.split(separator: ";") {
+                let pair = part.split(separator: "=", maxSplits: 1)
+                if pair.count == 2, pair[0].trimmingCharacters(in: .whitespaces) == name {
+                    return pair[1].trimmingCharacters(in: .whitespaces)
+                }
+            }
         }
-        let offered = SHA256.hash(data: Data(parts[1].trimmingCharacters(in: .whitespaces).utf8))
-        guard offered == digest else {
-            return AdminJSON.unauthorized("the admin token is wrong: use the one in the server's .berth/admin-token")
-        }
-        return try await next(request, context)
+        return nil
+    }
+
+    /// Compares in time that depends on the length only.
+    static func equal(_ a: String, _ b: String) -> Bool {
+        let x = Array(a.utf8), y = Array(b.utf8)
+        guard x.count == y.count else { return false }
+        var difference: UInt8 = 0
+        for index in x.indices { difference |= x[index] ^ y[index] }
+        return difference == 0
     }
 }
 

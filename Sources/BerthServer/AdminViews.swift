@@ -24,9 +24,15 @@ public struct ContainerView: Sendable, Codable, Equatable {
     public var sleepAfter: String
     public var defaultPort: Int?
     public var disabled: String?
+    /// The routes that lead to the class: `prefix → BINDING (object by …)`.
+    public var routes: [String] = []
+    /// Requests per second and the share of 5xx answers over the last minute.
+    public var requestsPerSecond: Double = 0
+    public var errorRate: Double = 0
 
     enum CodingKeys: String, CodingKey {
-        case id, name, state, image, bindings
+        case id, name, state, image, bindings, routes
+        case requestsPerSecond = "rps", errorRate = "error_rate"
         case className = "class_name", liveInstances = "live_instances", failedInstances = "failed_instances"
         case maxInstances = "max_instances", lastModified = "last_modified", deploymentID = "deployment_id"
         case instanceType = "instance_type", sleepAfter = "sleep_after", defaultPort = "default_port", disabled
@@ -49,9 +55,14 @@ public struct InstanceView: Sendable, Codable, Equatable {
     public var containerID: String?
     public var className: String
     public var failure: String?
+    /// CPU (percent of one core) and memory, from the engine, when asked for.
+    public var cpuPercent: Double?
+    public var memoryBytes: UInt64?
+    public var memoryLimitBytes: UInt64?
 
     enum CodingKeys: String, CodingKey {
         case instance, name, state, location, version, created, failure
+        case cpuPercent = "cpu_percent", memoryBytes = "memory_bytes", memoryLimitBytes = "memory_limit_bytes"
         case objectID = "object_id", containerID = "container_id", className = "class_name"
     }
 }
@@ -138,7 +149,13 @@ extension Deployer {
             else if !live.isEmpty { "active" }
             else { "ready" }
         let type = container.instanceType
-        return ContainerView(
+        let bindings = Set(container.bindings)
+        let routes = (serving.current?.platform.routes.configs ?? []).filter { bindings.contains($0.binding) }
+            .map { "\($0.prefix) → \($0.binding) (object by \($0.object))" }
+        let lastMinute = registry.telemetry?.history(container.className).points(minutes: 1) ?? []
+        let requests = lastMinute.reduce(0) { $0 + $1.requestsPerSecond * Double(ActivityHistory.bucketSeconds) }
+        let errors = lastMinute.reduce(0) { $0 + $1.serverErrors }
+        var view = ContainerView(
             id: ObjectID.fromName(container.name, className: "application", app: deployment.config.name).hex,
             name: container.name, className: container.className, state: state, liveInstances: live.count, failedInstances: failed,
             maxInstances: container.maxInstances, lastModified: classRows[container.className]?.modifiedAt ?? deployment.createdAt, image: spec.settings.image,
@@ -146,5 +163,10 @@ extension Deployer {
             instanceType: "\(type.name) (\(type.vcpu) vCPU, \(type.memoryMiB) MiB)", sleepAfter: DurationText.format(spec.settings.sleepAfter),
             defaultPort: spec.settings.defaultPort, disabled: spec.disabledReason
         )
+        view.routes = routes
+        let seconds = Double(max(1, lastMinute.count) * ActivityHistory.bucketSeconds)
+        view.requestsPerSecond = requests / seconds
+        view.errorRate = requests > 0 ? Double(errors) / requests : 0
+        return view
     }
 }

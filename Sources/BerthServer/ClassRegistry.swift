@@ -12,6 +12,8 @@ public final class ClassRegistry: Sendable {
     let runtime: any ContainerRuntime
     let logger: Logger
     let observer: (any InstanceObserver)?
+    /// Metrics, and the observer of each class's requests.
+    public let telemetry: Telemetry?
     let containerTypes: [String: any Container.Type]
     /// Added to every container's labels (the server's id), so that a restart finds its own.
     let ownerLabels: [String: String]
@@ -20,9 +22,10 @@ public final class ClassRegistry: Sendable {
     private let classes = Mutex<[String: ContainerClass]>([:])
 
     public init(
-        runtime: any ContainerRuntime, logger: Logger, observer: (any InstanceObserver)? = nil,
+        runtime: any ContainerRuntime, logger: Logger, observer: (any InstanceObserver)? = nil, telemetry: Telemetry? = nil,
         containerTypes: [String: any Container.Type] = [:], ownerLabels: [String: String] = [:]
     ) {
+        self.telemetry = telemetry
         self.runtime = runtime
         self.logger = logger
         self.observer = observer
@@ -96,6 +99,7 @@ public final class ClassRegistry: Sendable {
         let proxy = self.proxy
         let containerClass = ContainerClass(
             spec: spec, runtime: runtime, http: http, logger: logger, observer: observer,
+            requestObserver: telemetry?.forClass(spec.settings.className),
             hooks: { id in
                 guard let type, let owner = holder.value else { return DefaultHooks() }
                 return type.init(context: ContainerContext(id: id, containerClass: owner, proxy: proxy))

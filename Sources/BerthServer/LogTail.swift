@@ -30,6 +30,8 @@ struct LogTail: Sendable {
     let registry: ClassRegistry
     let events: InstanceEventHub
     let client: DockerClient
+    /// JSON lines (`berth tail`) or server-sent events (the dashboard).
+    var serverSentEvents = false
 
     /// What to follow: one instance of one object.
     struct Target: Sendable {
@@ -85,10 +87,12 @@ struct LogTail: Sendable {
     private func follow(_ target: Target, from: Date?, _ out: AsyncStream<ByteBuffer>.Continuation) async {
         let emit = { (type: String, stream: String?, line: String?) in
             let value = TailLine(type: type, time: Date(), className: target.className, object: target.object, instance: target.instanceID, stream: stream, line: line)
-            if var data = try? AdminJSON.encoder.encode(value) {
-                data.append(0x0A)
-                out.yield(ByteBuffer(bytes: data))
-            }
+            guard let data = try? AdminJSON.encoder.encode(value) else { return }
+            var buffer = ByteBuffer()
+            if serverSentEvents { buffer.writeString("data: ") }
+            buffer.writeBytes(data)
+            buffer.writeString(serverSentEvents ? "\n\n" : "\n")
+            out.yield(buffer)
         }
         emit("attach", nil, nil)
         var options = LogOptions()

@@ -23,6 +23,8 @@ public struct ServerOptions: Sendable {
     public var stopContainersOnExit = false
     /// Signals that shut the server down gracefully.
     public var shutdownSignals: [UnixSignal] = [.sigterm, .sigint]
+    /// Serve `/metrics` without the admin token (for a Prometheus scraper).
+    public var publicMetrics = false
 
     public init(state: StateDirectory) {
         self.state = state
@@ -73,8 +75,12 @@ public struct PlatformServer: Sendable {
         let runtime = DockerRuntime(client: client, logger: logger)
         let recorder = StateRecorder(store: store, logger: logger)
         let ownerLabel = "berth.server=\(serverID)"
-        let events = InstanceEventHub(recorder: recorder)
-        let registry = ClassRegistry(runtime: runtime, logger: logger, observer: events, containerTypes: containerTypes, ownerLabels: ["berth.server": serverID])
+        let telemetry = Telemetry()
+        let events = InstanceEventHub(recorder: recorder, telemetry: telemetry)
+        let registry = ClassRegistry(
+            runtime: runtime, logger: logger, observer: events, telemetry: telemetry, containerTypes: containerTypes,
+            ownerLabels: ["berth.server": serverID]
+        )
         let serving = ServingState()
         let deployer = Deployer(
             registry: registry, serving: serving, store: store, client: client, runtime: runtime, ownerLabel: ownerLabel,
@@ -106,6 +112,7 @@ public struct PlatformServer: Sendable {
             state.writeServerInfo(info)
             say("Ready on \(info.gatewayURL)")
             say("Admin API on \(info.adminURL)/api (Authorization: Bearer <token from \(state.tokenPath)>)")
+            say("Dashboard on \(info.adminURL)/ (log in with that token)")
             onReady(info)
         }
         let gateway = Application(
@@ -118,8 +125,10 @@ public struct PlatformServer: Sendable {
             logger: logger
         )
         let info = ServerInfo(serverID: serverID, gatewayURL: "", adminURL: "", stateDirectory: state.path, pid: getpid(), startedAt: startedAt)
+        var adminAPI = AdminAPI(deployer: deployer, events: events, telemetry: telemetry, info: info, state: state)
+        adminAPI.publicMetrics = options.publicMetrics
         let admin = Application(
-            router: AdminAPI(deployer: deployer, events: events, info: info, state: state).router(token: token),
+            router: adminAPI.router(token: token),
             configuration: ApplicationConfiguration(address: .hostname(adminHost, port: options.adminPort), serverName: "berth-admin"),
             onServerRunning: { channel in
                 listening.setAdmin(channel.localAddress?.port ?? 0)
@@ -130,7 +139,11 @@ public struct PlatformServer: Sendable {
         var services: [any Service] = [
             recorder,
             ContainersService(deployer: deployer, stopContainers: options.stopContainersOnExit, say: say),
+            TelemetrySampler(telemetry: telemetry, registry: registry),
             admin, gateway,
+            // Shut down first: ends the live log streams, which would keep the admin API's
+            // connections open.
+            StreamCloser(events: events),
         ]
         if let redeploys, let initialDeployment {
             services.append(RedeployService(redeploys: redeploys, deployer: deployer, client: client, build: initialDeployment, say: say))
@@ -185,6 +198,16 @@ struct ContainersService: Service {
             await runtime.removeInstance(leftover.containerID)
         }
         say("stopped")
+    }
+}
+
+/// On shutdown, ends the streams that follow instances (log tails, the dashboard's logs).
+struct StreamCloser: Service {
+    let events: InstanceEventHub
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        events.finishAll()
     }
 }
 

@@ -28,6 +28,8 @@ public struct ProjectServer: Sendable {
     public var rebuilds: AsyncStream<Void>?
     /// Signals that shut the server down gracefully.
     public var shutdownSignals: [UnixSignal] = [.sigterm, .sigint]
+    /// Serve `/metrics` without the admin token.
+    public var publicMetrics = false
 
     public init(
         config: ProjectConfig, host: String, port: Int, logger: Logger, worker: (any Worker)? = nil,
@@ -51,6 +53,7 @@ public struct ProjectServer: Sendable {
         options.adminPort = adminPort ?? config.berth.adminPort
         options.stopContainersOnExit = true
         options.shutdownSignals = shutdownSignals
+        options.publicMetrics = publicMetrics
         var server = PlatformServer(options: options, logger: logger, worker: worker)
         server.containerTypes = containerTypes
         let config = self.config

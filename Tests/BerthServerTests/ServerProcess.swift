@@ -87,9 +87,15 @@ final class ServerProcess: Sendable {
         process.waitUntilExit()
     }
 
-    /// SIGTERM, then waits for the exit.
+    /// SIGTERM, then waits for the exit; SIGKILL (and a recorded issue) after 30 s.
     func stop() {
         if process.isRunning { process.terminate() }
+        let deadline = Date().addingTimeInterval(30)
+        while process.isRunning && Date() < deadline { usleep(50_000) }
+        if process.isRunning {
+            Issue.record("berth serve did not exit within 30 s of SIGTERM")
+            kill(process.processIdentifier, SIGKILL)
+        }
         process.waitUntilExit()
     }
 

@@ -1,0 +1,137 @@
+import BerthCore
+import BerthRuntime
+import CoreMetrics
+import Foundation
+import Prometheus
+import Synchronization
+
+/// Berth's metrics, recorded through swift-metrics into a Prometheus registry of the server's
+/// own (no global bootstrap), and the dashboard's last hour per class.
+///
+/// | series | type |
+/// |---|---|
+/// | `berth_requests_total{class,status}` | counter |
+/// | `berth_request_duration_seconds{class,status}` | histogram, to the response head |
+/// | `berth_cold_start_duration_seconds{class}` | histogram, start to healthy |
+/// | `berth_container_start_failures_total{class}` | counter |
+/// | `berth_proxy_errors_total{class}` | counter: the container dropped or refused a request |
+/// | `berth_max_instances_rejections_total{class}` | counter |
+/// | `berth_instances{class,state}` | gauge, set when scraped |
+public final class Telemetry: InstanceObserver {
+    public let registry = PrometheusCollectorRegistry()
+    let factory: PrometheusMetricsFactory
+    private let classes = Mutex<[String: ClassTelemetry]>([:])
+    private let instanceGauges = Mutex<[String: CoreMetrics.Gauge]>([:])
+
+    public init() {
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.defaultDurationHistogramBuckets = [1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000].map { .microseconds(Int64($0 * 1000)) }
+        factory.durationHistogramBuckets["berth_cold_start_duration_seconds"] = [100, 250, 500, 750, 1000, 1500, 2000, 3000, 5000, 10000, 20000]
+            .map { .milliseconds($0) }
+        self.factory = factory
+    }
+
+    /// The metrics of one class, which observes its requests.
+    public func forClass(_ className: String) -> ClassTelemetry {
+        classes.withLock { classes in
+            if let existing = classes[className] { return existing }
+            let created = ClassTelemetry(className: className, factory: factory)
+            classes[className] = created
+            return created
+        }
+    }
+
+    public func instance(_ record: InstanceRecord, _ event: InstanceEvent) {
+        let metrics = forClass(record.className)
+        switch event {
+        case .healthy(let coldStart):
+            metrics.coldStart.recordNanoseconds(coldStart.nanoseconds)
+            metrics.history.coldStart(coldStart)
+        case .failed(let message) where !message.contains("max concurrent instance count"):
+            metrics.startFailures.increment()
+        default:
+            break
+        }
+    }
+
+    /// Sets the instance gauges and the history's running counts from the classes' objects.
+    public func sample(_ registry: ClassRegistry) async {
+        for containerClass in registry.all {
+            let snapshots = await containerClass.snapshots()
+            var byState: [String: Int] = ["running": 0, "healthy": 0, "stopping": 0, "stopped": 0, "stopped_with_code": 0]
+            for snapshot in snapshots { byState[snapshot.state, default: 0] += 1 }
+            for (state, count) in byState { gauge(containerClass.className, state).record(count) }
+            forClass(containerClass.className).history.running(snapshots.filter(\.isLive).count)
+        }
+    }
+
+    private func gauge(_ className: String, _ state: String) -> CoreMetrics.Gauge {
+        instanceGauges.withLock { gauges in
+            let key = className + "\u{0}" + state
+            if let existing = gauges[key] { return existing }
+            let created = CoreMetrics.Gauge(label: "berth_instances", dimensions: [("class", className), ("state", state)], factory: factory)
+            gauges[key] = created
+            return created
+        }
+    }
+
+    /// The Prometheus text format of every series, after sampling the instance gauges.
+    public func exposition(_ classRegistry: ClassRegistry) async -> String {
+        await sample(classRegistry)
+        return registry.emitToString()
+    }
+
+    public func history(_ className: String) -> ActivityHistory {
+        forClass(className).history
+    }
+}
+
+/// One class's counters and histograms; it observes the class's requests.
+public final class ClassTelemetry: RequestObserver {
+    let className: String
+    let factory: PrometheusMetricsFactory
+    let coldStart: CoreMetrics.Timer
+    let startFailures: CoreMetrics.Counter
+    let proxyErrors: CoreMetrics.Counter
+    let rejections: CoreMetrics.Counter
+    public let history = ActivityHistory()
+    private let byStatus = Mutex<[Int: (CoreMetrics.Counter, CoreMetrics.Timer)]>([:])
+
+    init(className: String, factory: PrometheusMetricsFactory) {
+        self.className = className
+        self.factory = factory
+        let dimensions = [("class", className)]
+        coldStart = CoreMetrics.Timer(label: "berth_cold_start_duration_seconds", dimensions: dimensions, factory: factory)
+        startFailures = CoreMetrics.Counter(label: "berth_container_start_failures_total", dimensions: dimensions, factory: factory)
+        proxyErrors = CoreMetrics.Counter(label: "berth_proxy_errors_total", dimensions: dimensions, factory: factory)
+        rejections = CoreMetrics.Counter(label: "berth_max_instances_rejections_total", dimensions: dimensions, factory: factory)
+    }
+
+    public func request(className: String, status: Int, duration: Duration, failure: BerthError.Code?) {
+        let (counter, timer) = byStatus.withLock { metrics in
+            if let existing = metrics[status] { return existing }
+            let dimensions = [("class", self.className), ("status", String(status))]
+            let created = (
+                CoreMetrics.Counter(label: "berth_requests_total", dimensions: dimensions, factory: factory),
+                CoreMetrics.Timer(label: "berth_request_duration_seconds", dimensions: dimensions, factory: factory)
+            )
+            metrics[status] = created
+            return created
+        }
+        counter.increment()
+        timer.recordNanoseconds(duration.nanoseconds)
+        history.request(status: status, duration: duration)
+        switch failure {
+        case .capacityExceeded?: rejections.increment()
+        case .engineError? where status == 502: proxyErrors.increment()
+        default: break
+        }
+    }
+}
+
+extension Duration {
+    /// The whole duration in nanoseconds.
+    var nanoseconds: Int64 {
+        components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000
+    }
+}
