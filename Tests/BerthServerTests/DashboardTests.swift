@@ -53,6 +53,12 @@ struct DashboardTests {
                 #expect(try await Self.send(base + path).status == 401, "\(path)")
                 #expect(try await Self.send(base + path, headers: [("Authorization", "Bearer wrong")]).status == 401, "\(path)")
             }
+            // Routes that change things refuse without the token, before reading anything.
+            for (method, path) in [(HTTPMethod.POST, "/api/deployments"), (.POST, "/api/rollback"), (.DELETE, "/api/containers/web"), (.DELETE, "/api/images?ref=x:y")] {
+                #expect(try await Self.send(base + path, method: method, body: "{}").status == 401, "\(method) \(path)")
+                #expect(try await Self.send(base + path, method: method, headers: [("Authorization", "Bearer wrong")], body: "{}").status == 401)
+            }
+            #expect(try await Self.send(base + "/api/containers", headers: bearer).body.contains("\"live_instances\":1"), "nothing was deleted")
             for path in ["/", "/assets/app.js", "/assets/app.css"] {
                 #expect(try await Self.send(base + path, headers: bearer).status == 200, "\(path)")
                 let anonymous = try await Self.send(base + path)
