@@ -1,4 +1,4 @@
-.PHONY: test engine build clean dev example
+.PHONY: test engine build clean dev example bench bench-quick bench-tools
 
 # Installs and starts what the tests need (Docker engine, busybox-static), builds, runs every test.
 test:
@@ -22,3 +22,16 @@ example: examples/hello/server
 
 examples/hello/server: examples/hello/server.c
 	gcc -static -O2 -pthread -o $@ $<
+
+# Benchmarks (never part of `make test`): Berth side by side with the bare container, nginx and
+# the engine's own start; a table on stdout and bench/out/results.json. See BENCHMARKS.md.
+bench: example engine bench-tools
+	swift build -c release --product berth-bench
+	.build/release/berth-bench
+
+bench-quick: example engine bench-tools
+	swift build -c release --product berth-bench
+	.build/release/berth-bench --quick
+
+bench-tools:
+	BERTH_EXTRA_PACKAGES="wrk nginx-light" bash scripts/ensure-engine.sh

@@ -10,6 +10,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "berth", targets: ["berth"]),
+        .executable(name: "berth-bench", targets: ["BerthBench"]),
         .library(name: "BerthConfig", targets: ["BerthConfig"]),
         .library(name: "DockerEngine", targets: ["DockerEngine"]),
     ],
@@ -88,6 +89,17 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .executableTarget(name: "berth", dependencies: ["BerthCommands", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "BerthBench",
+            dependencies: [
+                "BerthCore", "BerthConfig", "BerthRuntime", "BerthServer", "DockerEngine",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "BerthTestSupport",
             dependencies: ["BerthCore", .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOCore", package: "swift-nio")],

@@ -1,0 +1,68 @@
+import AsyncHTTPClient
+import BerthConfig
+import BerthCore
+import BerthRuntime
+import BerthServer
+import DockerEngine
+import Foundation
+import Logging
+import NIOCore
+
+/// `berth-bench [--quick]`: Berth side by side with its baselines on this machine (see
+/// BENCHMARKS.md). Prints a table and writes `bench/out/results.json`.
+@main
+struct Bench {
+    static func main() async throws {
+        let quick = CommandLine.arguments.contains("--quick")
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        var results = Results()
+        let bench = try await Harness.start(repository: repository, quick: quick)
+        do {
+            try await bench.warmProxy(into: &results)
+            try await bench.coldStart(into: &results)
+            try await bench.stampede(into: &results)
+            try await bench.fanOut(into: &results)
+        } catch {
+            await bench.stop()
+            throw error
+        }
+        await bench.stop()
+        try results.write(to: repository + "/bench/out/results.json")
+        print(results.table())
+    }
+}
+
+/// The measured values by key (`proxy.berth_rps`…), with the table printed at the end.
+struct Results {
+    var values: [String: Double] = [:]
+    var lines: [String] = []
+
+    mutating func set(_ key: String, _ value: Double) { values[key] = value }
+
+    func write(to path: String) throws {
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        let data = try JSONSerialization.data(withJSONObject: values, options: [.prettyPrinted, .sortedKeys])
+        try data.write(to: URL(fileURLWithPath: path))
+    }
+
+    func table() -> String {
+        let width = values.keys.map(\.count).max() ?? 0
+        return values.keys.sorted().map { key in
+            key.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + String(format: "%.3f", values[key]!)
+        }.joined(separator: "\n")
+    }
+}
+
+/// Summary statistics of samples.
+extension Array where Element == Double {
+    func percentile(_ q: Double) -> Double {
+        guard !isEmpty else { return .nan }
+        let sorted = self.sorted()
+        return sorted[Swift.min(sorted.count - 1, Int((Double(sorted.count - 1) * q).rounded()))]
+    }
+    var median: Double { percentile(0.5) }
+}
+
+extension Duration {
+    var milliseconds: Double { Double(components.seconds) * 1000 + Double(components.attoseconds) / 1e15 }
+}

@@ -1,0 +1,109 @@
+import BerthCore
+import Foundation
+
+/// One run of `wrk` (Debian's) against a loopback URL, bounded in time.
+struct Wrk {
+    var requestsPerSecond: Double
+    var p50Milliseconds: Double
+    var p99Milliseconds: Double
+
+    static func run(url: String, seconds: Int, connections: Int, threads: Int = 2) throws -> Wrk {
+        let output = try Tool.output("wrk", ["-t\(threads)", "-c\(connections)", "-d\(seconds)s", "--latency", url])
+        func value(after prefix: String) -> String? {
+            output.split(separator: "\n").first { $0.trimmingCharacters(in: .whitespaces).hasPrefix(prefix) }
+                .map { $0.trimmingCharacters(in: .whitespaces).dropFirst(prefix.count).trimmingCharacters(in: .whitespaces) }
+        }
+        guard let rps = value(after: "Requests/sec:").flatMap(Double.init), let p50 = value(after: "50%").flatMap(Self.milliseconds),
+              let p99 = value(after: "99%").flatMap(Self.milliseconds)
+        else { throw BerthError(.internal, "wrk printed something unexpected:\n\(output)") }
+        if output.contains("Non-2xx") { throw BerthError(.internal, "wrk saw non-2xx answers from \(url):\n\(output)") }
+        return Wrk(requestsPerSecond: rps, p50Milliseconds: p50, p99Milliseconds: p99)
+    }
+
+    /// `812.00us`, `1.20ms`, `2.00s` → milliseconds.
+    static func milliseconds(_ text: String) -> Double? {
+        for (suffix, factor) in [("us", 0.001), ("ms", 1.0), ("s", 1000.0)] where text.hasSuffix(suffix) {
+            return Double(text.dropLast(suffix.count)).map { $0 * factor }
+        }
+        return nil
+    }
+}
+
+/// nginx (Debian's nginx-light) as a reverse proxy with upstream keepalive, on a free port.
+struct Nginx {
+    let process: Process
+    let port: Int
+    let folder: String
+
+    static func start(upstreamPort: Int, workers: Int) throws -> Nginx {
+        let folder = NSTemporaryDirectory() + "berth-bench-nginx-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: folder + "/logs", withIntermediateDirectories: true)
+        let port = try Tool.freePort()
+        try """
+            worker_processes \(workers);
+            pid \(folder)/nginx.pid;
+            error_log \(folder)/logs/error.log error;
+            events { worker_connections 4096; }
+            http {
+              access_log off;
+              upstream container { server 127.0.0.1:\(upstreamPort); keepalive 256; }
+              server {
+                listen 127.0.0.1:\(port);
+                location / {
+                  proxy_pass http://container;
+                  proxy_http_version 1.1;
+                  proxy_set_header Connection "";
+                  proxy_set_header Host $host;
+                  proxy_set_header X-Forwarded-For $remote_addr;
+                  proxy_buffering off;
+                }
+              }
+            }
+            """.write(toFile: folder + "/nginx.conf", atomically: true, encoding: .utf8)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/sbin/nginx")
+        process.arguments = ["-p", folder, "-c", folder + "/nginx.conf", "-g", "daemon off;"]
+        try process.run()
+        // Wait until it listens.
+        for _ in 0..<100 {
+            if (try? Tool.output("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/"])) == "200" { break }
+            usleep(50_000)
+        }
+        return Nginx(process: process, port: port, folder: folder)
+    }
+
+    func stop() {
+        process.terminate()
+        process.waitUntilExit()
+        try? FileManager.default.removeItem(atPath: folder)
+    }
+}
+
+enum Tool {
+    static func output(_ name: String, _ arguments: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [name] + arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        guard bound else { throw BerthError(.internal, "no free loopback port") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
