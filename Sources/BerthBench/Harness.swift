@@ -20,6 +20,8 @@ final class Harness: @unchecked Sendable {
     let gateway: String
     let app: String
     let image: String
+    /// The class's instance type: the engine baseline runs with the same limits.
+    var limits: (memoryBytes: Int64, nanoCPUs: Int64) = (0, 0)
     var serverTask: Task<Void, any Error>?
 
     init(quick: Bool, repository: String, folder: String, client: DockerClient, http: HTTPClient, gateway: String, app: String, image: String) {
@@ -42,7 +44,7 @@ final class Harness: @unchecked Sendable {
         try """
             {
               "name": "\(app)",
-              "containers": [{ "name": "web", "class_name": "Web", "image": "./Dockerfile", "max_instances": 1000 }],
+              "containers": [{ "name": "web", "class_name": "Web", "image": "./Dockerfile", "max_instances": 1000, "instance_type": "standard-4" }],
               "durable_objects": { "bindings": [{ "name": "WEB", "class_name": "Web" }] },
               "migrations": [{ "tag": "v1", "new_sqlite_classes": ["Web"] }],
               "berth": { "instance_get_timeout": "120s", "port_ready_timeout": "60s", "stop_grace_period": "1s",
@@ -77,6 +79,8 @@ final class Harness: @unchecked Sendable {
         guard let info = await iterator.next() else { throw BerthError(.internal, "the bench server did not start") }
         let harness = Harness(quick: quick, repository: repository, folder: folder, client: client, http: http, gateway: info.gatewayURL, app: app, image: imageTag)
         harness.serverTask = task
+        let type = config.containers[0].instanceType
+        harness.limits = (Int64(type.memoryMiB) << 20, Int64(type.vcpu * 1_000_000_000))
         return harness
     }
 
@@ -122,6 +126,8 @@ final class Harness: @unchecked Sendable {
         spec.publishedPorts = [8080]
         spec.publishAddress = "127.0.0.1"
         spec.labels = ["berth.bench": app]
+        spec.memoryBytes = limits.memoryBytes
+        spec.nanoCPUs = limits.nanoCPUs
         let id = try await client.createContainer(spec)
         try await client.startContainer(id)
         guard let port = try await client.inspectContainer(id).hostPort(for: 8080) else { throw BerthError(.notFound, "no port") }

@@ -2,6 +2,7 @@ import BerthCore
 import Foundation
 import DockerEngine
 import Logging
+import Synchronization
 
 /// ``ContainerRuntime`` on a Docker engine: ports published on 127.0.0.1 on ephemeral ports.
 public struct DockerRuntime: ContainerRuntime {
@@ -9,6 +10,9 @@ public struct DockerRuntime: ContainerRuntime {
     /// Network for containers with `enableInternet = false`; created on first use.
     let isolatedNetwork: String
     let logger: Logger
+    /// The engine's CPUs and memory, read once: limits above them are capped, or the engine
+    /// would refuse to start the container.
+    let capacity = EngineCapacity()
 
     public init(client: DockerClient, isolatedNetwork: String = "berth-no-internet", logger: Logger = Logger(label: "berth.runtime")) {
         self.client = client
@@ -22,8 +26,12 @@ public struct DockerRuntime: ContainerRuntime {
         container.labels = spec.labels
         container.publishedPorts = spec.ports
         container.publishAddress = "127.0.0.1"
-        container.memoryBytes = spec.memoryBytes
-        container.nanoCPUs = spec.nanoCPUs
+        let (cpus, memory) = await capacity.read(client)
+        container.memoryBytes = spec.memoryBytes.map { memory > 0 ? min($0, memory) : $0 }
+        container.nanoCPUs = spec.nanoCPUs.map { cpus > 0 ? min($0, Int64(cpus) * 1_000_000_000) : $0 }
+        if container.nanoCPUs != spec.nanoCPUs || container.memoryBytes != spec.memoryBytes {
+            capacity.warnOnce(logger, "the instance type asks for more than the engine has (\(cpus) CPUs, \(memory >> 20) MiB); its containers get the engine's whole capacity")
+        }
         if let entrypoint = spec.entrypoint, !entrypoint.isEmpty {
             container.entrypoint = [entrypoint[0]]
             container.command = Array(entrypoint.dropFirst())
@@ -108,5 +116,26 @@ public struct DockerRuntime: ContainerRuntime {
             }
         }
         return endpoints
+    }
+}
+
+/// The engine's CPU count and memory, read on first use.
+final class EngineCapacity: Sendable {
+    private let value = Mutex<(cpus: Int, memory: Int64, warned: Bool)?>(nil)
+
+    func read(_ client: DockerClient) async -> (Int, Int64) {
+        if let known = value.withLock({ $0 }) { return (known.cpus, known.memory) }
+        guard let info = try? await client.info() else { return (0, 0) }
+        value.withLock { $0 = $0 ?? (info.cpus, info.memoryBytes, false) }
+        return (info.cpus, info.memoryBytes)
+    }
+
+    func warnOnce(_ logger: Logger, _ message: String) {
+        let first = value.withLock { state -> Bool in
+            guard let current = state, !current.warned else { return false }
+            state?.warned = true
+            return true
+        }
+        if first { logger.warning("\(message)") }
     }
 }

@@ -96,6 +96,7 @@ final class GatewayFixture: Sendable {
         berth: String = #"{ "classes": { "MyContainer": { "env_vars": { "MESSAGE": "from the test" } } } }"#,
         worker: (any Worker)? = nil,
         containerTypes: [String: any Container.Type] = [:],
+        configure: (inout ProjectConfig) -> Void = { _ in },
         _ body: @Sendable (GatewayFixture) async throws -> Void
     ) async throws {
         let project = try ExampleProject(prefix: "t", berth: berth, maxInstances: maxInstances)
@@ -104,6 +105,7 @@ final class GatewayFixture: Sendable {
         // These tests are about behaviour, not speed: while many of them build images and start
         // containers at once, the engine can take longer than the default 8 s to start one.
         if !berth.contains("instance_get_timeout") { config.berth.instanceGetTimeout = .seconds(60) }
+        configure(&config)
 
         let client = try DockerClient()
         var logger = Logger(label: "berth.test")

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import BerthConfig
 import BerthCore
 import BerthRuntime
 @testable import BerthServer
@@ -238,6 +239,19 @@ struct GatewayTests {
             #expect(try await f.request("/container/three").status == 200)
             await f.platform.shutdown()
             #expect(try await f.engineContainers().isEmpty)
+        }
+    }
+
+    @Test("an instance type bigger than the engine is capped to its CPUs and memory, and starts")
+    func oversizedInstanceType() async throws {
+        let biggest = InstanceType.presets.max { $0.vcpu < $1.vcpu }!
+        try await GatewayFixture.with(configure: { $0.containers[0].instanceType = biggest }) { f in
+            #expect(try await f.request("/container/big").status == 200)
+            let container = try #require(try await f.engineContainers().first)
+            let details = try await f.client.inspectContainer(container.id)
+            let info = try await f.client.info()
+            #expect(details.hostConfig.nanoCPUs == min(Int64(biggest.vcpu * 1_000_000_000), Int64(info.cpus) * 1_000_000_000))
+            #expect(details.hostConfig.memoryBytes == min(Int64(biggest.memoryMiB) << 20, info.memoryBytes))
         }
     }
 }
