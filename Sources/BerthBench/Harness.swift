@@ -79,8 +79,10 @@ final class Harness: @unchecked Sendable {
         guard let info = await iterator.next() else { throw BerthError(.internal, "the bench server did not start") }
         let harness = Harness(quick: quick, repository: repository, folder: folder, client: client, http: http, gateway: info.gatewayURL, app: app, image: imageTag)
         harness.serverTask = task
+        // The same limits Berth's Docker driver applies: the instance type's, capped to the engine.
         let type = config.containers[0].instanceType
-        harness.limits = (Int64(type.memoryMiB) << 20, Int64(type.vcpu * 1_000_000_000))
+        let engine = try await client.info()
+        harness.limits = (min(Int64(type.memoryMiB) << 20, engine.memoryBytes), min(Int64(type.vcpu * 1_000_000_000), Int64(engine.cpus) * 1_000_000_000))
         return harness
     }
 
