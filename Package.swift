@@ -120,6 +120,7 @@ let package = Package(
             name: "BerthRuntimeTests",
             dependencies: [
                 "BerthRuntime", "BerthCore", "BerthConfig", "DockerEngine",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],

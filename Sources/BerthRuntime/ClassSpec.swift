@@ -39,7 +39,7 @@ public struct ClassSpec: Sendable {
         parts += s.envVars.sorted { $0.key < $1.key }.map { "env:\($0.key)=\($0.value)" }
         parts += s.labels.sorted { $0.key < $1.key }.map { "label:\($0.key)=\($0.value)" }
         let digest = SHA256.hash(data: Data(parts.joined(separator: "\n").utf8))
-        return digest.prefix(8).map { String(format: "%02x", $0) }.joined()
+        return Hex.encode(digest.prefix(8))
     }
 }
 

@@ -463,8 +463,7 @@ public actor ContainerController {
     }
 
     static func randomHex(_ count: Int) -> String {
-        var generator = SystemRandomNumberGenerator()
-        return (0..<(count / 2)).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+        Hex.random(bytes: count / 2)
     }
 }
 

@@ -21,7 +21,7 @@ public struct ObjectID: Hashable, Sendable, CustomStringConvertible, Codable {
         var hasher = SHA256()
         hasher.update(data: Data("berth-object-id\u{0}\(app)\u{0}\(className)\u{0}".utf8))
         hasher.update(data: Data(name.utf8))
-        let hex = hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        let hex = Hex.encode(hasher.finalize())
         return ObjectID(hex: hex, name: name)
     }
 
@@ -41,9 +41,7 @@ public struct ObjectID: Hashable, Sendable, CustomStringConvertible, Codable {
 
     /// A new random id.
     public static func unique() -> ObjectID {
-        var generator = SystemRandomNumberGenerator()
-        let hex = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
-        return ObjectID(hex: hex, name: nil)
+        ObjectID(hex: Hex.random(bytes: 32), name: nil)
     }
 
     public var description: String { hex }

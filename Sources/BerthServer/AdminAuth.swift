@@ -24,7 +24,7 @@ public struct AdminAuth<Context: RequestContext>: RouterMiddleware {
     /// and it stays valid across restarts until the token changes.
     public static func sessionValue(token: String) -> String {
         let mac = HMAC<SHA256>.authenticationCode(for: Data("berth-dashboard-session-v1".utf8), using: SymmetricKey(data: Data(token.utf8)))
-        return mac.map { String(format: "%02x", $0) }.joined()
+        return Hex.encode(mac)
     }
 
     public static var cookieName: String { "berth_session" }

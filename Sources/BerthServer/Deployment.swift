@@ -47,8 +47,7 @@ public struct Deployment: Sendable, Codable, Equatable {
 
     /// 10 lowercase hex characters: short enough for a table, usable as an image tag.
     public static func newID() -> String {
-        var generator = SystemRandomNumberGenerator()
-        return (0..<5).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+        Hex.random(bytes: 5)
     }
 
     /// Whether `text` can be a deployment id (and so an image tag).

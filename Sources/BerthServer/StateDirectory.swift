@@ -37,8 +37,7 @@ public struct StateDirectory: Sendable {
             let token = text.trimmingCharacters(in: .whitespacesAndNewlines)
             if !token.isEmpty { return (token, false) }
         }
-        var generator = SystemRandomNumberGenerator()
-        let token = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+        let token = Hex.random(bytes: 32)
         let created = FileManager.default.createFile(
             atPath: tokenPath, contents: Data((token + "\n").utf8), attributes: [.posixPermissions: 0o600]
         )
