@@ -80,10 +80,10 @@ struct DeployCommand: AsyncParsableCommand {
             var view: DeploymentView = try await admin.post("/api/deployments", deployment)
             say("Deployment \(view.id) is live: routes and new instances use it now")
             if !noWait {
-                view = try await follow(view, admin: admin, say: say)
+                view = try await followRollout(view, admin: admin, say: say)
             }
-            let seconds = Double(started.duration(to: .now).components.attoseconds / 1_000_000_000_000_000) / 1000
-                + Double(started.duration(to: .now).components.seconds)
+            let elapsed = started.duration(to: .now)
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
             say(String(format: "Done in %.1f s", seconds))
             if json { print(try jsonText(view)) }
             if view.progress.state == "failed" { throw ExitStatus.failure }
@@ -91,27 +91,27 @@ struct DeployCommand: AsyncParsableCommand {
             throw fail(error)
         }
     }
+}
 
-    /// Prints the rollout's steps until it finishes.
-    func follow(_ start: DeploymentView, admin: AdminClient, say: @Sendable (String) -> Void) async throws(BerthError) -> DeploymentView {
-        var view = start
-        var last = ""
-        while true {
-            let progress = view.progress
-            let line: String = switch progress.state {
-            case "pending": "rollout: waiting"
-            case "skipped": "rollout: none; running instances keep their version until they stop"
-            case "done" where progress.total == 0: "rollout: no running instance to replace"
-            default:
-                "rollout \(progress.state): step \(progress.step)/\(max(progress.steps.count, 1))"
-                    + (progress.steps.isEmpty ? "" : " (\(progress.steps.map { "\($0)%" }.joined(separator: ", ")))")
-                    + ", \(progress.replaced) of \(progress.total) instance(s) replaced"
-                    + (progress.message.map { ": \($0)" } ?? "")
-            }
-            if line != last { say(line); last = line }
-            if progress.isFinished { return view }
-            try? await Task.sleep(for: .milliseconds(200))
-            view = try await admin.get("/api/deployments/\(view.id)")
+/// Prints a deployment's rollout steps until it finishes (`deploy`, `rollback`).
+func followRollout(_ start: DeploymentView, admin: AdminClient, say: @Sendable (String) -> Void) async throws(BerthError) -> DeploymentView {
+    var view = start
+    var last = ""
+    while true {
+        let progress = view.progress
+        let line: String = switch progress.state {
+        case "pending": "rollout: waiting"
+        case "skipped": "rollout: none; running instances keep their version until they stop"
+        case "done" where progress.total == 0: "rollout: no running instance to replace"
+        default:
+            "rollout \(progress.state): step \(progress.step)/\(max(progress.steps.count, 1))"
+                + (progress.steps.isEmpty ? "" : " (\(progress.steps.map { "\($0)%" }.joined(separator: ", ")))")
+                + ", \(progress.replaced) of \(progress.total) instance(s) replaced"
+                + (progress.message.map { ": \($0)" } ?? "")
         }
+        if line != last { say(line); last = line }
+        if progress.isFinished { return view }
+        try? await Task.sleep(for: .milliseconds(200))
+        view = try await admin.get("/api/deployments/\(view.id)")
     }
 }

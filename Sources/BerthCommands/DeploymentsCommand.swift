@@ -66,7 +66,7 @@ struct RollbackCommand: AsyncParsableCommand {
         do {
             let admin = try selection.client()
             let view: DeploymentView = try await admin.post("/api/rollback", Body(deployment: deployment, rollout: rollout))
-            let final = json ? view : try await DeployCommand().follow(view, admin: admin, say: printLine)
+            let final = json ? view : try await followRollout(view, admin: admin, say: printLine)
             if json { return print(try jsonText(final)) }
             printLine("Rolled back: deployment \(final.id) serves the content of \(final.rollbackOf ?? "?")")
         } catch let error as BerthError {

@@ -97,17 +97,6 @@ public final class ContainerClass: Sendable {
         get(idFromName(name))
     }
 
-    /// The image new instances start from.
-    public var image: String { specBox.value.settings.image }
-
-    /// Makes new instances start from `image` (a rebuild); running ones keep theirs.
-    public func setImage(_ image: String, imageID: String? = nil) {
-        var spec = specBox.value
-        spec.settings.image = image
-        spec.imageID = imageID
-        specBox.value = spec
-    }
-
     /// Every object used so far.
     public var objects: [ContainerController] {
         shards.flatMap { $0.objects.withLock { Array($0.values) } }

@@ -134,12 +134,6 @@ public actor ContainerController {
         return true
     }
 
-    /// Whether the running instance runs what the class's current spec says.
-    public var isCurrent: Bool {
-        guard case .healthy(let g) = machine.phase, let current = generations[g] else { return true }
-        return current.fingerprint == specBox.value.fingerprint
-    }
-
     // MARK: Requests
 
     /// Makes sure the container is healthy (starting it if needed, once however many callers

@@ -46,8 +46,6 @@ public actor Deployer {
     /// The deployment being served.
     public var current: Deployment? { history.first }
 
-    public var deployments: [Deployment] { history }
-
     public func progress(of id: String) -> RolloutProgress {
         progress[id] ?? RolloutProgress(state: "pending")
     }

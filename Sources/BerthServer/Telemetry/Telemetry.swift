@@ -47,7 +47,8 @@ public final class Telemetry: InstanceObserver {
         case .healthy(let coldStart):
             metrics.coldStart.recordNanoseconds(coldStart.nanoseconds)
             metrics.history.coldStart(coldStart)
-        case .failed(let message) where !message.contains("max concurrent instance count"):
+        case .failed:
+            // max_instances rejections never get this far: they are not start failures.
             metrics.startFailures.increment()
         default:
             break
