@@ -35,6 +35,11 @@ public struct Request: Sendable {
 
     /// A query parameter's value.
     public func query(_ name: String) -> String? {
+        Self.query(name, in: path)
+    }
+
+    /// A query parameter's value in `path` (a path with its query).
+    public static func query(_ name: String, in path: String) -> String? {
         guard let question = path.firstIndex(of: "?") else { return nil }
         for pair in path[path.index(after: question)...].split(separator: "&") {
             let parts = pair.split(separator: "=", maxSplits: 1)

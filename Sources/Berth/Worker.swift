@@ -27,7 +27,8 @@ public struct Env: Sendable {
 
 /// A Durable Object namespace bound in `env`.
 public struct DurableObjectNamespace: Sendable {
-    let containerClass: ContainerClass
+    /// The container class behind the binding.
+    public let containerClass: ContainerClass
     let proxy: ContainerProxy
 
     public init(containerClass: ContainerClass, proxy: ContainerProxy) {

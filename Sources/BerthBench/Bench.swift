@@ -17,11 +17,16 @@ struct Bench {
         let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
         var results = Results()
         let bench = try await Harness.start(repository: repository, quick: quick)
+        // `--only proxy,cold,…`: some scenarios (while working on one); all by default.
+        let only = CommandLine.arguments.firstIndex(of: "--only").flatMap { index in
+            CommandLine.arguments.indices.contains(index + 1) ? Set(CommandLine.arguments[index + 1].split(separator: ",").map(String.init)) : nil
+        }
+        func wanted(_ name: String) -> Bool { only?.contains(name) ?? true }
         do {
-            try await bench.warmProxy(into: &results)
-            try await bench.coldStart(into: &results)
-            try await bench.stampede(into: &results)
-            try await bench.fanOut(into: &results)
+            if wanted("proxy") { try await bench.warmProxy(into: &results) }
+            if wanted("cold") { try await bench.coldStart(into: &results) }
+            if wanted("stampede") { try await bench.stampede(into: &results) }
+            if wanted("fanout") { try await bench.fanOut(into: &results) }
         } catch {
             await bench.stop()
             throw error

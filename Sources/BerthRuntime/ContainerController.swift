@@ -22,6 +22,8 @@ public actor ContainerController {
     let observer: (any InstanceObserver)?
     let logger: Logger
     let clock = ContinuousClock()
+    /// Admits requests while the container is healthy, without a hop onto this actor.
+    nonisolated let gate = WarmGate()
     private var failure: (message: String, at: Date)?
 
     var machine: ControllerStateMachine
@@ -89,7 +91,7 @@ public actor ContainerController {
         return ObjectSnapshot(
             className: settings.className, objectID: objectID.hex, objectName: objectID.name, state: machine.status.name,
             exitCode: machine.status.exitCode, instanceID: generation?.instanceID, containerID: generation?.instance?.containerID,
-            deploymentID: generation?.deploymentID, createdAt: generation?.created, inFlight: machine.inFlight,
+            deploymentID: generation?.deploymentID, createdAt: generation?.created, inFlight: machine.inFlight + gate.activity.inFlight,
             failure: failure?.message, failedAt: failure?.at
         )
     }
@@ -108,6 +110,7 @@ public actor ContainerController {
         )
         watchExit(g, containerID: adopted.instance.containerID)
         scheduleIdleTimer()
+        syncGate()
         report(g, .adopted)
         return true
     }
@@ -139,7 +142,21 @@ public actor ContainerController {
     /// Makes sure the container is healthy (starting it if needed, once however many callers
     /// arrive together) and admits one request to `port`. Release the lease when the
     /// response has been sent.
-    public func acquire(port: Int? = nil) async throws(BerthError) -> ContainerLease {
+    ///
+    /// A healthy container admits through the ``WarmGate`` (one lock of this object's, no
+    /// actor hop); anything else (a start, a wait, an error) goes through the actor.
+    public nonisolated func acquire(port: Int? = nil) async throws(BerthError) -> ContainerLease {
+        if let lease = tryAcquireWarm(port: port) { return lease }
+        return try await acquireThroughActor(port: port)
+    }
+
+    /// A lease when the container is healthy and `port` is published, else nil. Never waits.
+    public nonisolated func tryAcquireWarm(port: Int? = nil) -> ContainerLease? {
+        guard let admitted = gate.admit(port: port, now: ContinuousClock.now) else { return nil }
+        return ContainerLease(endpoint: admitted.endpoint, instanceID: admitted.instanceID, controller: self, generation: admitted.generation)
+    }
+
+    private func acquireThroughActor(port: Int?) async throws(BerthError) -> ContainerLease {
         let (admission, actions) = machine.requestArrived(now: clock.now)
         perform(actions)
         if admission == .wait {
@@ -165,7 +182,7 @@ public actor ContainerController {
                 ? "the container class \(settings.className) has no defaultPort; set one or name a port with switchPort"
                 : "port \(target!) of the container is not published (published: \(known)); add it to requiredPorts or EXPOSE it")
         }
-        return ContainerLease(endpoint: endpoint, instanceID: generations[g]!.instanceID, controller: self)
+        return ContainerLease(endpoint: endpoint, instanceID: generations[g]!.instanceID, controller: self, generation: nil)
     }
 
     /// A proxied request finished.
@@ -251,11 +268,13 @@ public actor ContainerController {
                 }
             case .activityExpired(let g):
                 let hooks = self.hooks
+                let expiredAt = clock.now
                 Task {
-                    if await hooks.onActivityExpired() { await self.stopIfCurrent(g) }
+                    if await hooks.onActivityExpired() { await self.stopIfCurrent(g, expiredAt: expiredAt) }
                 }
             }
         }
+        syncGate()
         if case .stopped = machine.phase, !stopWaiters.isEmpty {
             let done = stopWaiters
             stopWaiters = []
@@ -263,8 +282,12 @@ public actor ContainerController {
         }
     }
 
-    private func stopIfCurrent(_ g: Int) async {
-        guard case .healthy(g) = machine.phase, machine.inFlight == 0 else { return }
+    /// Stops the instance that expired at `expiredAt`, unless a request came or is in flight
+    /// since: the gate closes in the same critical section that finds it idle.
+    private func stopIfCurrent(_ g: Int, expiredAt: ContinuousClock.Instant) async {
+        guard case .healthy(g) = machine.phase, machine.inFlight == 0, machine.lastActivity <= expiredAt,
+              gate.closeIfIdle(since: expiredAt)
+        else { return }
         logger.info("idle for \(DurationText.format(machine.sleepAfter)); stopping")
         await stop()
     }
@@ -411,8 +434,23 @@ public actor ContainerController {
     /// Fires the idle timer if due; returns when to look again, or nil to stop looking.
     private func idleCheck() -> ContinuousClock.Instant? {
         guard case .healthy = machine.phase else { return nil }
+        let warm = gate.activity
+        if let last = warm.lastActivity { machine.noteActivity(at: last) }
+        if warm.inFlight > 0 { return clock.now.advanced(by: machine.sleepAfter) }
         perform(machine.idleTimerFired(now: clock.now))
         return machine.idleDeadline ?? clock.now.advanced(by: machine.sleepAfter)
+    }
+
+    /// Opens the gate while the container is healthy, closes it otherwise.
+    private func syncGate() {
+        if case .healthy(let g) = machine.phase, let generation = generations[g], let instance = generation.instance {
+            gate.open(.init(
+                generation: g, instanceID: generation.instanceID, endpoints: instance.endpoints,
+                defaultPort: settings.defaultPort ?? settings.portsToCheck.first
+            ))
+        } else {
+            gate.close()
+        }
     }
 
     private func report(_ g: Int, _ event: InstanceEvent) {
@@ -466,25 +504,47 @@ public actor ContainerController {
 public final class ContainerLease: Sendable {
     public let endpoint: Endpoint
     public let instanceID: String
-    let controller: ContainerController
-    private let released = Mutex(false)
+    public let controller: ContainerController
+    /// The gate's generation for a lease taken through the ``WarmGate``; nil for one the
+    /// actor admitted.
+    let generation: Int?
+    private let released = Atomic(false)
 
-    init(endpoint: Endpoint, instanceID: String, controller: ContainerController) {
+    init(endpoint: Endpoint, instanceID: String, controller: ContainerController, generation: Int?) {
         self.endpoint = endpoint
         self.instanceID = instanceID
         self.controller = controller
+        self.generation = generation
     }
 
+    /// Ends the lease; the second and later calls do nothing.
     public func release() async {
-        guard released.withLock({ let was = $0; $0 = true; return !was }) else { return }
-        await controller.requestFinished()
+        guard claimRelease() else { return }
+        if let generation {
+            controller.gate.release(generation: generation, now: .now)
+        } else {
+            await controller.requestFinished()
+        }
     }
 
-    deinit {
-        if !released.withLock({ $0 }) {
+    /// Ends a lease taken through the gate at once, from code that cannot wait (an event
+    /// loop); an actor-admitted lease is released on a task.
+    public func releaseNow() {
+        guard claimRelease() else { return }
+        if let generation {
+            controller.gate.release(generation: generation, now: .now)
+        } else {
             let controller = self.controller
             Task { await controller.requestFinished() }
         }
+    }
+
+    private func claimRelease() -> Bool {
+        !released.exchange(true, ordering: .acquiringAndReleasing)
+    }
+
+    deinit {
+        releaseNow()
     }
 }
 

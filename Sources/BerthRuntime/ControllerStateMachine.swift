@@ -151,6 +151,11 @@ struct ControllerStateMachine {
         lastActivity = now
     }
 
+    /// Activity seen elsewhere (the warm gate) at `instant`; never moves the clock back.
+    mutating func noteActivity(at instant: Instant) {
+        lastActivity = max(lastActivity, instant)
+    }
+
     /// `renewActivityTimeout()`: counts as activity.
     mutating func renewActivity(now: Instant) {
         lastActivity = now

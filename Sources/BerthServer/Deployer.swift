@@ -149,8 +149,9 @@ public actor Deployer {
     /// Switches the gateway to `deployment`.
     private func activate(_ deployment: Deployment) throws(BerthError) {
         let platform = try registry.platform(for: deployment.config, images: deployment.images, deploymentID: deployment.id)
-        let worker = AnyWorker(self.worker ?? RoutesWorker(routes: platform.routes, appName: deployment.config.name))
-        serving.replace(.init(worker: worker, platform: platform))
+        let routes = self.worker == nil ? RoutesWorker(routes: platform.routes, appName: deployment.config.name) : nil
+        let worker = AnyWorker(self.worker ?? routes!)
+        serving.replace(.init(worker: worker, platform: platform, routes: routes))
     }
 
     // MARK: Delete

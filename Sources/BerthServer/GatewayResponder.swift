@@ -1,8 +1,10 @@
 import Berth
+import BerthRuntime
 import BerthCore
 import Foundation
 import HTTPTypes
 import Hummingbird
+import NIOHTTP1
 import NIOCore
 
 /// The gateway: turns each HTTP request into a ``Berth/Request``, hands it to the Worker
@@ -51,6 +53,29 @@ public struct RoutesWorker: Worker {
             return .text("No route for \(request.pathname). Routes: \(routeList())\n", status: .notFound)
         }
         return await env[binding].getByName(name).fetch(request)
+    }
+
+    /// A lease on the healthy container a request goes to, for the gateway's warm path;
+    /// nil when the request needs this Worker (no route, a port switch, an object whose
+    /// container is not healthy now).
+    /// - Parameters:
+    ///   - path: the request's path with its query.
+    ///   - header: a request header's value by name.
+    ///   - cookies: the request's Cookie headers.
+    public func warmLease(
+        path: String, header: (String) -> String?, cookies: () -> [String], env: Env
+    ) -> ContainerLease? {
+        guard header(HTTPField.Name.containerTargetPort.rawName) == nil,
+              let (binding, name) = routes.resolve(path: path, header: header, cookies: cookies),
+              let namespace = env.namespaces[binding]
+        else { return nil }
+        return namespace.containerClass.getByName(name).tryAcquireWarm()
+    }
+
+    /// ``warmLease(path:header:cookies:env:)`` for a parsed request head.
+    public func warmLease(for head: HTTPRequestHead, env: Env) -> ContainerLease? {
+        let headers = head.headers
+        return warmLease(path: head.uri, header: { headers.first(name: $0) }, cookies: { headers["cookie"] }, env: env)
     }
 
     func routeList() -> String {

@@ -115,8 +115,10 @@ public struct PlatformServer: Sendable {
             say("Dashboard on \(info.adminURL)/ (log in with that token)")
             onReady(info)
         }
+        let upstreams = UpstreamPools()
         let gateway = Application(
             responder: ServingResponder(serving: serving),
+            server: .gateway(routing: serving.warmRouting, upstreams: upstreams),
             configuration: ApplicationConfiguration(address: .hostname(host, port: options.port), serverName: "berth"),
             onServerRunning: { channel in
                 listening.setGateway(channel.localAddress?.port ?? 0)
@@ -152,9 +154,11 @@ public struct PlatformServer: Sendable {
         do {
             try await group.run()
         } catch {
+            upstreams.closeAll()
             await store.close()
             throw error
         }
+        upstreams.closeAll()
         try? FileManager.default.removeItem(atPath: state.serverFilePath)
         await store.close()
     }

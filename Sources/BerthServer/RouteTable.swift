@@ -13,23 +13,35 @@ public struct RouteTable: Sendable {
 
     /// The binding and object name a request goes to, or nil when no route matches.
     public func resolve(_ request: Request) -> (binding: String, name: String)? {
-        let path = request.pathname
         let headers = request.headers
-        guard let route = configs.first(where: { path.hasPrefix($0.prefix) }) else { return nil }
+        return resolve(
+            path: request.path,
+            header: { HTTPField.Name($0).flatMap { headers[$0] } },
+            cookies: { headers[values: .cookie] }
+        )
+    }
+
+    /// The binding and object name for `path` (with its query), reading headers and cookies
+    /// only when a route needs them.
+    public func resolve(
+        path: String, header: (String) -> String?, cookies: () -> [String]
+    ) -> (binding: String, name: String)? {
+        let pathname = path.firstIndex(of: "?").map { String(path[..<$0]) } ?? path
+        guard let route = configs.first(where: { pathname.hasPrefix($0.prefix) }) else { return nil }
         let name: String
         switch route.object {
         case .path:
-            name = path
+            name = pathname
         case .rest:
-            var rest = String(path.dropFirst(route.prefix.count))
+            var rest = String(pathname.dropFirst(route.prefix.count))
             while rest.hasPrefix("/") { rest.removeFirst() }
             name = rest
-        case .header(let header):
-            name = HTTPField.Name(header).flatMap { headers[$0] } ?? ""
+        case .header(let field):
+            name = header(field) ?? ""
         case .cookie(let cookie):
-            name = Self.cookie(cookie, in: headers[values: .cookie]) ?? ""
+            name = Self.cookie(cookie, in: cookies()) ?? ""
         case .query(let key):
-            name = request.query(key) ?? ""
+            name = Request.query(key, in: path) ?? ""
         case .random(let count):
             name = "instance-\(Int.random(in: 0..<count))"
         case .singleton:

@@ -1,6 +1,8 @@
 import Atomics
 import Berth
 import BerthCore
+import BerthRuntime
+import NIOHTTP1
 
 /// What the gateway serves now: the Worker and the `env` of the current deployment.
 /// Swapped whole by a deployment; requests in flight finish with what they started with.
@@ -9,10 +11,14 @@ public final class ServingState: Sendable {
     public final class Serving: AtomicReference, Sendable {
         public let worker: AnyWorker
         public let platform: Platform
+        /// The zero-code Worker, when the deployment has no Swift Worker: its requests to
+        /// healthy containers take the gateway's warm path.
+        public let routes: RoutesWorker?
 
-        init(worker: AnyWorker, platform: Platform) {
+        init(worker: AnyWorker, platform: Platform, routes: RoutesWorker?) {
             self.worker = worker
             self.platform = platform
+            self.routes = routes
         }
     }
 
@@ -21,6 +27,15 @@ public final class ServingState: Sendable {
     public init() {}
 
     public var current: Serving? { storage.load(ordering: .acquiring) }
+
+    /// The gateway's warm path: a lease when the current deployment routes `head` without a
+    /// Swift Worker to an object whose container is healthy.
+    var warmRouting: WarmRouting {
+        { [self] head in
+            guard let current, let routes = current.routes else { return nil }
+            return routes.warmLease(for: head, env: current.platform.env)
+        }
+    }
 
     func replace(_ serving: Serving) {
         storage.store(serving, ordering: .releasing)

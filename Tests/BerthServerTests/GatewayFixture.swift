@@ -77,6 +77,8 @@ final class GatewayFixture: Sendable {
     let port: Int
     let platform: Platform
     let client: DockerClient
+    /// The warm path's connections to containers, and its counts.
+    let upstreams: UpstreamPools
 
     /// The wrangler.jsonc of the project; `berth` is spliced in as the `"berth"` key.
     static func configuration(app: String, maxInstances: Int, berth: String) -> String {
@@ -114,15 +116,25 @@ final class GatewayFixture: Sendable {
         do {
             let images = try await ImageBuilder(client: client).buildAll(config, version: "test")
             let platform = try Platform(config: config, images: images, runtime: runtime, logger: logger, containerTypes: containerTypes)
+            // The gateway as `berth serve` runs it: requests to healthy containers of zero-code
+            // routes take the warm path, the others reach the Worker.
+            let routes = RoutesWorker(routes: platform.routes, appName: config.name)
+            let env = platform.env
+            let routing: WarmRouting
+            if worker == nil {
+                routing = { head in routes.warmLease(for: head, env: env) }
+            } else {
+                routing = { _ in nil }
+            }
+            let upstreams = UpstreamPools()
             let application = Application(
-                responder: GatewayResponder(
-                    worker: AnyWorker(worker ?? RoutesWorker(routes: platform.routes, appName: config.name)), env: platform.env
-                ),
+                responder: GatewayResponder(worker: AnyWorker(worker ?? routes), env: platform.env),
+                server: .gateway(routing: routing, upstreams: upstreams),
                 configuration: ApplicationConfiguration(address: .hostname("127.0.0.1", port: 0)),
                 logger: logger
             )
             try await application.test(.live) { testClient in
-                let fixture = GatewayFixture(app: app, folder: folder, port: testClient.port!, platform: platform, client: client)
+                let fixture = GatewayFixture(app: app, folder: folder, port: testClient.port!, platform: platform, client: client, upstreams: upstreams)
                 defer {}
                 do {
                     try await body(fixture)
@@ -141,7 +153,8 @@ final class GatewayFixture: Sendable {
         try? FileManager.default.removeItem(atPath: folder)
     }
 
-    private init(app: String, folder: String, port: Int, platform: Platform, client: DockerClient) {
+    private init(app: String, folder: String, port: Int, platform: Platform, client: DockerClient, upstreams: UpstreamPools) {
+        self.upstreams = upstreams
         self.app = app
         self.folder = folder
         self.port = port
@@ -150,6 +163,7 @@ final class GatewayFixture: Sendable {
     }
 
     private func cleanUp() async {
+        upstreams.closeAll()
         await platform.shutdown()
         for container in (try? await client.listContainers(all: true, labels: ["\(BerthLabel.app)=\(app)"])) ?? [] {
             try? await client.removeContainer(container.id, force: true)

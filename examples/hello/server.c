@@ -6,6 +6,7 @@
  *   any  path with /error   exits with code 1 (the template's server panics there)
  *   any  path with /headers echoes the request head
  *   POST/PUT any path       echoes the request body
+ *   GET  path with /bytes/N N bytes, written in 64 KiB pieces (large responses, benchmarks)
  *
  * SIGTERM ends it gracefully (exit 0), unless IGNORE_SIGTERM is set (to show the grace period
  * and SIGKILL). PORT changes the port. Connections are kept alive.
@@ -25,6 +26,7 @@
 
 static const char *message;
 static const char *instance_id;
+static char piece[65536]; /* what /bytes/N sends, filled in main */
 
 static int write_all(int fd, const char *data, size_t length) {
     while (length > 0) {
@@ -89,8 +91,21 @@ static void *serve(void *arg) {
             if (n <= 0) goto done;
             used += (size_t)n;
         }
+        char *bytes = strstr(path, "/bytes/");
         if (strstr(path, "/headers")) {
             /* already answered */
+        } else if (bytes && strcmp(method, "GET") == 0) {
+            size_t total = strtoul(bytes + 7, NULL, 10);
+            char head[256];
+            int n = snprintf(head, sizeof head,
+                             "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: %zu\r\nConnection: %s\r\n\r\n",
+                             total, keep_alive ? "keep-alive" : "close");
+            if (write_all(fd, head, (size_t)n) != 0) goto done;
+            for (size_t sent = 0; sent < total;) {
+                size_t length = total - sent < sizeof piece ? total - sent : sizeof piece;
+                if (write_all(fd, piece, length) != 0) goto done;
+                sent += length;
+            }
         } else if (strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0) {
             respond(fd, "200 OK", "application/octet-stream", buffer + head_length, content_length, keep_alive);
         } else {
@@ -118,6 +133,7 @@ static void on_term(int signal) {
 }
 
 int main(void) {
+    memset(piece, 'x', sizeof piece);
     message = getenv("MESSAGE") ? getenv("MESSAGE") : "";
     instance_id = getenv("CLOUDFLARE_DEPLOYMENT_ID") ? getenv("CLOUDFLARE_DEPLOYMENT_ID") : "unknown";
     signal(SIGTERM, getenv("IGNORE_SIGTERM") ? SIG_IGN : on_term);

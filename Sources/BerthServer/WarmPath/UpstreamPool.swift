@@ -1,0 +1,165 @@
+import BerthRuntime
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Synchronization
+
+/// One ``UpstreamPool`` per event loop, created when the loop's first gateway connection
+/// opens (a lock per connection, never per request).
+final class UpstreamPools: Sendable {
+    private let pools = Mutex<[ObjectIdentifier: UpstreamPool]>([:])
+    /// Idle connections kept per container endpoint and event loop.
+    let maxIdlePerEndpoint: Int
+
+    init(maxIdlePerEndpoint: Int = 256) {
+        self.maxIdlePerEndpoint = maxIdlePerEndpoint
+    }
+
+    func pool(for loop: any EventLoop) -> UpstreamPool {
+        pools.withLock { pools in
+            if let pool = pools[ObjectIdentifier(loop)] { return pool }
+            let pool = UpstreamPool(eventLoop: loop, maxIdlePerEndpoint: maxIdlePerEndpoint)
+            pools[ObjectIdentifier(loop)] = pool
+            return pool
+        }
+    }
+
+    /// Requests forwarded on the warm path and container connections opened, summed over
+    /// the event loops.
+    func counts() async -> (forwarded: Int, opened: Int) {
+        var total = (forwarded: 0, opened: 0)
+        for pool in pools.withLock({ Array($0.values) }) {
+            let counts = try? await pool.eventLoop.submit { (pool.forwarded, pool.opened) }.get()
+            total.forwarded += counts?.0 ?? 0
+            total.opened += counts?.1 ?? 0
+        }
+        return total
+    }
+
+    /// Closes every idle connection (shutdown).
+    func closeAll() {
+        for pool in pools.withLock({ Array($0.values) }) {
+            pool.eventLoop.execute { pool.closeAll() }
+        }
+    }
+}
+
+/// Keep-alive connections to containers, owned by one event loop and touched only on it:
+/// a warm request and its container connection share a thread, so forwarding involves no
+/// handoff between threads.
+final class UpstreamPool: @unchecked Sendable {
+    let eventLoop: any EventLoop
+    let maxIdlePerEndpoint: Int
+    private var idle: [Endpoint: [UpstreamConnection]] = [:]
+    /// Requests forwarded through this loop's warm path.
+    var forwarded = 0
+    /// Connections to containers opened by this loop.
+    var opened = 0
+
+    init(eventLoop: any EventLoop, maxIdlePerEndpoint: Int) {
+        self.eventLoop = eventLoop
+        self.maxIdlePerEndpoint = maxIdlePerEndpoint
+    }
+
+    /// An idle connection to `endpoint`, if one is open.
+    func take(_ endpoint: Endpoint) -> UpstreamConnection? {
+        eventLoop.assertInEventLoop()
+        while let connection = idle[endpoint]?.popLast() {
+            if connection.channel.isActive { return connection }
+        }
+        return nil
+    }
+
+    /// Opens a new connection to `endpoint` on this loop.
+    func connect(_ endpoint: Endpoint) -> EventLoopFuture<UpstreamConnection> {
+        opened += 1
+        let handler = UpstreamHandler()
+        handler.endpoint = endpoint
+        return ClientBootstrap(group: eventLoop)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .connectTimeout(.seconds(10))
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                    try channel.pipeline.syncOperations.addHandler(handler)
+                }
+            }
+            .connect(host: endpoint.host, port: endpoint.port)
+            .map { UpstreamConnection(channel: $0, handler: handler, endpoint: endpoint) }
+    }
+
+    /// Gives back a connection whose last exchange ended cleanly.
+    func giveBack(_ connection: UpstreamConnection) {
+        eventLoop.assertInEventLoop()
+        connection.handler.exchange = nil
+        guard connection.channel.isActive, idle[connection.endpoint, default: []].count < maxIdlePerEndpoint else {
+            connection.channel.close(promise: nil)
+            return
+        }
+        connection.handler.pool = self
+        idle[connection.endpoint, default: []].append(connection)
+    }
+
+    /// An idle connection closed (the container stopped, or closed it).
+    func remove(_ handler: UpstreamHandler) {
+        guard let endpoint = handler.endpoint else { return }
+        idle[endpoint]?.removeAll { $0.handler === handler }
+        if idle[endpoint]?.isEmpty == true { idle[endpoint] = nil }
+    }
+
+    func closeAll() {
+        let all = idle.values.flatMap { $0 }
+        idle = [:]
+        for connection in all { connection.channel.close(promise: nil) }
+    }
+}
+
+/// A connection to a container's published port.
+struct UpstreamConnection {
+    let channel: any Channel
+    let handler: UpstreamHandler
+    let endpoint: Endpoint
+}
+
+/// Receives a container's response and hands each part to the exchange using the
+/// connection; removes the connection from its pool when it closes while idle.
+final class UpstreamHandler: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = HTTPClientResponsePart
+    typealias OutboundOut = HTTPClientRequestPart
+
+    /// The exchange this connection serves now; nil while idle in the pool.
+    var exchange: WarmExchange?
+    weak var pool: UpstreamPool?
+    var endpoint: Endpoint?
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        exchange?.upstreamRead(unwrapInboundIn(data))
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        exchange?.upstreamReadComplete()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        exchange?.upstreamWritabilityChanged(context.channel.isWritable)
+        context.fireChannelWritabilityChanged()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if let exchange {
+            self.exchange = nil
+            exchange.upstreamFailed(ChannelError.eof)
+        } else {
+            pool?.remove(self)
+        }
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let exchange {
+            self.exchange = nil
+            exchange.upstreamFailed(error)
+        }
+        context.close(promise: nil)
+    }
+}

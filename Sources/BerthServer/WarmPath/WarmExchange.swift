@@ -1,0 +1,320 @@
+import BerthCore
+import BerthRuntime
+import NIOCore
+import NIOHTTP1
+
+/// One request forwarded on the warm path: the client's request to a container over a pooled
+/// connection on the client's event loop, and the container's response back, both streamed
+/// part by part with backpressure (a slow reader stops reading the container, a slow
+/// container stops reading the client). Everything here runs on that one event loop.
+final class WarmExchange {
+    private unowned let handler: WarmProxyHandler
+    private let context: ChannelHandlerContext
+    private let pool: UpstreamPool
+    private let lease: ContainerLease
+    private let clientHead: HTTPRequestHead
+    private let upstreamHead: HTTPRequestHead
+    private let started = ContinuousClock.now
+
+    private var upstream: UpstreamConnection?
+    /// Request parts that arrived before the container's connection was ready.
+    private var pending: [HTTPClientRequestPart] = []
+    private var sentBody = false
+    private var requestDone = false
+    private var response = ResponseState.waiting
+    private var reusedConnection = false
+    private var retried = false
+    private var upstreamReusable = true
+    private var closeClient = false
+    private var finished = false
+
+    enum ResponseState { case waiting, streaming, done }
+
+    init(handler: WarmProxyHandler, context: ChannelHandlerContext, pool: UpstreamPool, request: HTTPRequestHead, lease: ContainerLease) {
+        self.handler = handler
+        self.context = context
+        self.pool = pool
+        self.lease = lease
+        self.clientHead = request
+        self.upstreamHead = Self.forwardedHead(request, client: context.channel.remoteAddress?.ipAddress)
+        self.closeClient = !request.isKeepAlive
+    }
+
+    // MARK: Request
+
+    func start() {
+        pool.forwarded += 1
+        if let connection = pool.take(lease.endpoint) {
+            attach(connection, reused: true)
+        } else {
+            connect()
+        }
+    }
+
+    private func connect() {
+        pool.connect(lease.endpoint).assumeIsolated().whenComplete { result in
+            switch result {
+            case .success(let connection):
+                if self.finished {
+                    connection.channel.close(promise: nil)
+                } else {
+                    self.attach(connection, reused: false)
+                }
+            case .failure(let error):
+                self.upstreamFailed(error)
+            }
+        }
+    }
+
+    private func attach(_ connection: UpstreamConnection, reused: Bool) {
+        upstream = connection
+        reusedConnection = reused
+        connection.handler.exchange = self
+        let channel = connection.channel
+        channel.write(NIOAny(HTTPClientRequestPart.head(upstreamHead)), promise: nil)
+        for part in pending {
+            if case .body = part { sentBody = true }
+            channel.write(NIOAny(part), promise: nil)
+        }
+        pending = []
+        channel.flush()
+        if !context.channel.isWritable { setUpstreamReading(false) }
+        handler.resumeReading(context: context)
+    }
+
+    /// A part of the client's request body.
+    func clientPart(_ part: HTTPServerRequestPart) {
+        let forwarded: HTTPClientRequestPart
+        switch part {
+        case .head: return
+        case .body(let buffer): forwarded = .body(.byteBuffer(buffer))
+        case .end(let trailers): forwarded = .end(trailers)
+        }
+        if case .end = part { requestDone = true }
+        // After the response failed, the rest of the request is read and dropped.
+        if response == .done && upstream == nil {
+            maybeFinish()
+            return
+        }
+        if let upstream {
+            if case .body = part { sentBody = true }
+            if requestDone {
+                upstream.channel.writeAndFlush(NIOAny(forwarded), promise: nil)
+            } else {
+                upstream.channel.write(NIOAny(forwarded), promise: nil)
+            }
+        } else {
+            pending.append(forwarded)
+        }
+        maybeFinish()
+    }
+
+    func flushUpstream() {
+        upstream?.channel.flush()
+    }
+
+    /// Whether the client may be read: the container's connection is open and can take more.
+    var canSendUpstream: Bool {
+        guard let upstream else { return response == .done }
+        return upstream.channel.isWritable
+    }
+
+    func upstreamWritabilityChanged(_ writable: Bool) {
+        if writable { handler.resumeReading(context: context) }
+    }
+
+    // MARK: Response
+
+    func upstreamRead(_ part: HTTPClientResponsePart) {
+        guard !finished else { return }
+        switch part {
+        case .head(let head):
+            // Interim responses (100 Continue…) are not passed on; the final one follows.
+            if head.status.code < 200 && head.status != .switchingProtocols { return }
+            response = .streaming
+            upstreamReusable = head.isKeepAlive
+            context.write(NIOAny(HTTPServerResponsePart.head(clientResponseHead(head))), promise: nil)
+            report(status: Int(head.status.code), failure: nil)
+        case .body(let buffer):
+            context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(buffer))), promise: nil)
+        case .end(let trailers):
+            response = .done
+            context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(trailers)), promise: nil)
+            lease.releaseNow()
+            maybeFinish()
+        }
+    }
+
+    func upstreamReadComplete() {
+        context.flush()
+    }
+
+    func clientWritabilityChanged(_ writable: Bool) {
+        setUpstreamReading(writable)
+    }
+
+    private func setUpstreamReading(_ on: Bool) {
+        guard let channel = upstream?.channel else { return }
+        try? channel.syncOptions?.setOption(.autoRead, value: on)
+    }
+
+    // MARK: Failures
+
+    /// The container's connection failed or closed before the exchange ended.
+    func upstreamFailed(_ error: any Error) {
+        guard !finished else { return }
+        upstream = nil
+        switch response {
+        case .waiting:
+            // A pooled connection the container had closed: once more on a new one, when
+            // nothing of the request is lost by it.
+            if reusedConnection, !retried, !sentBody, [.GET, .HEAD, .OPTIONS].contains(clientHead.method) {
+                retried = true
+                reusedConnection = false
+                // Nothing but the head and the end went out; send them again.
+                pending = requestDone ? [.end(nil)] : []
+                connect()
+                return
+            }
+            response = .done
+            upstreamReusable = false
+            pending = []
+            let failure = BerthError(
+                .engineError, "the container did not answer: \(Self.describe(error)); it may have crashed or closed the connection"
+            )
+            sendError(failure)
+            lease.releaseNow()
+            maybeFinish()
+        case .streaming:
+            finished = true
+            lease.releaseNow()
+            handler.exchangeAborted(self, context: context)
+        case .done:
+            // The response was complete; only the rest of the request body had nowhere to go.
+            upstreamReusable = false
+            maybeFinish()
+        }
+    }
+
+    /// The client went away: the container's connection closes (its response has no reader).
+    func clientClosed() {
+        guard !finished else { return }
+        finished = true
+        lease.releaseNow()
+        if let upstream {
+            upstream.handler.exchange = nil
+            upstream.channel.close(promise: nil)
+        }
+        upstream = nil
+    }
+
+    private func maybeFinish() {
+        guard !finished, requestDone, response == .done else { return }
+        finished = true
+        if let upstream {
+            if upstreamReusable {
+                pool.giveBack(upstream)
+            } else {
+                upstream.handler.exchange = nil
+                upstream.channel.close(promise: nil)
+            }
+        }
+        upstream = nil
+        handler.exchangeFinished(self, closeConnection: closeClient, context: context)
+    }
+
+    private func sendError(_ error: BerthError) {
+        var headers = HTTPHeaders()
+        let body = ByteBuffer(string: error.message + "\n")
+        headers.add(name: "content-type", value: "text/plain; charset=utf-8")
+        headers.add(name: "content-length", value: String(body.readableBytes))
+        if closeClient { headers.add(name: "connection", value: "close") }
+        let head = HTTPResponseHead(version: clientHead.version, status: .badGateway, headers: headers)
+        context.write(NIOAny(HTTPServerResponsePart.head(head)), promise: nil)
+        context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(body))), promise: nil)
+        context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)), promise: nil)
+        report(status: 502, failure: error.code)
+    }
+
+    private func report(status: Int, failure: BerthError.Code?) {
+        let controller = lease.controller
+        controller.requestObserver?.request(
+            className: controller.className, status: status, duration: started.duration(to: .now), failure: failure
+        )
+    }
+
+    // MARK: Heads
+
+    /// Headers that belong to one connection and are never forwarded. Content-Length and
+    /// Transfer-Encoding stay on requests: the container's connection frames the body the
+    /// same way.
+    static let hopByHop: Set<String> = ["connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection", "te", "trailer", "upgrade"]
+
+    static func connectionTokens(_ headers: HTTPHeaders) -> Set<String> {
+        var tokens = Set<String>()
+        for value in headers["connection"] {
+            for token in value.split(separator: ",") { tokens.insert(token.trimmingCharacters(in: .whitespaces).lowercased()) }
+        }
+        return tokens
+    }
+
+    /// The request as the container gets it: HTTP/1.1 keep-alive, `Host: container`, the
+    /// client in `X-Forwarded-For`, the original host in `X-Forwarded-Host`.
+    static func forwardedHead(_ request: HTTPRequestHead, client: String?) -> HTTPRequestHead {
+        let tokens = connectionTokens(request.headers)
+        var headers = HTTPHeaders()
+        headers.reserveCapacity(request.headers.count + 4)
+        headers.add(name: "Host", value: "container")
+        var forwardedFor: String?
+        var originalHost: String?
+        for (name, value) in request.headers {
+            let lower = name.lowercased()
+            if hopByHop.contains(lower) || (!tokens.isEmpty && tokens.contains(lower)) { continue }
+            switch lower {
+            case "host": originalHost = value
+            case "x-forwarded-for": forwardedFor = value
+            case "x-forwarded-proto", "x-forwarded-host": continue
+            default: headers.add(name: name, value: value)
+            }
+        }
+        if let client {
+            headers.add(name: "X-Forwarded-For", value: forwardedFor.map { "\($0), \(client)" } ?? client)
+        }
+        headers.add(name: "X-Forwarded-Proto", value: "http")
+        if let originalHost { headers.add(name: "X-Forwarded-Host", value: originalHost) }
+        return HTTPRequestHead(version: .http1_1, method: request.method, uri: request.uri, headers: headers)
+    }
+
+    /// The container's response head as the client gets it: connection headers removed, the
+    /// client's HTTP version, and `Connection` set when the client's connection will close
+    /// or (HTTP/1.0) stay open.
+    private func clientResponseHead(_ head: HTTPResponseHead) -> HTTPResponseHead {
+        let tokens = Self.connectionTokens(head.headers)
+        var headers = HTTPHeaders()
+        headers.reserveCapacity(head.headers.count + 1)
+        for (name, value) in head.headers {
+            let lower = name.lowercased()
+            if Self.hopByHop.contains(lower) || lower == "transfer-encoding" || (!tokens.isEmpty && tokens.contains(lower)) { continue }
+            headers.add(name: name, value: value)
+        }
+        if clientHead.version.major == 1 && clientHead.version.minor == 0 {
+            // No chunked encoding in HTTP/1.0: without a length the body ends with the connection.
+            if !headers.contains(name: "content-length") && head.status.mayHaveResponseBody && clientHead.method != .HEAD {
+                closeClient = true
+            }
+            if !closeClient { headers.add(name: "Connection", value: "keep-alive") }
+        } else if closeClient {
+            headers.add(name: "Connection", value: "close")
+        }
+        return HTTPResponseHead(version: clientHead.version, status: head.status, headers: headers)
+    }
+
+    static func describe(_ error: any Error) -> String {
+        switch error {
+        case ChannelError.eof: "the connection was closed before a response"
+        case ChannelError.connectTimeout: "connecting timed out"
+        case let error as IOError: "\(error.description)"
+        default: "\(error)"
+        }
+    }
+}

@@ -1,0 +1,187 @@
+import BerthRuntime
+import NIOCore
+import NIOHTTP1
+
+/// The gateway's warm path. Sits right after the HTTP parser of each client connection: a
+/// request whose object's container is healthy (``WarmRouting`` hands back a lease) is
+/// forwarded by a ``WarmExchange`` over a pooled keep-alive connection on this same event loop,
+/// and never reaches Hummingbird, the Worker or the cooperative thread pool. Every other
+/// request (no route, a cold or starting object, a Swift Worker) passes on unchanged.
+///
+/// Responses leave in request order: while an exchange (warm, or one Hummingbird answers)
+/// is in flight, the parts of a pipelined next request wait here, and reading stops.
+final class WarmProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    enum Mode {
+        case idle
+        /// Hummingbird has the request; done when both its end and the response's end passed.
+        case passthrough(requestDone: Bool, responseDone: Bool)
+        case warm(WarmExchange)
+    }
+
+    let routing: WarmRouting
+    let pool: UpstreamPool
+    private var mode = Mode.idle
+    private var queued = CircularBuffer<HTTPServerRequestPart>()
+    private var readPending = false
+    /// Inside `channelRead`: parts passed on now reach Hummingbird with the read cycle's
+    /// `channelReadComplete`; outside it (a pipelined request let through when an exchange
+    /// ends) the handler completes the cycle itself, or they would wait in its buffer.
+    private var inReadCycle = false
+    private var passedOn = false
+
+    init(routing: @escaping WarmRouting, pool: UpstreamPool) {
+        self.routing = routing
+        self.pool = pool
+    }
+
+    // MARK: Inbound
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        queued.append(unwrapInboundIn(data))
+        inReadCycle = true
+        drain(context: context)
+        inReadCycle = false
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if case .warm(let exchange) = mode { exchange.flushUpstream() }
+        passedOn = false
+        context.fireChannelReadComplete()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if case .warm(let exchange) = mode { exchange.clientWritabilityChanged(context.channel.isWritable) }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if case .warm(let exchange) = mode {
+            mode = .idle
+            exchange.clientClosed()
+        }
+        context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        if case .warm(let exchange) = mode {
+            mode = .idle
+            exchange.clientClosed()
+        }
+    }
+
+    /// Handles queued parts in order, up to the head of a request that must wait for the
+    /// exchange in flight.
+    private func drain(context: ChannelHandlerContext) {
+        while let part = queued.first {
+            if case .head = part, !isIdle { break }
+            queued.removeFirst()
+            handle(part, context: context)
+        }
+        if passedOn && !inReadCycle {
+            passedOn = false
+            context.fireChannelReadComplete()
+        }
+        resumeReading(context: context)
+    }
+
+    private var isIdle: Bool {
+        if case .idle = mode { return true }
+        return false
+    }
+
+    private func handle(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
+        switch part {
+        case .head(let head):
+            if let lease = routing(head) {
+                let exchange = WarmExchange(handler: self, context: context, pool: pool, request: head, lease: lease)
+                mode = .warm(exchange)
+                exchange.start()
+            } else {
+                mode = .passthrough(requestDone: false, responseDone: false)
+                passedOn = true
+                context.fireChannelRead(wrapInboundOut(part))
+            }
+        case .body, .end:
+            switch mode {
+            case .passthrough(_, let responseDone):
+                passedOn = true
+                context.fireChannelRead(wrapInboundOut(part))
+                if case .end = part { passthroughProgress(requestDone: true, responseDone: responseDone, context: context) }
+            case .warm(let exchange):
+                exchange.clientPart(part)
+            case .idle:
+                // The rest of a request whose exchange already ended (its connection failed).
+                break
+            }
+        }
+    }
+
+    // MARK: Outbound (Hummingbird's responses)
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let isEnd: Bool = if case .end = unwrapOutboundIn(data) { true } else { false }
+        context.write(data, promise: promise)
+        if isEnd, case .passthrough(let requestDone, _) = mode {
+            passthroughProgress(requestDone: requestDone, responseDone: true, context: context)
+        }
+    }
+
+    func read(context: ChannelHandlerContext) {
+        guard queued.isEmpty, canRead else {
+            readPending = true
+            return
+        }
+        context.read()
+    }
+
+    private func passthroughProgress(requestDone: Bool, responseDone: Bool, context: ChannelHandlerContext) {
+        if requestDone && responseDone {
+            mode = .idle
+            drain(context: context)
+        } else {
+            mode = .passthrough(requestDone: requestDone, responseDone: responseDone)
+        }
+    }
+
+    /// Reading the client stops while a pipelined request waits, and while the container's
+    /// connection cannot take more of the request body.
+    private var canRead: Bool {
+        if case .warm(let exchange) = mode { return exchange.canSendUpstream }
+        return true
+    }
+
+    // MARK: From the exchange
+
+    /// The container's connection can take more: read the client again if we held back.
+    func resumeReading(context: ChannelHandlerContext) {
+        guard readPending, queued.isEmpty, canRead else { return }
+        readPending = false
+        context.read()
+    }
+
+    /// The warm exchange sent its whole response and consumed the whole request.
+    func exchangeFinished(_ exchange: WarmExchange, closeConnection: Bool, context: ChannelHandlerContext) {
+        guard case .warm(let current) = mode, current === exchange else { return }
+        mode = .idle
+        if closeConnection {
+            queued.removeAll()
+            context.close(promise: nil)
+            return
+        }
+        drain(context: context)
+    }
+
+    /// The exchange broke after the response started: the client connection cannot be
+    /// reused (the response is cut short), so it closes.
+    func exchangeAborted(_ exchange: WarmExchange, context: ChannelHandlerContext) {
+        guard case .warm(let current) = mode, current === exchange else { return }
+        mode = .idle
+        queued.removeAll()
+        context.close(promise: nil)
+    }
+}
