@@ -25,6 +25,9 @@ public final class ContainerClass: Sendable {
 
     final class Shard: Sendable {
         let objects = Mutex<[ObjectID: ContainerController]>([:])
+        /// Controllers by the name their id was derived from, so that a request routed by
+        /// name (every request of a zero-code route) does not hash the name with SHA-256 again.
+        let named = Mutex<[String: ContainerController]>([:])
     }
 
     public init(
@@ -94,7 +97,11 @@ public final class ContainerClass: Sendable {
 
     /// `getByName(name)`.
     public func getByName(_ name: String) -> ContainerController {
-        get(idFromName(name))
+        let shard = shards[Self.shard(name: name, count: shards.count)]
+        if let known = shard.named.withLock({ $0[name] }) { return known }
+        let controller = get(idFromName(name))
+        shard.named.withLock { $0[name] = controller }
+        return controller
     }
 
     /// Every object used so far.
@@ -114,6 +121,12 @@ public final class ContainerClass: Sendable {
         await withTaskGroup(of: Void.self) { group in
             for object in objects { group.addTask { await object.stop() } }
         }
+    }
+
+    static func shard(name: String, count: Int) -> Int {
+        var hash = 0
+        for byte in name.utf8.suffix(8) { hash = hash &* 31 &+ Int(byte) }
+        return abs(hash % count)
     }
 
     static func shard(_ id: ObjectID, count: Int) -> Int {

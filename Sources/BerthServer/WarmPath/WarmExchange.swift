@@ -245,15 +245,52 @@ final class WarmExchange {
 
     // MARK: Heads
 
-    /// Headers that belong to one connection and are never forwarded. Content-Length and
+    /// Whether a header belongs to one connection and is never forwarded (`Connection`,
+    /// `Keep-Alive`, `Proxy-*`, `TE`, `Trailer`, `Upgrade`). Content-Length and
     /// Transfer-Encoding stay on requests: the container's connection frames the body the
-    /// same way.
-    static let hopByHop: Set<String> = ["connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection", "te", "trailer", "upgrade"]
+    /// same way. Compared without allocating: this runs for every header of every request.
+    static func isHopByHop(_ name: String) -> Bool {
+        var name = name
+        return name.withUTF8 { bytes in
+            switch bytes.count {
+            case 2: return equalsIgnoringCase(bytes, "te")
+            case 7: return equalsIgnoringCase(bytes, "trailer") || equalsIgnoringCase(bytes, "upgrade")
+            case 10: return equalsIgnoringCase(bytes, "connection") || equalsIgnoringCase(bytes, "keep-alive")
+            case 16: return equalsIgnoringCase(bytes, "proxy-connection")
+            case 18: return equalsIgnoringCase(bytes, "proxy-authenticate")
+            case 19: return equalsIgnoringCase(bytes, "proxy-authorization")
+            default: return false
+            }
+        }
+    }
 
-    static func connectionTokens(_ headers: HTTPHeaders) -> Set<String> {
+    /// ASCII comparison of `bytes` with a lowercase `literal`, ignoring case.
+    static func equalsIgnoringCase(_ bytes: UnsafeBufferPointer<UInt8>, _ literal: StaticString) -> Bool {
+        guard bytes.count == literal.utf8CodeUnitCount else { return false }
+        let expected = literal.utf8Start
+        for index in 0..<bytes.count {
+            var byte = bytes[index]
+            if byte >= 0x41 && byte <= 0x5A { byte |= 0x20 }
+            if byte != expected[index] { return false }
+        }
+        return true
+    }
+
+    static func equalsIgnoringCase(_ name: String, _ literal: StaticString) -> Bool {
+        var name = name
+        return name.withUTF8 { equalsIgnoringCase($0, literal) }
+    }
+
+    /// Header names listed in `Connection` (beyond `close` and `keep-alive`), lowercased:
+    /// they too are for this connection only. Usually none, and then nothing is allocated.
+    static func connectionListed(_ headers: HTTPHeaders) -> Set<String> {
         var tokens = Set<String>()
-        for value in headers["connection"] {
-            for token in value.split(separator: ",") { tokens.insert(token.trimmingCharacters(in: .whitespaces).lowercased()) }
+        for (name, value) in headers where equalsIgnoringCase(name, "connection") {
+            for token in value.split(separator: ",") {
+                let trimmed = token.drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed()
+                let lower = String(trimmed).lowercased()
+                if lower != "close" && lower != "keep-alive" && !lower.isEmpty { tokens.insert(lower) }
+            }
         }
         return tokens
     }
@@ -261,20 +298,20 @@ final class WarmExchange {
     /// The request as the container gets it: HTTP/1.1 keep-alive, `Host: container`, the
     /// client in `X-Forwarded-For`, the original host in `X-Forwarded-Host`.
     static func forwardedHead(_ request: HTTPRequestHead, client: String?) -> HTTPRequestHead {
-        let tokens = connectionTokens(request.headers)
+        let listed = connectionListed(request.headers)
         var headers = HTTPHeaders()
         headers.reserveCapacity(request.headers.count + 4)
         headers.add(name: "Host", value: "container")
         var forwardedFor: String?
         var originalHost: String?
         for (name, value) in request.headers {
-            let lower = name.lowercased()
-            if hopByHop.contains(lower) || (!tokens.isEmpty && tokens.contains(lower)) { continue }
-            switch lower {
-            case "host": originalHost = value
-            case "x-forwarded-for": forwardedFor = value
-            case "x-forwarded-proto", "x-forwarded-host": continue
-            default: headers.add(name: name, value: value)
+            if isHopByHop(name) || (!listed.isEmpty && listed.contains(name.lowercased())) { continue }
+            if equalsIgnoringCase(name, "host") {
+                originalHost = value
+            } else if equalsIgnoringCase(name, "x-forwarded-for") {
+                forwardedFor = value
+            } else if !equalsIgnoringCase(name, "x-forwarded-proto") && !equalsIgnoringCase(name, "x-forwarded-host") {
+                headers.add(name: name, value: value)
             }
         }
         if let client {
@@ -289,17 +326,19 @@ final class WarmExchange {
     /// client's HTTP version, and `Connection` set when the client's connection will close
     /// or (HTTP/1.0) stay open.
     private func clientResponseHead(_ head: HTTPResponseHead) -> HTTPResponseHead {
-        let tokens = Self.connectionTokens(head.headers)
+        let listed = Self.connectionListed(head.headers)
         var headers = HTTPHeaders()
         headers.reserveCapacity(head.headers.count + 1)
+        var hasLength = false
         for (name, value) in head.headers {
-            let lower = name.lowercased()
-            if Self.hopByHop.contains(lower) || lower == "transfer-encoding" || (!tokens.isEmpty && tokens.contains(lower)) { continue }
+            if Self.isHopByHop(name) || Self.equalsIgnoringCase(name, "transfer-encoding")
+                || (!listed.isEmpty && listed.contains(name.lowercased())) { continue }
+            if Self.equalsIgnoringCase(name, "content-length") { hasLength = true }
             headers.add(name: name, value: value)
         }
         if clientHead.version.major == 1 && clientHead.version.minor == 0 {
             // No chunked encoding in HTTP/1.0: without a length the body ends with the connection.
-            if !headers.contains(name: "content-length") && head.status.mayHaveResponseBody && clientHead.method != .HEAD {
+            if !hasLength && head.status.mayHaveResponseBody && clientHead.method != .HEAD {
                 closeClient = true
             }
             if !closeClient { headers.add(name: "Connection", value: "keep-alive") }

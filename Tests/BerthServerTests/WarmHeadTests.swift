@@ -1,0 +1,43 @@
+@testable import BerthServer
+import NIOHTTP1
+import Testing
+
+@Suite("Warm path: the heads it forwards")
+struct WarmHeadTests {
+    @Test("hop-by-hop headers are recognised in any case, and nothing else is")
+    func hopByHop() {
+        for name in ["Connection", "KEEP-ALIVE", "te", "Trailer", "upgrade", "Proxy-Connection", "proxy-authenticate", "Proxy-Authorization"] {
+            #expect(WarmExchange.isHopByHop(name), "\(name)")
+        }
+        for name in ["Content-Length", "Transfer-Encoding", "X-Te", "Connections", "Host", "Upgrade-Insecure-Requests", ""] {
+            #expect(!WarmExchange.isHopByHop(name), "\(name)")
+        }
+    }
+
+    @Test("the request head the container gets: Host, X-Forwarded-*, connection-listed headers dropped")
+    func forwardedHead() {
+        let headers = HTTPHeaders([
+            ("Host", "example.test"), ("Connection", "keep-alive, X-Secret , upgrade"), ("X-Secret", "1"), ("Upgrade", "h2c"),
+            ("X-Forwarded-For", "10.0.0.1"), ("X-Forwarded-Proto", "https"), ("X-Keep", "yes"), ("Content-Length", "3"), ("TE", "trailers"),
+        ])
+        let request = HTTPRequestHead(version: .http1_0, method: .POST, uri: "/a?b=c", headers: headers)
+        let forwarded = WarmExchange.forwardedHead(request, client: "127.0.0.1")
+        #expect(forwarded.version == .http1_1)
+        #expect(forwarded.uri == "/a?b=c")
+        #expect(forwarded.headers["Host"] == ["container"])
+        #expect(forwarded.headers["X-Forwarded-For"] == ["10.0.0.1, 127.0.0.1"])
+        #expect(forwarded.headers["X-Forwarded-Proto"] == ["http"])
+        #expect(forwarded.headers["X-Forwarded-Host"] == ["example.test"])
+        #expect(forwarded.headers["X-Keep"] == ["yes"])
+        #expect(forwarded.headers["Content-Length"] == ["3"])
+        for dropped in ["Connection", "X-Secret", "Upgrade", "TE"] {
+            #expect(forwarded.headers[dropped].isEmpty, "\(dropped)")
+        }
+    }
+
+    @Test("Connection tokens other than close and keep-alive are listed, lowercased")
+    func connectionListed() {
+        #expect(WarmExchange.connectionListed(HTTPHeaders([("Connection", "keep-alive")])).isEmpty)
+        #expect(WarmExchange.connectionListed(HTTPHeaders([("connection", " X-A ,close,\tx-b")])) == ["x-a", "x-b"])
+    }
+}
