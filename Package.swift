@@ -98,8 +98,9 @@ let package = Package(
         .executableTarget(
             name: "BerthBench",
             dependencies: [
-                "BerthCore", "BerthConfig", "BerthRuntime", "BerthServer", "DockerEngine",
+                "Berth", "BerthCore", "BerthConfig", "BerthRuntime", "BerthServer", "DockerEngine",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

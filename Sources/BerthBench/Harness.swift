@@ -5,6 +5,7 @@ import BerthRuntime
 import BerthServer
 import DockerEngine
 import Foundation
+import Hummingbird
 import Logging
 import NIOCore
 import ServiceLifecycle
@@ -18,11 +19,14 @@ final class Harness: @unchecked Sendable {
     let client: DockerClient
     let http: HTTPClient
     let gateway: String
+    /// The same deployment served through a Swift Worker.
+    var workerGateway = ""
     let app: String
     let image: String
     /// The class's instance type: the engine baseline runs with the same limits.
     var limits: (memoryBytes: Int64, nanoCPUs: Int64) = (0, 0)
     var serverTask: Task<Void, any Error>?
+    var workerTask: Task<Void, any Error>?
 
     init(quick: Bool, repository: String, folder: String, client: DockerClient, http: HTTPClient, gateway: String, app: String, image: String) {
         self.quick = quick
@@ -66,6 +70,7 @@ final class Harness: @unchecked Sendable {
         options.stopContainersOnExit = true
         options.shutdownSignals = []
         var server = PlatformServer(options: options, logger: logger)
+        let serving = server.serving
         let imageTag = ImageBuilder.tag(app: app, container: "web", version: "bench")
         server.initialDeployment = { client async throws(BerthError) in
             let images = try await ImageBuilder(client: client).buildAll(config, version: "bench")
@@ -79,6 +84,17 @@ final class Harness: @unchecked Sendable {
         guard let info = await iterator.next() else { throw BerthError(.internal, "the bench server did not start") }
         let harness = Harness(quick: quick, repository: repository, folder: folder, client: client, http: http, gateway: info.gatewayURL, app: app, image: imageTag)
         harness.serverTask = task
+        let (workerPorts, workerPort) = AsyncStream.makeStream(of: Int.self)
+        let workerApp = Application(
+            responder: WorkerGateway(serving: serving),
+            configuration: ApplicationConfiguration(address: .hostname("127.0.0.1", port: 0), serverName: "berth-bench-worker"),
+            onServerRunning: { workerPort.yield($0.localAddress?.port ?? 0) },
+            logger: logger
+        )
+        harness.workerTask = Task { try await workerApp.runService(gracefulShutdownSignals: []) }
+        var ports = workerPorts.makeAsyncIterator()
+        guard let port = await ports.next() else { throw BerthError(.internal, "the bench's Worker gateway did not start") }
+        harness.workerGateway = "http://127.0.0.1:\(port)"
         // The same limits Berth's Docker driver applies: the instance type's, capped to the engine.
         let type = config.containers[0].instanceType
         let engine = try await client.info()
@@ -87,6 +103,8 @@ final class Harness: @unchecked Sendable {
     }
 
     func stop() async {
+        workerTask?.cancel()
+        _ = try? await workerTask?.value
         serverTask?.cancel()
         _ = try? await serverTask?.value
         for container in (try? await client.listContainers(all: true, labels: ["\(BerthLabel.app)=\(app)"])) ?? [] {

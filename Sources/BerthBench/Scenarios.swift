@@ -7,40 +7,51 @@ import Foundation
 extension Harness {
     // MARK: Warm proxy
 
-    /// The same warm container directly, through nginx and through Berth, in alternating
-    /// rounds of wrk, so that drift of the machine cancels in the ratios.
+    /// The same warm container (the class's singleton object) directly, through nginx,
+    /// through Berth's zero-code routes and through a Swift Worker, in alternating rounds of
+    /// wrk, so that drift of the machine cancels in the ratios: small responses under `proxy.`,
+    /// 1 MiB streamed responses under `proxy_1mib.`.
     func warmProxy(into results: inout Results) async throws {
-        _ = try await get(gateway + "/container/warm")
-        let port = try await publishedPort(object: "/container/warm")
+        _ = try await get(gateway + "/singleton")
+        let port = try await publishedPort(object: "cf-singleton-container")
         let nginx = try Nginx.start(upstreamPort: port, workers: ProcessInfo.processInfo.activeProcessorCount)
         defer { nginx.stop() }
-        let targets = [
-            ("direct", "http://127.0.0.1:\(port)/container/warm"),
-            ("nginx", "http://127.0.0.1:\(nginx.port)/container/warm"),
-            ("berth", gateway + "/container/warm"),
+        let bases = [
+            ("direct", "http://127.0.0.1:\(port)"),
+            ("nginx", "http://127.0.0.1:\(nginx.port)"),
+            ("berth", gateway),
+            ("worker", workerGateway),
         ]
+        let seconds = quick ? 3 : 10
+        try proxyRounds(bases, path: "/singleton", key: "proxy", connections: 32, seconds: seconds, into: &results)
+        try proxyRounds(bases, path: "/singleton/bytes/1048576", key: "proxy_1mib", connections: 8, seconds: seconds, into: &results)
+    }
+
+    private func proxyRounds(
+        _ bases: [(String, String)], path: String, key: String, connections: Int, seconds: Int, into results: inout Results
+    ) throws {
         let rounds = quick ? 2 : 5
-        let seconds = quick ? 4 : 10
         var rps: [String: [Double]] = [:]
         var p50: [String: [Double]] = [:]
         var p99: [String: [Double]] = [:]
         for round in 0..<rounds {
             // Rotate the order each round.
-            for (name, url) in targets.rotated(by: round) {
-                let run = try Wrk.run(url: url, seconds: seconds, connections: 32)
+            for (name, base) in bases.rotated(by: round) {
+                let run = try Wrk.run(url: base + path, seconds: seconds, connections: connections)
                 rps[name, default: []].append(run.requestsPerSecond)
                 p50[name, default: []].append(run.p50Milliseconds)
                 p99[name, default: []].append(run.p99Milliseconds)
-                FileHandle.standardError.write(Data("warm proxy round \(round + 1)/\(rounds) \(name): \(Int(run.requestsPerSecond)) req/s, p99 \(run.p99Milliseconds) ms\n".utf8))
+                FileHandle.standardError.write(Data("\(key) round \(round + 1)/\(rounds) \(name): \(Int(run.requestsPerSecond)) req/s, p99 \(run.p99Milliseconds) ms\n".utf8))
             }
         }
-        for (name, _) in targets {
-            results.set("proxy.\(name)_rps", rps[name]!.median)
-            results.set("proxy.\(name)_p50_ms", p50[name]!.median)
-            results.set("proxy.\(name)_p99_ms", p99[name]!.median)
+        for (name, _) in bases {
+            results.set("\(key).\(name)_rps", rps[name]!.median)
+            results.set("\(key).\(name)_p50_ms", p50[name]!.median)
+            results.set("\(key).\(name)_p99_ms", p99[name]!.median)
         }
-        results.set("proxy.ratio_vs_nginx", rps["berth"]!.median / rps["nginx"]!.median)
-        results.set("proxy.ratio_vs_direct", rps["berth"]!.median / rps["direct"]!.median)
+        results.set("\(key).ratio_vs_nginx", rps["berth"]!.median / rps["nginx"]!.median)
+        results.set("\(key).ratio_vs_direct", rps["berth"]!.median / rps["direct"]!.median)
+        results.set("\(key).worker_ratio_vs_nginx", rps["worker"]!.median / rps["nginx"]!.median)
     }
 
     // MARK: Cold start

@@ -47,6 +47,9 @@ public struct PlatformServer: Sendable {
     public var initialDeployment: (@Sendable (DockerClient) async throws(BerthError) -> Deployment)?
     /// Each element redeploys with `initialDeployment` (`berth dev`'s r + Enter).
     public var redeploys: AsyncStream<Void>?
+    /// What the gateway serves; given, so that embedding code (the benchmarks) can reach the
+    /// current deployment's `env` too.
+    public var serving = ServingState()
 
     public init(options: ServerOptions, logger: Logger, worker: (any Worker)? = nil) {
         self.options = options
@@ -81,7 +84,7 @@ public struct PlatformServer: Sendable {
             runtime: runtime, logger: logger, observer: events, telemetry: telemetry, containerTypes: containerTypes,
             ownerLabels: ["berth.server": serverID]
         )
-        let serving = ServingState()
+        let serving = self.serving
         let deployer = Deployer(
             registry: registry, serving: serving, store: store, client: client, runtime: runtime, ownerLabel: ownerLabel,
             worker: worker, logger: logger, say: say
