@@ -1,4 +1,4 @@
-.PHONY: test engine build clean dev example bench bench-quick bench-tools
+.PHONY: test engine build clean dev example bench bench-quick bench-tools bench-build
 
 # Installs and starts what the tests need (Docker engine, busybox-static), builds, runs every test.
 test:
@@ -25,13 +25,16 @@ examples/hello/server: examples/hello/server.c
 
 # Benchmarks (never part of `make test`): Berth side by side with the bare container, nginx and
 # the engine's own start; a table on stdout and bench/out/results.json. See BENCHMARKS.md.
-bench: example engine bench-tools
-	swift build -c release --product berth-bench
+bench: example engine bench-tools bench-build
 	.build/release/berth-bench
 
-bench-quick: example engine bench-tools
-	swift build -c release --product berth-bench
+bench-quick: example engine bench-tools bench-build
 	.build/release/berth-bench --quick
+
+# The bench, and the berth binary its footprint scenario runs as a separate process.
+bench-build:
+	swift build -c release --product berth-bench
+	swift build -c release --product berth
 
 bench-tools:
 	BERTH_EXTRA_PACKAGES="wrk nginx-light" bash scripts/ensure-engine.sh

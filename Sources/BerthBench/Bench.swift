@@ -27,6 +27,7 @@ struct Bench {
             if wanted("cold") { try await bench.coldStart(into: &results) }
             if wanted("stampede") { try await bench.stampede(into: &results) }
             if wanted("fanout") { try await bench.fanOut(into: &results) }
+            if wanted("footprint") { try await bench.footprint(into: &results) }
         } catch {
             await bench.stop()
             throw error

@@ -45,10 +45,19 @@ public struct ClassSpec: Sendable {
 
 /// The spec shared by a class and its controllers; replaced whole by a deployment.
 final class SpecBox: Sendable {
-    private let storage: Mutex<ClassSpec>
-    init(_ spec: ClassSpec) { storage = Mutex(spec) }
+    private let storage: Mutex<(spec: ClassSpec, settings: SettingsBox)>
+    init(_ spec: ClassSpec) { storage = Mutex((spec, SettingsBox(spec.settings))) }
     var value: ClassSpec {
-        get { storage.withLock { $0 } }
-        set { storage.withLock { $0 = newValue } }
+        get { storage.withLock { $0.spec } }
+        set { storage.withLock { $0 = (newValue, SettingsBox(newValue.settings)) } }
     }
+    /// The spec and its settings in one box that every controller starting from this spec
+    /// shares (a controller keeps a reference, not a copy of its own).
+    var current: (spec: ClassSpec, settings: SettingsBox) { storage.withLock { $0 } }
+}
+
+/// Settings shared by reference.
+final class SettingsBox: Sendable {
+    let value: ContainerSettings
+    init(_ value: ContainerSettings) { self.value = value }
 }

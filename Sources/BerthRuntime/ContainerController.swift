@@ -9,18 +9,28 @@ import Synchronization
 /// serialised while the requests it admits are proxied concurrently, outside it.
 public actor ContainerController {
     public nonisolated let objectID: ObjectID
-    public nonisolated let className: String
+    /// The class: its spec, engine, budget and observers are read through it, not copied
+    /// into each of its objects (an object that is not running should cost little memory).
+    nonisolated let owner: ContainerClass
+    public nonisolated var className: String { owner.className }
     /// Told of every request to this object (metrics), if anyone listens.
-    public nonisolated let requestObserver: (any RequestObserver)?
+    public nonisolated var requestObserver: (any RequestObserver)? { owner.requestObserver }
     /// The settings of the current (or last) instance; taken from the class at each start.
-    public private(set) var settings: ContainerSettings
-    let specBox: SpecBox
-    let runtime: any ContainerRuntime
-    let budget: InstanceBudget
-    let probe: ReadinessProbe
+    public var settings: ContainerSettings { settingsBox.value }
+    private var settingsBox: SettingsBox
+    var specBox: SpecBox { owner.specBox }
+    var runtime: any ContainerRuntime { owner.runtime }
+    var budget: InstanceBudget { owner.budget }
+    var probe: ReadinessProbe { owner.probe }
+    var observer: (any InstanceObserver)? { owner.observer }
     let hooks: any ContainerHooks
-    let observer: (any InstanceObserver)?
-    let logger: Logger
+    /// The class's logger with this object's metadata, made when something is logged.
+    var logger: Logger {
+        var logger = owner.logger
+        logger[metadataKey: "object"] = "\(objectID.name ?? objectID.hex)"
+        logger[metadataKey: "class"] = "\(owner.className)"
+        return logger
+    }
     let clock = ContinuousClock()
     /// Admits requests while the container is healthy, without a hop onto this actor.
     nonisolated let gate = WarmGate()
@@ -45,20 +55,10 @@ public actor ContainerController {
 
     init(objectID: ObjectID, containerClass: ContainerClass, hooks: any ContainerHooks) {
         self.objectID = objectID
-        self.className = containerClass.className
-        self.requestObserver = containerClass.requestObserver
-        self.specBox = containerClass.specBox
-        self.settings = containerClass.specBox.value.settings
-        self.runtime = containerClass.runtime
-        self.budget = containerClass.budget
-        self.probe = containerClass.probe
-        self.observer = containerClass.observer
+        self.owner = containerClass
+        self.settingsBox = containerClass.specBox.current.settings
         self.hooks = hooks
-        var logger = containerClass.logger
-        logger[metadataKey: "object"] = "\(objectID.name ?? objectID.hex)"
-        logger[metadataKey: "class"] = "\(containerClass.className)"
-        self.logger = logger
-        self.machine = ControllerStateMachine(now: ContinuousClock().now, sleepAfter: settings.sleepAfter)
+        self.machine = ControllerStateMachine(now: ContinuousClock().now, sleepAfter: settingsBox.value.sleepAfter)
     }
 
     // MARK: State
@@ -100,8 +100,7 @@ public actor ContainerController {
     /// Returns false (and touches nothing) when this object already has an instance.
     public func adopt(_ adopted: AdoptedInstance) -> Bool {
         guard let g = machine.adopt(now: clock.now) else { return false }
-        let spec = specBox.value
-        settings = spec.settings
+        settingsBox = specBox.current.settings
         machine.sleepAfter = settings.sleepAfter
         budget.forceAcquire()
         generations[g] = Generation(
@@ -127,7 +126,7 @@ public actor ContainerController {
             // Same content: the instance joins the new deployment without a restart, and
             // takes its settings that need none (sleepAfter, timeouts).
             generations[g]?.deploymentID = specBox.value.deploymentID
-            settings = specBox.value.settings
+            settingsBox = specBox.current.settings
             machine.sleepAfter = settings.sleepAfter
             scheduleIdleTimer()
             return false
@@ -296,8 +295,8 @@ public actor ContainerController {
         let options = nextStartOptions
         nextStartOptions = StartOptions()
         let instanceID = Self.randomHex(32)
-        let spec = specBox.value
-        settings = spec.settings
+        let (spec, settingsBox) = specBox.current
+        self.settingsBox = settingsBox
         machine.sleepAfter = settings.sleepAfter
         generations[g] = Generation(instanceID: instanceID, deploymentID: spec.deploymentID, fingerprint: spec.fingerprint)
         report(g, .starting)

@@ -246,11 +246,17 @@ struct ServeTests {
 
             // tail: a running instance's stdout and stderr, and an instance that starts later.
             #expect(try await server.get("/container/early").status == 200)
-            // The tail runs until interrupted: it attaches, output is made, then it is ended.
-            let tailing = Task { try await berth(["tail", "web", "--json", "--project", project.folder], interruptAfter: .seconds(4)) }
+            // The tail runs until interrupted: it attaches, output is made (the late instance
+            // starts meanwhile), and two seconds after the last line it is ended.
+            let stopTail = Interrupter()
+            let tailing = Task {
+                try await berth(["tail", "web", "--json", "--project", project.folder], interruptAfter: .seconds(60), interrupter: stopTail)
+            }
             try await Task.sleep(for: .seconds(1))
             _ = try await server.get("/container/early?/log/early-line")
             _ = try await server.get("/container/late?/warn/late-warning")
+            try await Task.sleep(for: .seconds(2))
+            stopTail.fire()
             let tail = try await tailing.value
             let lines = tail.output.split(separator: "\n").compactMap { try? JSONDecoder().decode(Line.self, from: Data($0.utf8)) }
             #expect(lines.contains { $0.type == "log" && $0.object == "/container/early" && $0.stream == "stdout" && $0.line == "early-line" }, "\(tail.output)")

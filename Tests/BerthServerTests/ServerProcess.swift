@@ -129,10 +129,33 @@ struct CommandResult {
     }
 }
 
+/// Sends SIGINT to a running `berth` command when the test says so.
+final class Interrupter: Sendable {
+    private let state = Mutex<(pid: Int32?, fired: Bool)>((nil, false))
+
+    func attach(_ pid: Int32) {
+        let fireNow = state.withLock { state in
+            state.pid = pid
+            return state.fired
+        }
+        if fireNow { kill(pid, SIGINT) }
+    }
+
+    func fire() {
+        let pid = state.withLock { state in
+            state.fired = true
+            return state.pid
+        }
+        if let pid { kill(pid, SIGINT) }
+    }
+}
+
 /// Runs `berth ARGUMENTS` to the end, off the cooperative pool (reads block).
-/// `interruptAfter` sends SIGINT after that long (for commands that run until interrupted).
+/// `interruptAfter` sends SIGINT after that long, `interrupter` when it fires (for commands
+/// that run until interrupted).
 func berth(
-    _ arguments: [String], in folder: String? = nil, environment: [String: String] = [:], interruptAfter: Duration? = nil
+    _ arguments: [String], in folder: String? = nil, environment: [String: String] = [:], interruptAfter: Duration? = nil,
+    interrupter: Interrupter? = nil
 ) async throws -> CommandResult {
     let process = Process()
     process.executableURL = ServerProcess.executable
@@ -145,6 +168,7 @@ func berth(
     process.standardError = errors
     process.standardInput = FileHandle(forReadingAtPath: "/dev/null")
     try process.run()
+    interrupter?.attach(process.processIdentifier)
     if let interruptAfter {
         let seconds = Double(interruptAfter.components.seconds)
         DispatchQueue.global().asyncAfter(deadline: .now() + seconds) {

@@ -1,0 +1,139 @@
+import AsyncHTTPClient
+import BerthCore
+import Foundation
+
+extension Harness {
+    // MARK: Footprint
+
+    /// Berth's resident memory as a separate process (`berth dev`, the release binary next to
+    /// this one): idle after its deployment, with 50 running instances, and after 10,000 more
+    /// objects were used. Those get `max_instances` (50) answers: each object is created,
+    /// asked for a start, refused, and stays stopped, so the growth per object is what Berth
+    /// keeps for an object that is not running. (Running and then stopping 10,000 containers
+    /// would take this machine about half an hour.)
+    func footprint(into results: inout Results) async throws {
+        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("berth").path
+        guard FileManager.default.isExecutableFile(atPath: executable) else {
+            throw BerthError(.notFound, "the footprint scenario runs \(executable): build it with `swift build -c release --product berth` (make bench does)")
+        }
+        let stoppedCount = 10_000
+        let runningCount = 50
+        let project = try footprintProject(maxInstances: runningCount)
+        defer { try? FileManager.default.removeItem(atPath: project.folder) }
+
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = ["dev", project.folder, "--port", "0", "--admin-port", "0", "--log-level", "error"]
+        process.standardInput = FileHandle(forReadingAtPath: "/dev/null")
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try process.run()
+        defer {
+            if process.isRunning {
+                process.interrupt()
+                process.waitUntilExit()
+            }
+        }
+        let gateway = try await Self.readyURL(output.fileHandleForReading, process: process)
+        let pid = process.processIdentifier
+
+        try await Task.sleep(for: .seconds(2))
+        let idle = try Self.residentBytes(pid)
+
+        let started = try await requestAll((0..<runningCount).map { "\(gateway)/container/running-\($0)" }, concurrency: runningCount)
+        guard started[200] == runningCount else { throw BerthError(.internal, "50 starts answered \(started)") }
+        try await Task.sleep(for: .seconds(1))
+        let running = try Self.residentBytes(pid)
+
+        let refused = try await requestAll((0..<stoppedCount).map { "\(gateway)/container/stopped-\($0)" }, concurrency: 32)
+        guard refused[503] == stoppedCount else { throw BerthError(.internal, "the used objects answered \(refused)") }
+        try await Task.sleep(for: .seconds(1))
+        let stopped = try Self.residentBytes(pid)
+
+        results.set("footprint.idle_rss_mb", Double(idle) / 1_048_576)
+        results.set("footprint.running50_rss_mb", Double(running) / 1_048_576)
+        results.set("footprint.per_running_instance_bytes", Double(running - idle) / Double(runningCount))
+        results.set("footprint.stopped_objects", Double(stoppedCount))
+        results.set("footprint.stopped_rss_mb", Double(stopped) / 1_048_576)
+        results.set("footprint.per_stopped_object_bytes", Double(stopped - running) / Double(stoppedCount))
+
+        process.interrupt()
+        process.waitUntilExit()
+        for container in (try? await client.listContainers(all: true, labels: ["\(BerthLabel.app)=\(project.app)"])) ?? [] {
+            try? await client.removeContainer(container.id, force: true)
+        }
+    }
+
+    private func footprintProject(maxInstances: Int) throws -> (app: String, folder: String) {
+        let app = self.app + "-footprint"
+        let folder = self.folder + "-footprint"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try? FileManager.default.removeItem(atPath: folder + "/server")
+        try FileManager.default.copyItem(atPath: repository + "/examples/hello/server", toPath: folder + "/server")
+        try "FROM scratch\nCOPY server /server\nEXPOSE 8080\nCMD [\"/server\"]\n".write(toFile: folder + "/Dockerfile", atomically: true, encoding: .utf8)
+        try """
+            {
+              "name": "\(app)",
+              "containers": [{ "name": "web", "class_name": "Web", "image": "./Dockerfile", "max_instances": \(maxInstances) }],
+              "durable_objects": { "bindings": [{ "name": "WEB", "class_name": "Web" }] },
+              "migrations": [{ "tag": "v1", "new_sqlite_classes": ["Web"] }],
+              "berth": { "instance_get_timeout": "120s", "port_ready_timeout": "60s", "stop_grace_period": "1s",
+                         "classes": { "Web": { "sleep_after": "30m" } } }
+            }
+            """.write(toFile: folder + "/wrangler.jsonc", atomically: true, encoding: .utf8)
+        return (app, folder)
+    }
+
+    /// GETs every URL, `concurrency` at a time; the count of each status (0: no answer).
+    private func requestAll(_ urls: [String], concurrency: Int) async throws -> [UInt: Int] {
+        try await withThrowingTaskGroup(of: UInt.self) { group in
+            var counts: [UInt: Int] = [:]
+            var next = 0
+            func add() {
+                guard next < urls.count else { return }
+                let url = urls[next]
+                next += 1
+                group.addTask { (try? await self.get(url))?.0 ?? 0 }
+            }
+            for _ in 0..<concurrency { add() }
+            while let status = try await group.next() {
+                counts[status, default: 0] += 1
+                add()
+            }
+            return counts
+        }
+    }
+
+    /// Waits for `Ready on <url>` on the server's output.
+    private static func readyURL(_ handle: FileHandle, process: Process) async throws -> String {
+        let lines = AsyncStream<String> { continuation in
+            Thread.detachNewThread {
+                var pending = Data()
+                while true {
+                    let data = handle.availableData
+                    if data.isEmpty { break }
+                    pending.append(data)
+                    while let newline = pending.firstIndex(of: 0x0A) {
+                        continuation.yield(String(decoding: pending[..<newline], as: UTF8.self))
+                        pending.removeSubrange(...newline)
+                    }
+                }
+                continuation.finish()
+            }
+        }
+        for await line in lines {
+            if let range = line.range(of: "Ready on ") { return String(line[range.upperBound...]).trimmingCharacters(in: .whitespaces) }
+        }
+        throw BerthError(.internal, "berth dev exited (status \(process.isRunning ? 0 : process.terminationStatus)) before it was ready")
+    }
+
+    /// VmRSS of a process, in bytes.
+    static func residentBytes(_ pid: Int32) throws -> Int {
+        let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
+        guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+              let kilobytes = line.split(separator: " ").dropFirst().first.flatMap({ Int($0) })
+        else { throw BerthError(.internal, "no VmRSS for process \(pid)") }
+        return kilobytes * 1024
+    }
+}
