@@ -11,7 +11,7 @@ extension Harness {
     /// through Berth's zero-code routes and through a Swift Worker, in alternating rounds of
     /// wrk, so that drift of the machine cancels in the ratios: small responses under `proxy.`,
     /// 1 MiB streamed responses under `proxy_1mib.`.
-    func warmProxy(into results: inout Results) async throws {
+    func warmProxy(small: Bool = true, large: Bool = true, into results: inout Results) async throws {
         _ = try await get(gateway + "/singleton")
         let port = try await publishedPort(object: "cf-singleton-container")
         let nginx = try Nginx.start(upstreamPort: port, workers: ProcessInfo.processInfo.activeProcessorCount)
@@ -23,8 +23,12 @@ extension Harness {
             ("worker", workerGateway),
         ]
         let seconds = quick ? 3 : 10
-        try proxyRounds(bases, path: "/singleton", key: "proxy", connections: 32, seconds: seconds, into: &results)
-        try proxyRounds(bases, path: "/singleton/bytes/1048576", key: "proxy_1mib", connections: 8, seconds: seconds, into: &results)
+        if small {
+            try proxyRounds(bases, path: "/singleton", key: "proxy", connections: 32, seconds: seconds, into: &results)
+        }
+        if large {
+            try proxyRounds(bases, path: "/singleton/bytes/1048576", key: "proxy_1mib", connections: 8, seconds: seconds, into: &results)
+        }
     }
 
     private func proxyRounds(
