@@ -147,4 +147,27 @@ struct WarmPathTests {
             #expect(restarted.body != again.body, "a new instance answers")
         }
     }
+
+    @Test("SIGTERM lets a warm response in flight finish, then closes its connection")
+    func gracefulShutdown() async throws {
+        try await ServeTests.withProject("drain", message: "drain") { project in
+            let server = try await ServerProcess.start(folder: project.folder)
+            defer { server.stop() }
+            let deploy = try await berth(["deploy", project.folder])
+            #expect(deploy.status == 0, "\(deploy.errors)")
+            #expect(try await server.get("/singleton").status == 200)
+
+            let size = 64 << 20
+            let download = try RawHTTP(port: server.gatewayPort)
+            try download.send("GET /singleton/bytes/\(size) HTTP/1.1\r\nHost: x\r\n\r\n")
+            let head = try download.readResponse(head: true)
+            #expect(head.header("content-length") == "\(size)")
+            #expect(try download.readSome(1 << 20) == 1 << 20)
+            server.process.terminate()
+            #expect(try download.readSome(size - (1 << 20)) == size - (1 << 20), "the whole body arrives after SIGTERM")
+            #expect(try download.isClosedByServer())
+            server.stop()
+            #expect(server.process.terminationStatus == 0)
+        }
+    }
 }

@@ -33,6 +33,9 @@ final class WarmProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// ends) the handler completes the cycle itself, or they would wait in its buffer.
     private var inReadCycle = false
     private var passedOn = false
+    /// The server is shutting down gracefully: the connection closes once the warm exchange
+    /// in flight has sent its whole response.
+    private var quiescing = false
 
     init(routing: @escaping WarmRouting, pool: UpstreamPool) {
         self.routing = routing
@@ -57,6 +60,17 @@ final class WarmProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         if case .warm(let exchange) = mode { exchange.clientWritabilityChanged(context.channel.isWritable) }
         context.fireChannelWritabilityChanged()
+    }
+
+    /// A graceful shutdown asks idle connections to close. Hummingbird, behind this handler,
+    /// would take a connection busy with a warm exchange for an idle one and cut it off: the
+    /// request is answered first, then the connection closes.
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ChannelShouldQuiesceEvent, case .warm = mode {
+            quiescing = true
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -168,7 +182,7 @@ final class WarmProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func exchangeFinished(_ exchange: WarmExchange, closeConnection: Bool, context: ChannelHandlerContext) {
         guard case .warm(let current) = mode, current === exchange else { return }
         mode = .idle
-        if closeConnection {
+        if closeConnection || quiescing {
             queued.removeAll()
             context.close(promise: nil)
             return
