@@ -80,7 +80,9 @@ final class UpstreamPool: @unchecked Sendable {
             .connectTimeout(.seconds(10))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                    // The head is one the server's parser accepted, plus Berth's own fields:
+                    // validating it again for every request is work for nothing.
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers(enableOutboundHeaderValidation: false)
                     try channel.pipeline.syncOperations.addHandler(handler)
                 }
             }

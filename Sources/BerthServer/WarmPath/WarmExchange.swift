@@ -286,10 +286,22 @@ final class WarmExchange {
     static func connectionListed(_ headers: HTTPHeaders) -> Set<String> {
         var tokens = Set<String>()
         for (name, value) in headers where equalsIgnoringCase(name, "connection") {
-            for token in value.split(separator: ",") {
-                let trimmed = token.drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed()
-                let lower = String(trimmed).lowercased()
-                if lower != "close" && lower != "keep-alive" && !lower.isEmpty { tokens.insert(lower) }
+            var value = value
+            value.withUTF8 { bytes in
+                var start = 0
+                while start <= bytes.count {
+                    var end = start
+                    while end < bytes.count && bytes[end] != UInt8(ascii: ",") { end += 1 }
+                    var low = start
+                    var high = end
+                    while low < high && (bytes[low] == 0x20 || bytes[low] == 0x09) { low += 1 }
+                    while high > low && (bytes[high - 1] == 0x20 || bytes[high - 1] == 0x09) { high -= 1 }
+                    let token = UnsafeBufferPointer(rebasing: bytes[low..<high])
+                    if !token.isEmpty && !equalsIgnoringCase(token, "close") && !equalsIgnoringCase(token, "keep-alive") {
+                        tokens.insert(String(decoding: token, as: UTF8.self).lowercased())
+                    }
+                    start = end + 1
+                }
             }
         }
         return tokens
