@@ -138,6 +138,16 @@ final class Harness: @unchecked Sendable {
         return port
     }
 
+    /// The address of the running container of a named object on its network (where
+    /// Berth's proxy reaches it).
+    func containerAddress(object name: String) async throws -> String {
+        let id = ObjectID.fromName(name, className: "Web", app: app).hex
+        guard let container = try await client.listContainers(labels: ["\(BerthLabel.object)=\(id)"]).first,
+              let address = try await client.inspectContainer(container.id).networkAddresses.values.first
+        else { throw BerthError(.notFound, "no container address for \(name)") }
+        return address
+    }
+
     /// The engine's own start of the same image: create, start, then poll until the port
     /// answers an HTTP request, as Berth's readiness probe does. Returns the time and the id.
     func engineStart() async throws -> (Duration, String) {

@@ -10,18 +10,28 @@ extension Harness {
     /// The same warm container (the class's singleton object) directly, through nginx,
     /// through Berth's zero-code routes and through a Swift Worker, in alternating rounds of
     /// wrk, so that drift of the machine cancels in the ratios: small responses under `proxy.`,
-    /// 1 MiB streamed responses under `proxy_1mib.`.
+    /// 1 MiB streamed responses under `proxy_1mib.`. `direct` and `nginx` reach the container
+    /// where Berth does, at its own address; the full run adds both through its published
+    /// port (`direct_published`, `nginx_published`), where the engine's userland proxy sits.
     func warmProxy(small: Bool = true, large: Bool = true, into results: inout Results) async throws {
         _ = try await get(gateway + "/singleton")
         let port = try await publishedPort(object: "cf-singleton-container")
-        let nginx = try Nginx.start(upstreamPort: port, workers: ProcessInfo.processInfo.activeProcessorCount)
+        let address = try await containerAddress(object: "cf-singleton-container")
+        let workers = ProcessInfo.processInfo.activeProcessorCount
+        let nginx = try Nginx.start(upstream: "\(address):8080", workers: workers)
         defer { nginx.stop() }
-        let bases = [
-            ("direct", "http://127.0.0.1:\(port)"),
+        var bases = [
+            ("direct", "http://\(address):8080"),
             ("nginx", "http://127.0.0.1:\(nginx.port)"),
             ("berth", gateway),
             ("worker", workerGateway),
         ]
+        var published: Nginx?
+        if !quick {
+            published = try Nginx.start(upstream: "127.0.0.1:\(port)", workers: workers)
+            bases += [("direct_published", "http://127.0.0.1:\(port)"), ("nginx_published", "http://127.0.0.1:\(published!.port)")]
+        }
+        defer { published?.stop() }
         let seconds = quick ? 3 : 10
         if small {
             try proxyRounds(bases, path: "/singleton", key: "proxy", connections: 32, seconds: seconds, into: &results)

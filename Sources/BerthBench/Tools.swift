@@ -35,7 +35,7 @@ struct Nginx {
     let port: Int
     let folder: String
 
-    static func start(upstreamPort: Int, workers: Int) throws -> Nginx {
+    static func start(upstream: String, workers: Int) throws -> Nginx {
         let folder = NSTemporaryDirectory() + "berth-bench-nginx-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: folder + "/logs", withIntermediateDirectories: true)
         let port = try Tool.freePort()
@@ -46,7 +46,7 @@ struct Nginx {
             events { worker_connections 4096; }
             http {
               access_log off;
-              upstream container { server 127.0.0.1:\(upstreamPort); keepalive 256; }
+              upstream container { server \(upstream); keepalive 256; }
               server {
                 listen 127.0.0.1:\(port);
                 location / {

@@ -111,7 +111,24 @@ public actor ContainerController {
         scheduleIdleTimer()
         syncGate()
         report(g, .adopted)
+        Task { await self.switchToDirect(g) }
         return true
+    }
+
+    /// The endpoints to proxy to: the container's own address when it answers from here.
+    private func directEndpoints(_ instance: RunningInstance) async -> [Int: Endpoint] {
+        await probe.preferDirect(
+            instance, checkedPorts: settings.portsToCheck.filter { instance.endpoints[$0] != nil }, pingEndpoint: settings.pingEndpoint
+        )
+    }
+
+    /// An adopted instance moves to the container's own address once it answers there.
+    private func switchToDirect(_ g: Int) async {
+        guard let instance = generations[g]?.instance else { return }
+        let endpoints = await directEndpoints(instance)
+        guard case .healthy(g) = machine.phase, endpoints != instance.endpoints else { return }
+        generations[g]?.instance?.endpoints = endpoints
+        syncGate()
     }
 
     /// A rollout step: when the running instance runs something other than the class's
@@ -356,6 +373,7 @@ public actor ContainerController {
             await runtime.removeInstance(instance.containerID)
             return
         }
+        generations[g]?.instance?.endpoints = await directEndpoints(instance)
         let elapsed = started.duration(to: clock.now)
         logger.info("container healthy", metadata: ["instance": "\(instanceID)", "cold_start_ms": "\(elapsed.milliseconds)"])
         failure = nil

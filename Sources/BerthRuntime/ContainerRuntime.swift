@@ -44,12 +44,17 @@ public struct Endpoint: Sendable, Hashable, CustomStringConvertible {
 public struct RunningInstance: Sendable {
     /// The engine's id.
     public var containerID: String
-    /// Container port → where Berth reaches it.
+    /// Container port → where Berth reaches it: its published port on loopback, or, once
+    /// the controller found the container's own address answering, that address.
     public var endpoints: [Int: Endpoint]
+    /// Container port → the container's own address on its network (`172.17.0.2:8080`),
+    /// when the engine reports one. Reaching it skips the engine's userland port proxy.
+    public var directEndpoints: [Int: Endpoint]
 
-    public init(containerID: String, endpoints: [Int: Endpoint]) {
+    public init(containerID: String, endpoints: [Int: Endpoint], directEndpoints: [Int: Endpoint] = [:]) {
         self.containerID = containerID
         self.endpoints = endpoints
+        self.directEndpoints = directEndpoints
     }
 }
 
@@ -84,6 +89,6 @@ public protocol ContainerRuntime: Sendable {
     func waitForExit(_ containerID: String) async throws(BerthError) -> Int
     /// Containers carrying every label (`key=value`).
     func listInstances(labels: [String]) async throws(BerthError) -> [InstanceSummary]
-    /// Where the published ports of a running container are reached, by container port.
-    func endpoints(of containerID: String) async throws(BerthError) -> [Int: Endpoint]
+    /// A running container's endpoints (published and direct), by container port.
+    func runningInstance(_ containerID: String) async throws(BerthError) -> RunningInstance
 }

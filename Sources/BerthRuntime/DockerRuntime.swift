@@ -51,7 +51,7 @@ public struct DockerRuntime: ContainerRuntime {
                 }
                 endpoints[port] = Endpoint(host: "127.0.0.1", port: hostPort)
             }
-            return RunningInstance(containerID: id, endpoints: endpoints)
+            return RunningInstance(containerID: id, endpoints: endpoints, directEndpoints: Self.direct(details, ports: spec.ports))
         } catch {
             await removeInstance(id)
             throw BerthError.wrap(error)
@@ -107,7 +107,7 @@ public struct DockerRuntime: ContainerRuntime {
         }
     }
 
-    public func endpoints(of containerID: String) async throws(BerthError) -> [Int: Endpoint] {
+    public func runningInstance(_ containerID: String) async throws(BerthError) -> RunningInstance {
         let details = try await client.inspectContainer(containerID)
         var endpoints: [Int: Endpoint] = [:]
         for key in details.ports.keys where key.hasSuffix("/tcp") {
@@ -115,6 +115,17 @@ public struct DockerRuntime: ContainerRuntime {
                 endpoints[port] = Endpoint(host: "127.0.0.1", port: hostPort)
             }
         }
+        return RunningInstance(containerID: containerID, endpoints: endpoints, directEndpoints: Self.direct(details, ports: Array(endpoints.keys)))
+    }
+
+    /// The container's own address for each port, on its first network (sorted by name)
+    /// with an IPv4 address. Whether Berth can reach it (not from another machine or from
+    /// inside a container, say) is checked before it is used: ``ReadinessProbe/preferDirect``.
+    static func direct(_ details: ContainerDetails, ports: [Int]) -> [Int: Endpoint] {
+        guard let address = details.networkAddresses.sorted(by: { $0.key < $1.key }).lazy.map(\.value).first(where: { !$0.contains(":") })
+        else { return [:] }
+        var endpoints: [Int: Endpoint] = [:]
+        for port in ports { endpoints[port] = Endpoint(host: address, port: port) }
         return endpoints
     }
 }

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import BerthCore
 import Foundation
 import NIOCore
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -11,6 +12,38 @@ import Glibc
 /// within milliseconds of the app listening.
 struct ReadinessProbe: Sendable {
     let http: HTTPClient
+    /// Whether containers' own addresses answer from here, once known.
+    let direct = DirectReachability()
+
+    /// The endpoints to proxy to: the container's own address when it answers (the engine's
+    /// userland port proxy, a process every byte would cross twice more, is skipped), else
+    /// the published ports. Checked with one connection and one HTTP answer on each port
+    /// that answered on its published port; when that fails the class stops trying, since
+    /// the next container sits on the same network. `BERTH_DIRECT_CONTAINER_NETWORK=0`
+    /// turns it off.
+    func preferDirect(_ instance: RunningInstance, checkedPorts: [Int], pingEndpoint: String) async -> [Int: Endpoint] {
+        guard direct.enabled, !checkedPorts.isEmpty, checkedPorts.allSatisfy({ instance.directEndpoints[$0] != nil }) else {
+            return instance.endpoints
+        }
+        let (host, path) = Self.split(pingEndpoint)
+        for port in checkedPorts {
+            let endpoint = instance.directEndpoints[port]!
+            var answered = false
+            if Self.canConnect(endpoint) {
+                var request = HTTPClientRequest(url: "http://\(endpoint)\(path)")
+                request.headers.add(name: "Host", value: host)
+                if let response = try? await http.execute(request, timeout: .milliseconds(500)) {
+                    _ = try? await response.body.collect(upTo: 1 << 20)
+                    answered = true
+                }
+            }
+            guard answered else {
+                direct.failed()
+                return instance.endpoints
+            }
+        }
+        return instance.endpoints.merging(instance.directEndpoints) { _, direct in direct }
+    }
 
     /// `pingEndpoint` is `host[/path]` as in Cloudflare's Container class (default `ping`).
     func waitUntilReady(_ endpoint: Endpoint, containerPort: Int, pingEndpoint: String, timeout: Duration) async throws(BerthError) {
@@ -65,6 +98,18 @@ struct ReadinessProbe: Sendable {
         return withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
         }
+    }
+}
+
+/// Whether the containers' own addresses are worth trying: until one does not answer (then
+/// the published ports serve), or never with `BERTH_DIRECT_CONTAINER_NETWORK=0`.
+final class DirectReachability: Sendable {
+    private let unreachable = Mutex(ProcessInfo.processInfo.environment["BERTH_DIRECT_CONTAINER_NETWORK"] == "0")
+
+    var enabled: Bool { !unreachable.withLock { $0 } }
+
+    func failed() {
+        unreachable.withLock { $0 = true }
     }
 }
 

@@ -75,11 +75,11 @@ public struct Reconciler: Sendable {
               let deploymentID = labels[BerthLabel.deployment], knownDeployments.contains(deploymentID),
               let instanceID = labels[BerthLabel.instance], let objectHex = labels[BerthLabel.object],
               let objectID = try? ObjectID.restored(hex: objectHex, name: labels[BerthLabel.objectName]),
-              let endpoints = try? await runtime.endpoints(of: found.containerID), !endpoints.isEmpty
+              let instance = try? await runtime.runningInstance(found.containerID), !instance.endpoints.isEmpty
         else { return nil }
         let adopted = AdoptedInstance(
             instanceID: instanceID, deploymentID: deploymentID, fingerprint: labels[BerthLabel.fingerprint], created: found.created,
-            instance: RunningInstance(containerID: found.containerID, endpoints: endpoints)
+            instance: instance
         )
         // A second container for an object that already has one is a duplicate: not adopted.
         return await containerClass.get(objectID).adopt(adopted) ? instanceID : nil

@@ -50,12 +50,12 @@ final class WarmGate: Sendable {
         }
     }
 
-    /// Opens the gate for a healthy container (no-op when already open for it).
+    /// Opens the gate for a healthy container; for the container it is open for already,
+    /// takes its new endpoints and keeps the count of leases out.
     func open(_ target: Target) {
         state.withLock { state in
-            guard state.target?.generation != target.generation else { return }
+            if state.target?.generation != target.generation { state.inFlight = 0 }
             state.target = target
-            state.inFlight = 0
         }
     }
 

@@ -99,6 +99,8 @@ public struct ContainerDetails: Decodable, Sendable {
     public var state: ContainerState
     public var config: Config
     public var ports: [String: [PortBinding]]
+    /// The container's address on each network it is attached to, by network name.
+    public var networkAddresses: [String: String]
     public var hostConfig: HostConfig
 
     /// The resource limits and network the container was created with.
@@ -152,6 +154,11 @@ public struct ContainerDetails: Decodable, Sendable {
 
     struct NetworkSettings: Decodable {
         var Ports: [String: [PortBinding]?]?
+        var Networks: [String: Attachment]?
+
+        struct Attachment: Decodable {
+            var IPAddress: String?
+        }
     }
 
     enum CodingKeys: String, CodingKey {
@@ -170,6 +177,7 @@ public struct ContainerDetails: Decodable, Sendable {
         config = try c.decode(Config.self, forKey: .config)
         let settings = try c.decodeIfPresent(NetworkSettings.self, forKey: .networkSettings)
         ports = (settings?.Ports ?? [:]).compactMapValues { $0 }
+        networkAddresses = (settings?.Networks ?? [:]).compactMapValues { $0.IPAddress.flatMap { $0.isEmpty ? nil : $0 } }
         hostConfig = try c.decode(HostConfig.self, forKey: .hostConfig)
     }
 

@@ -52,6 +52,11 @@ struct GatewayTests {
             #expect(details.config.labels[BerthLabel.object] == id.hex)
             #expect(details.config.labels[BerthLabel.instance] == instanceID)
             #expect(details.ports["8080/tcp"]?.allSatisfy { $0.hostIP == "127.0.0.1" } == true)
+            // Published on loopback only, and proxied to at the container's own address, which
+            // answers from this machine: the engine's userland port proxy is not in the path.
+            let lease = try await controller.acquire()
+            #expect(lease.endpoint == Endpoint(host: try #require(details.networkAddresses["bridge"]), port: 8080))
+            await lease.release()
             // lite: 256 MiB, 1/16 vCPU
             #expect(details.hostConfig.memoryBytes == 256 << 20)
             #expect(details.hostConfig.nanoCPUs == 62_500_000)
