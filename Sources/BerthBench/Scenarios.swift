@@ -20,21 +20,23 @@ extension Harness {
         let workers = ProcessInfo.processInfo.activeProcessorCount
         let nginx = try Nginx.start(upstream: "\(address):8080", workers: workers)
         defer { nginx.stop() }
-        var bases = [
+        let bases = [
             ("direct", "http://\(address):8080"),
             ("nginx", "http://127.0.0.1:\(nginx.port)"),
             ("berth", gateway),
             ("worker", workerGateway),
         ]
-        var published: Nginx?
-        if !quick {
-            published = try Nginx.start(upstream: "127.0.0.1:\(port)", workers: workers)
-            bases += [("direct_published", "http://127.0.0.1:\(port)"), ("nginx_published", "http://127.0.0.1:\(published!.port)")]
-        }
-        defer { published?.stop() }
-        let seconds = quick ? 3 : 10
+        let seconds = quick ? 3 : 8
         if small {
-            try proxyRounds(bases, path: "/singleton", key: "proxy", connections: 32, seconds: seconds, into: &results)
+            var published: Nginx?
+            defer { published?.stop() }
+            var smallBases = bases
+            if !quick {
+                published = try Nginx.start(upstream: "127.0.0.1:\(port)", workers: workers)
+                smallBases += [("direct_published", "http://127.0.0.1:\(port)"), ("nginx_published", "http://127.0.0.1:\(published!.port)")]
+            }
+            try proxyRounds(smallBases, path: "/singleton", key: "proxy", connections: 32, seconds: seconds, into: &results)
+            if !quick { results.set("proxy.ratio_vs_nginx_published", results.values["proxy.berth_rps"]! / results.values["proxy.nginx_published_rps"]!) }
         }
         if large {
             try proxyRounds(bases, path: "/singleton/bytes/1048576", key: "proxy_1mib", connections: 8, seconds: seconds, into: &results)

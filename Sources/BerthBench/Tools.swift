@@ -56,6 +56,8 @@ struct Nginx {
                   proxy_set_header Host $host;
                   proxy_set_header X-Forwarded-For $remote_addr;
                   proxy_buffering off;
+                  # Streams in pieces as large as Berth's reads (64 KiB), not the 4 KiB default.
+                  proxy_buffer_size 64k;
                 }
               }
             }
