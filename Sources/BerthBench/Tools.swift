@@ -58,6 +58,8 @@ struct Nginx {
                   proxy_buffering off;
                   # Streams in pieces as large as Berth's reads (64 KiB), not the 4 KiB default.
                   proxy_buffer_size 64k;
+                  proxy_buffers 8 64k;
+                  proxy_busy_buffers_size 128k;
                 }
               }
             }
@@ -66,12 +68,17 @@ struct Nginx {
         process.executableURL = URL(fileURLWithPath: "/usr/sbin/nginx")
         process.arguments = ["-p", folder, "-c", folder + "/nginx.conf", "-g", "daemon off;"]
         try process.run()
-        // Wait until it listens.
+        // Wait until it listens; say why when it does not.
         for _ in 0..<100 {
-            if (try? Tool.output("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/"])) == "200" { break }
+            if (try? Tool.output("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/"])) == "200" {
+                return Nginx(process: process, port: port, folder: folder)
+            }
+            if !process.isRunning { break }
             usleep(50_000)
         }
-        return Nginx(process: process, port: port, folder: folder)
+        if process.isRunning { process.terminate() }
+        let log = (try? String(contentsOfFile: folder + "/logs/error.log", encoding: .utf8)) ?? ""
+        throw BerthError(.internal, "nginx did not answer on port \(port): \(log)")
     }
 
     func stop() {
