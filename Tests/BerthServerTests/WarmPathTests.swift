@@ -88,6 +88,21 @@ struct WarmPathTests {
         }
     }
 
+    @Test("Expect: 100-continue gets its go-ahead from the gateway before the body is sent")
+    func expectContinue() async throws {
+        try await GatewayFixture.with { f in
+            #expect(try await f.request("/singleton").status == 200)
+            let connection = try RawHTTP(port: f.port, readTimeout: 5)
+            try connection.send("POST /singleton/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+            let interim = try connection.readResponse(head: true)
+            #expect(interim.status == 100)
+            try connection.send("hello")
+            let reply = try connection.readResponse()
+            #expect(reply.status == 200)
+            #expect(reply.text == "hello")
+        }
+    }
+
     @Test("HTTP/1.0 and Connection: close end the client's connection after the response")
     func connectionClose() async throws {
         try await GatewayFixture.with { f in

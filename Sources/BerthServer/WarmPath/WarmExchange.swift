@@ -27,6 +27,8 @@ final class WarmExchange {
     private var upstreamReusable = true
     private var closeClient = false
     private var finished = false
+    /// The client sent `Expect: 100-continue` and waits for a go-ahead before its body.
+    private let continueFirst: Bool
 
     enum ResponseState { case waiting, streaming, done }
 
@@ -38,12 +40,18 @@ final class WarmExchange {
         self.clientHead = request
         self.upstreamHead = Self.forwardedHead(request, client: context.channel.remoteAddress?.ipAddress)
         self.closeClient = !request.isKeepAlive
+        self.continueFirst = Self.expectsContinue(request)
     }
 
     // MARK: Request
 
     func start() {
         pool.forwarded += 1
+        // As nginx does: the go-ahead comes from here, at once, and the container gets the
+        // request without `Expect` (interim responses from it are not passed on).
+        if continueFirst {
+            context.writeAndFlush(NIOAny(HTTPServerResponsePart.head(HTTPResponseHead(version: clientHead.version, status: .continue))), promise: nil)
+        }
         if let connection = pool.take(lease.endpoint) {
             attach(connection, reused: true)
         } else {
@@ -307,8 +315,15 @@ final class WarmExchange {
         return tokens
     }
 
+    /// Whether an HTTP/1.1 client waits for `100 Continue` before sending its body.
+    static func expectsContinue(_ request: HTTPRequestHead) -> Bool {
+        guard request.version.major == 1 && request.version.minor >= 1 else { return false }
+        return request.headers["expect"].contains { equalsIgnoringCase($0.trimmingCharacters(in: .whitespaces), "100-continue") }
+    }
+
     /// The request as the container gets it: HTTP/1.1 keep-alive, `Host: container`, the
-    /// client in `X-Forwarded-For`, the original host in `X-Forwarded-Host`.
+    /// client in `X-Forwarded-For`, the original host in `X-Forwarded-Host`, no `Expect`
+    /// (the gateway answers it).
     static func forwardedHead(_ request: HTTPRequestHead, client: String?) -> HTTPRequestHead {
         let listed = connectionListed(request.headers)
         var headers = HTTPHeaders()
@@ -322,6 +337,8 @@ final class WarmExchange {
                 originalHost = value
             } else if equalsIgnoringCase(name, "x-forwarded-for") {
                 forwardedFor = value
+            } else if equalsIgnoringCase(name, "expect") {
+                continue
             } else if !equalsIgnoringCase(name, "x-forwarded-proto") && !equalsIgnoringCase(name, "x-forwarded-host") {
                 headers.add(name: name, value: value)
             }
