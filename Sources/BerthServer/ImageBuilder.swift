@@ -50,7 +50,13 @@ public struct ImageBuilder: Sendable {
             options.buildArgs = container.imageVars
             options.labels = labels.merging([BerthLabel.app: app, "berth.container": container.name]) { $1 }
             do {
-                _ = try await client.buildImage(options, progress: progress)
+                do {
+                    _ = try await client.buildImage(options, progress: progress)
+                } catch where error.code == .buildFailed && error.message.contains("unable to find image") {
+                    // The engine's builder picked a cached layer that an image removal running
+                    // at the same time deleted; once more, without that layer in the cache.
+                    _ = try await client.buildImage(options, progress: progress)
+                }
             } catch where error.code == .buildFailed {
                 throw BerthError(.buildFailed, "the image of container \(container.name) did not build: \(error.message)", cause: error)
             }
