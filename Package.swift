@@ -98,7 +98,7 @@ let package = Package(
         .executableTarget(
             name: "BerthBench",
             dependencies: [
-                "Berth", "BerthCore", "BerthConfig", "BerthRuntime", "BerthServer", "DockerEngine",
+                "Berth", "BerthCore", "BerthConfig", "BerthRuntime", "BerthServer", "BerthTestSupport", "DockerEngine",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -1,4 +1,5 @@
 import BerthCore
+import BerthTestSupport
 import Foundation
 
 /// One run of `wrk` (Debian's) against a loopback URL, bounded in time.
@@ -38,7 +39,7 @@ struct Nginx {
     static func start(upstream: String, workers: Int) throws -> Nginx {
         let folder = NSTemporaryDirectory() + "berth-bench-nginx-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: folder + "/logs", withIntermediateDirectories: true)
-        let port = try Tool.freePort()
+        let port = try LoopbackPort.free()
         try """
             worker_processes \(workers);
             pid \(folder)/nginx.pid;
@@ -100,19 +101,5 @@ enum Tool {
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         return String(decoding: data, as: UTF8.self)
-    }
-
-    static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-        }
-        guard bound else { throw BerthError(.internal, "no free loopback port") }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 }

@@ -12,12 +12,6 @@ public struct ContainerProxy: Sendable {
         self.http = http
     }
 
-    /// Headers that belong to one connection and are never forwarded.
-    static let hopByHop: Set<String> = [
-        "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection", "te", "trailer",
-        "transfer-encoding", "upgrade",
-    ]
-
     /// Sends `request` to the container behind `lease`. The returned body releases the lease
     /// when it has been read to the end (or dropped).
     public func forward<Body: AsyncSequence & Sendable>(
@@ -26,14 +20,15 @@ public struct ContainerProxy: Sendable {
     ) async throws(BerthError) -> ProxiedResponse where Body.Element == ByteBuffer {
         var outbound = HTTPClientRequest(url: "http://\(lease.endpoint)\(request.path ?? "/")")
         outbound.method = HTTPMethod(rawValue: request.method.rawValue)
-        let connectionTokens = Set(request.headerFields[values: .connection].flatMap { $0.split(separator: ",") }.map {
-            $0.trimmingCharacters(in: .whitespaces).lowercased()
-        })
+        let listed = HopByHop.connectionListed(request.headerFields[values: .connection])
         var forwardedFor: String?
         var originalHost: String?
         for field in request.headerFields {
             let name = field.name.canonicalName
-            if Self.hopByHop.contains(name) || connectionTokens.contains(name) || name == "content-length" { continue }
+            // Body framing is AsyncHTTPClient's to set.
+            if HopByHop.contains(name) || HopByHop.isListed(name, in: listed) || name == "content-length" || name == "transfer-encoding" {
+                continue
+            }
             switch name {
             case "host": originalHost = field.value; continue
             case "x-forwarded-for": forwardedFor = field.value; continue
@@ -67,12 +62,11 @@ public struct ContainerProxy: Sendable {
             )
         }
         var head = HTTPResponse(status: .init(code: Int(response.status.code), reasonPhrase: response.status.reasonPhrase))
-        let responseTokens = Set(response.headers["connection"].flatMap { $0.split(separator: ",") }.map {
-            $0.trimmingCharacters(in: .whitespaces).lowercased()
-        })
+        let responseListed = HopByHop.connectionListed(response.headers["connection"])
         for (name, value) in response.headers {
-            let lower = name.lowercased()
-            if Self.hopByHop.contains(lower) || responseTokens.contains(lower) { continue }
+            if HopByHop.contains(name) || HopByHop.isListed(name, in: responseListed) || HopByHop.equalsIgnoringCase(name, "transfer-encoding") {
+                continue
+            }
             if let fieldName = HTTPField.Name(name) { head.headerFields.append(HTTPField(name: fieldName, value: value)) }
         }
         return ProxiedResponse(head: head, body: ProxiedBody(body: response.body, lease: lease))

@@ -45,7 +45,8 @@ final class WarmGate: Sendable {
     func release(generation: Int, now: ContinuousClock.Instant) {
         state.withLock { state in
             state.lastActivity = now
-            guard state.target?.generation == generation || state.target == nil else { return }
+            // A lease of an earlier instance: the gate's count started again at its opening.
+            guard state.target?.generation == generation else { return }
             state.inFlight = max(0, state.inFlight - 1)
         }
     }

@@ -58,24 +58,13 @@ public struct RoutesWorker: Worker {
     /// A lease on the healthy container a request goes to, for the gateway's warm path;
     /// nil when the request needs this Worker (no route, a port switch, an object whose
     /// container is not healthy now).
-    /// - Parameters:
-    ///   - path: the request's path with its query.
-    ///   - header: a request header's value by name.
-    ///   - cookies: the request's Cookie headers.
-    public func warmLease(
-        path: String, header: (String) -> String?, cookies: () -> [String], env: Env
-    ) -> ContainerLease? {
-        guard header(HTTPField.Name.containerTargetPort.rawName) == nil,
-              let (binding, name) = routes.resolve(path: path, header: header, cookies: cookies),
+    public func warmLease(for head: HTTPRequestHead, env: Env) -> ContainerLease? {
+        let headers = head.headers
+        guard headers.first(name: HTTPField.Name.containerTargetPort.rawName) == nil,
+              let (binding, name) = routes.resolve(path: head.uri, header: { headers.first(name: $0) }, cookies: { headers["cookie"] }),
               let namespace = env.namespaces[binding]
         else { return nil }
         return namespace.containerClass.getByName(name).tryAcquireWarm()
-    }
-
-    /// ``warmLease(path:header:cookies:env:)`` for a parsed request head.
-    public func warmLease(for head: HTTPRequestHead, env: Env) -> ContainerLease? {
-        let headers = head.headers
-        return warmLease(path: head.uri, header: { headers.first(name: $0) }, cookies: { headers["cookie"] }, env: env)
     }
 
     func routeList() -> String {

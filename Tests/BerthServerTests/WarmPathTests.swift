@@ -103,6 +103,20 @@ struct WarmPathTests {
         }
     }
 
+    @Test("bytes that are not HTTP after a warm request: its response arrives whole, then the connection closes")
+    func garbageAfterRequest() async throws {
+        try await GatewayFixture.with { f in
+            #expect(try await f.request("/singleton").status == 200)
+            let connection = try RawHTTP(port: f.port, readTimeout: 10)
+            try connection.send("GET /singleton/bytes/300000 HTTP/1.1\r\nHost: x\r\n\r\n\u{1}\u{2} not http \r\n\r\n")
+            let reply = try connection.readResponse()
+            #expect(reply.status == 200)
+            #expect(reply.body.count == 300_000)
+            #expect(reply.body.allSatisfy { $0 == UInt8(ascii: "x") }, "nothing else is written into the response")
+            #expect(try connection.isClosedByServer())
+        }
+    }
+
     @Test("HTTP/1.0 and Connection: close end the client's connection after the response")
     func connectionClose() async throws {
         try await GatewayFixture.with { f in

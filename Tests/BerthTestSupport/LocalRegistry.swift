@@ -16,7 +16,7 @@ public final class LocalRegistry: @unchecked Sendable {
     public init() throws {
         folder = NSTemporaryDirectory() + "berth-registry-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: folder + "/data", withIntermediateDirectories: true)
-        port = try Self.freePort()
+        port = try LoopbackPort.free()
         let htpasswd = try Self.output(["htpasswd", "-Bbn", username, password])
         try htpasswd.write(toFile: folder + "/htpasswd", atomically: true, encoding: .utf8)
         try """
@@ -73,21 +73,6 @@ public final class LocalRegistry: @unchecked Sendable {
         if process.isRunning { process.terminate() }
         process.waitUntilExit()
         try? FileManager.default.removeItem(atPath: folder)
-    }
-
-    static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-        }
-        guard bound else { throw BerthError(.internal, "no free loopback port") }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 
     static func output(_ arguments: [String]) throws -> String {

@@ -19,7 +19,6 @@ struct GatewayChannel: ServerChildChannel, HTTPChannelHandler {
     let responder: HTTPChannelHandler.Responder
     let routing: WarmRouting
     let upstreams: UpstreamPools
-    let idleTimeout: Duration?
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
@@ -38,7 +37,7 @@ struct GatewayChannel: ServerChildChannel, HTTPChannelHandler {
             )
             try pipeline.addHandler(WarmProxyHandler(routing: routing, pool: upstreams.pool(for: channel.eventLoop)))
             try pipeline.addHandler(HTTP1ToHTTPServerCodec(secure: false))
-            try pipeline.addHandler(HTTPConnectionStateHandler(idleTimeout: idleTimeout, logger: logger))
+            try pipeline.addHandler(HTTPConnectionStateHandler(logger: logger))
             return try NIOAsyncChannel(wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true))
         }
     }
@@ -50,9 +49,9 @@ struct GatewayChannel: ServerChildChannel, HTTPChannelHandler {
 
 extension HTTPServerBuilder {
     /// HTTP/1.1 with the gateway's warm path in front of the responder.
-    static func gateway(routing: @escaping WarmRouting, upstreams: UpstreamPools, idleTimeout: Duration? = nil) -> HTTPServerBuilder {
+    static func gateway(routing: @escaping WarmRouting, upstreams: UpstreamPools) -> HTTPServerBuilder {
         HTTPServerBuilder { responder in
-            GatewayChannel(responder: responder, routing: routing, upstreams: upstreams, idleTimeout: idleTimeout)
+            GatewayChannel(responder: responder, routing: routing, upstreams: upstreams)
         }
     }
 }

@@ -253,93 +253,31 @@ final class WarmExchange {
 
     // MARK: Heads
 
-    /// Whether a header belongs to one connection and is never forwarded (`Connection`,
-    /// `Keep-Alive`, `Proxy-*`, `TE`, `Trailer`, `Upgrade`). Content-Length and
-    /// Transfer-Encoding stay on requests: the container's connection frames the body the
-    /// same way. Compared without allocating: this runs for every header of every request.
-    static func isHopByHop(_ name: String) -> Bool {
-        var name = name
-        return name.withUTF8 { bytes in
-            switch bytes.count {
-            case 2: return equalsIgnoringCase(bytes, "te")
-            case 7: return equalsIgnoringCase(bytes, "trailer") || equalsIgnoringCase(bytes, "upgrade")
-            case 10: return equalsIgnoringCase(bytes, "connection") || equalsIgnoringCase(bytes, "keep-alive")
-            case 16: return equalsIgnoringCase(bytes, "proxy-connection")
-            case 18: return equalsIgnoringCase(bytes, "proxy-authenticate")
-            case 19: return equalsIgnoringCase(bytes, "proxy-authorization")
-            default: return false
-            }
-        }
-    }
-
-    /// ASCII comparison of `bytes` with a lowercase `literal`, ignoring case.
-    static func equalsIgnoringCase(_ bytes: UnsafeBufferPointer<UInt8>, _ literal: StaticString) -> Bool {
-        guard bytes.count == literal.utf8CodeUnitCount else { return false }
-        let expected = literal.utf8Start
-        for index in 0..<bytes.count {
-            var byte = bytes[index]
-            if byte >= 0x41 && byte <= 0x5A { byte |= 0x20 }
-            if byte != expected[index] { return false }
-        }
-        return true
-    }
-
-    static func equalsIgnoringCase(_ name: String, _ literal: StaticString) -> Bool {
-        var name = name
-        return name.withUTF8 { equalsIgnoringCase($0, literal) }
-    }
-
-    /// Header names listed in `Connection` (beyond `close` and `keep-alive`), lowercased:
-    /// they too are for this connection only. Usually none, and then nothing is allocated.
-    static func connectionListed(_ headers: HTTPHeaders) -> Set<String> {
-        var tokens = Set<String>()
-        for (name, value) in headers where equalsIgnoringCase(name, "connection") {
-            var value = value
-            value.withUTF8 { bytes in
-                var start = 0
-                while start <= bytes.count {
-                    var end = start
-                    while end < bytes.count && bytes[end] != UInt8(ascii: ",") { end += 1 }
-                    var low = start
-                    var high = end
-                    while low < high && (bytes[low] == 0x20 || bytes[low] == 0x09) { low += 1 }
-                    while high > low && (bytes[high - 1] == 0x20 || bytes[high - 1] == 0x09) { high -= 1 }
-                    let token = UnsafeBufferPointer(rebasing: bytes[low..<high])
-                    if !token.isEmpty && !equalsIgnoringCase(token, "close") && !equalsIgnoringCase(token, "keep-alive") {
-                        tokens.insert(String(decoding: token, as: UTF8.self).lowercased())
-                    }
-                    start = end + 1
-                }
-            }
-        }
-        return tokens
-    }
-
     /// Whether an HTTP/1.1 client waits for `100 Continue` before sending its body.
     static func expectsContinue(_ request: HTTPRequestHead) -> Bool {
         guard request.version.major == 1 && request.version.minor >= 1 else { return false }
-        return request.headers["expect"].contains { equalsIgnoringCase($0.trimmingCharacters(in: .whitespaces), "100-continue") }
+        return request.headers["expect"].contains { HopByHop.equalsIgnoringCase($0.trimmingCharacters(in: .whitespaces), "100-continue") }
     }
 
     /// The request as the container gets it: HTTP/1.1 keep-alive, `Host: container`, the
     /// client in `X-Forwarded-For`, the original host in `X-Forwarded-Host`, no `Expect`
     /// (the gateway answers it).
     static func forwardedHead(_ request: HTTPRequestHead, client: String?) -> HTTPRequestHead {
-        let listed = connectionListed(request.headers)
+        let listed = HopByHop.connectionListed(request.headers["connection"])
         var headers = HTTPHeaders()
         headers.reserveCapacity(request.headers.count + 4)
         headers.add(name: "Host", value: "container")
         var forwardedFor: String?
         var originalHost: String?
         for (name, value) in request.headers {
-            if isHopByHop(name) || (!listed.isEmpty && listed.contains(name.lowercased())) { continue }
-            if equalsIgnoringCase(name, "host") {
+            if HopByHop.contains(name) || HopByHop.isListed(name, in: listed) { continue }
+            if HopByHop.equalsIgnoringCase(name, "host") {
                 originalHost = value
-            } else if equalsIgnoringCase(name, "x-forwarded-for") {
+            } else if HopByHop.equalsIgnoringCase(name, "x-forwarded-for") {
                 forwardedFor = value
-            } else if equalsIgnoringCase(name, "expect") {
+            } else if HopByHop.equalsIgnoringCase(name, "expect") {
                 continue
-            } else if !equalsIgnoringCase(name, "x-forwarded-proto") && !equalsIgnoringCase(name, "x-forwarded-host") {
+            } else if !HopByHop.equalsIgnoringCase(name, "x-forwarded-proto") && !HopByHop.equalsIgnoringCase(name, "x-forwarded-host") {
                 headers.add(name: name, value: value)
             }
         }
@@ -355,14 +293,15 @@ final class WarmExchange {
     /// client's HTTP version, and `Connection` set when the client's connection will close
     /// or (HTTP/1.0) stay open.
     private func clientResponseHead(_ head: HTTPResponseHead) -> HTTPResponseHead {
-        let listed = Self.connectionListed(head.headers)
+        let listed = HopByHop.connectionListed(head.headers["connection"])
         var headers = HTTPHeaders()
         headers.reserveCapacity(head.headers.count + 1)
         var hasLength = false
         for (name, value) in head.headers {
-            if Self.isHopByHop(name) || Self.equalsIgnoringCase(name, "transfer-encoding")
-                || (!listed.isEmpty && listed.contains(name.lowercased())) { continue }
-            if Self.equalsIgnoringCase(name, "content-length") { hasLength = true }
+            if HopByHop.contains(name) || HopByHop.equalsIgnoringCase(name, "transfer-encoding") || HopByHop.isListed(name, in: listed) {
+                continue
+            }
+            if HopByHop.equalsIgnoringCase(name, "content-length") { hasLength = true }
             headers.add(name: name, value: value)
         }
         if clientHead.version.major == 1 && clientHead.version.minor == 0 {

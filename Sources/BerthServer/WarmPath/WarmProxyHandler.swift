@@ -33,9 +33,9 @@ final class WarmProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// ends) the handler completes the cycle itself, or they would wait in its buffer.
     private var inReadCycle = false
     private var passedOn = false
-    /// The server is shutting down gracefully: the connection closes once the warm exchange
-    /// in flight has sent its whole response.
-    private var quiescing = false
+    /// The connection closes once the warm exchange in flight has sent its whole response:
+    /// the server is shutting down gracefully, or the client sent what is not HTTP.
+    private var closeAfterExchange = false
 
     init(routing: @escaping WarmRouting, pool: UpstreamPool) {
         self.routing = routing
@@ -67,10 +67,23 @@ final class WarmProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// request is answered first, then the connection closes.
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is ChannelShouldQuiesceEvent, case .warm = mode {
-            quiescing = true
+            closeAfterExchange = true
             return
         }
         context.fireUserInboundEventTriggered(event)
+    }
+
+    /// The parser failed on what follows a warm request. Hummingbird would answer 400 at
+    /// once, in the middle of the warm response; instead the response is finished and the
+    /// connection closed (the parser reads nothing more). Without a warm exchange,
+    /// Hummingbird answers as usual.
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if case .warm = mode {
+            closeAfterExchange = true
+            queued.removeAll()
+            return
+        }
+        context.fireErrorCaught(error)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -182,7 +195,7 @@ final class WarmProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func exchangeFinished(_ exchange: WarmExchange, closeConnection: Bool, context: ChannelHandlerContext) {
         guard case .warm(let current) = mode, current === exchange else { return }
         mode = .idle
-        if closeConnection || quiescing {
+        if closeConnection || closeAfterExchange {
             queued.removeAll()
             context.close(promise: nil)
             return
