@@ -84,21 +84,11 @@ extension HTTPField.Name {
 }
 
 extension Response {
-    /// The response Cloudflare's containerFetch gives for a failure.
+    /// The response Cloudflare's containerFetch gives for a failure: the message as text, the
+    /// status from the one table (``BerthCore/BerthError/Code/httpStatus``).
     public static func error(_ error: BerthError) -> Response {
-        switch error.code {
-        case .capacityExceeded:
-            var response = Response.text(error.message + "\n", status: .serviceUnavailable)
-            response.headers[.retryAfter] = "1"
-            return response
-        case .invalidInput:
-            return .text(error.message + "\n", status: .badRequest)
-        case .unavailable:
-            return .text(error.message + "\n", status: .serviceUnavailable)
-        case .engineError where error.message.hasPrefix("the container"):
-            return .text(error.message + "\n", status: .badGateway)
-        default:
-            return .text(error.message + "\n", status: .internalServerError)
-        }
+        var response = Response.text(error.message + "\n", status: HTTPResponse.Status(code: error.code.httpStatus, reasonPhrase: error.code.httpReason))
+        if let seconds = error.code.retryAfterSeconds { response.headers[.retryAfter] = String(seconds) }
+        return response
     }
 }

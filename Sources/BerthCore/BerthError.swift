@@ -32,6 +32,12 @@ public struct BerthError: Error, CustomStringConvertible, CustomDebugStringConve
         /// Nothing can serve the request now (no deployment, a deleted class, a server that is
         /// not running); it may succeed later.
         public static let unavailable = Code("unavailable")
+        /// A container did not start: its engine call failed, it exited, its ports never
+        /// answered, or it was stopped while starting.
+        public static let startFailed = Code("start_failed")
+        /// A running container did not answer a forwarded request (refused or closed the
+        /// connection before a response).
+        public static let containerUnreachable = Code("container_unreachable")
         /// A bug or an unexpected condition inside Berth.
         public static let `internal` = Code("internal")
     }
