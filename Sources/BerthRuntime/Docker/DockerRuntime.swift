@@ -4,9 +4,12 @@ import DockerEngine
 import Logging
 import Synchronization
 
-/// ``ContainerRuntime`` on a Docker engine: ports published on 127.0.0.1 on ephemeral ports.
+/// The Docker driver: ``ContainerRuntime`` (ports published on 127.0.0.1 on ephemeral
+/// ports, exits watched over one events stream), ``ImageStore`` and ``InstanceOutput`` on a
+/// Docker engine. The only part of Berth outside the CLI that speaks the Engine API.
 public struct DockerRuntime: ContainerRuntime {
     let client: DockerClient
+    let exits: DockerExitWatcher
     /// Network for containers with `enableInternet = false`; created on first use.
     let isolatedNetwork: String
     let logger: Logger
@@ -18,6 +21,7 @@ public struct DockerRuntime: ContainerRuntime {
         self.client = client
         self.isolatedNetwork = isolatedNetwork
         self.logger = logger
+        self.exits = DockerExitWatcher(client: client, logger: logger)
     }
 
     public func startInstance(_ spec: InstanceSpec) async throws(BerthError) -> RunningInstance {
@@ -95,7 +99,7 @@ public struct DockerRuntime: ContainerRuntime {
     }
 
     public func waitForExit(_ containerID: String) async throws(BerthError) -> Int {
-        try await client.waitContainer(containerID, condition: .notRunning)
+        try await exits.wait(containerID)
     }
 
     public func listInstances(labels: [String]) async throws(BerthError) -> [InstanceSummary] {
