@@ -67,17 +67,32 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The admin API's wire types and the state folder's layout, shared by server and CLI.
+        .target(name: "BerthAPI", dependencies: ["BerthCore", "BerthConfig"], swiftSettings: swiftSettings),
+        // Deployments, rollouts, the class registry, image builds, log tail, stats, restore.
         .target(
-            name: "BerthServer",
+            name: "BerthControlPlane",
             dependencies: [
-                "Berth", "BerthRuntime", "BerthConfig", "DockerEngine",
-                .product(name: "Hummingbird", package: "hummingbird"),
+                "BerthCore", "BerthConfig", "BerthRuntime", "BerthAPI", "Berth",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "BerthServer",
+            dependencies: [
+                "Berth", "BerthRuntime", "BerthConfig", "BerthAPI", "BerthControlPlane",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -88,7 +103,7 @@ let package = Package(
         .target(
             name: "BerthCommands",
             dependencies: [
-                "BerthCore", "BerthConfig", "DockerEngine", "BerthRuntime", "BerthServer",
+                "BerthCore", "BerthConfig", "DockerEngine", "BerthRuntime", "BerthAPI", "BerthControlPlane", "BerthServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -98,7 +113,7 @@ let package = Package(
         .executableTarget(
             name: "BerthBench",
             dependencies: [
-                "Berth", "BerthCore", "BerthConfig", "BerthRuntime", "BerthServer", "BerthTestSupport", "DockerEngine",
+                "Berth", "BerthCore", "BerthConfig", "BerthRuntime", "BerthAPI", "BerthControlPlane", "BerthServer", "BerthTestSupport", "DockerEngine",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -109,7 +124,13 @@ let package = Package(
         ),
         .target(
             name: "BerthTestSupport",
-            dependencies: ["BerthCore", .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: [
+                "BerthCore", "BerthRuntime",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
             path: "Tests/BerthTestSupport",
             swiftSettings: swiftSettings
         ),
@@ -117,7 +138,7 @@ let package = Package(
         .testTarget(
             name: "DockerEngineTests",
             dependencies: [
-                "DockerEngine", "BerthCore", "BerthTestSupport",
+                "DockerEngine", "BerthCore", "BerthRuntime", "BerthTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
@@ -136,11 +157,23 @@ let package = Package(
         .testTarget(
             name: "BerthServerTests",
             dependencies: [
-                "BerthServer", "Berth", "BerthRuntime", "BerthConfig", "DockerEngine", "BerthTestSupport",
+                "BerthServer", "BerthAPI", "BerthControlPlane", "Berth", "BerthRuntime", "BerthConfig", "DockerEngine", "BerthTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The in-process tier: the control plane and the admin API on the in-memory driver.
+        .testTarget(
+            name: "BerthControlPlaneTests",
+            dependencies: [
+                "BerthControlPlane", "BerthAPI", "BerthServer", "Berth", "BerthRuntime", "BerthConfig", "BerthCore", "BerthTestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),

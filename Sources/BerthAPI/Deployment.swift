@@ -56,11 +56,29 @@ public struct Deployment: Sendable, Codable, Equatable {
     }
 }
 
+/// Where a deployment's rollout stands.
+public enum RolloutState: String, Sendable, Codable, CaseIterable {
+    case pending
+    case inProgress = "in_progress"
+    case done
+    /// Mode `none`: running instances keep their version.
+    case skipped
+    /// A newer deployment took over.
+    case superseded
+    case failed
+
+    /// Whether the rollout will not change any more.
+    public var isFinished: Bool {
+        switch self {
+        case .pending, .inProgress: false
+        case .done, .skipped, .superseded, .failed: true
+        }
+    }
+}
+
 /// How far a deployment's rollout has come.
 public struct RolloutProgress: Sendable, Codable, Equatable {
-    /// `pending`, `in_progress`, `done`, `skipped` (mode none), `superseded` (a newer
-    /// deployment took over) or `failed`.
-    public var state: String
+    public var state: RolloutState
     /// Instances that ran another version when the rollout began.
     public var total: Int
     /// Instances replaced so far.
@@ -70,7 +88,7 @@ public struct RolloutProgress: Sendable, Codable, Equatable {
     public var steps: [Int]
     public var message: String?
 
-    public init(state: String, total: Int = 0, replaced: Int = 0, step: Int = 0, steps: [Int] = [], message: String? = nil) {
+    public init(state: RolloutState, total: Int = 0, replaced: Int = 0, step: Int = 0, steps: [Int] = [], message: String? = nil) {
         self.state = state
         self.total = total
         self.replaced = replaced
@@ -80,16 +98,6 @@ public struct RolloutProgress: Sendable, Codable, Equatable {
     }
 
     /// Whether the rollout will not change any more.
-    public var isFinished: Bool { ["done", "skipped", "superseded", "failed"].contains(state) }
+    public var isFinished: Bool { state.isFinished }
 }
 
-extension ContainerConfig {
-    /// The rollout's steps as cumulative percentages ending in 100: `[25]` → 25, 50, 75, 100.
-    public var rolloutSteps: [Int] {
-        let configured = rolloutStepPercentage.isEmpty ? [10, 100] : rolloutStepPercentage
-        if configured.count == 1, let step = configured.first, step > 0, step < 100 {
-            return Array(stride(from: step, through: 100, by: step)) + (100 % step == 0 ? [] : [100])
-        }
-        return configured.last == 100 ? configured : configured + [100]
-    }
-}

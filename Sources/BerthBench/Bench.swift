@@ -1,5 +1,7 @@
 import AsyncHTTPClient
+import BerthAPI
 import BerthConfig
+import BerthControlPlane
 import BerthCore
 import BerthRuntime
 import BerthServer

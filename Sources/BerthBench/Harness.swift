@@ -1,5 +1,7 @@
 import AsyncHTTPClient
+import BerthAPI
 import BerthConfig
+import BerthControlPlane
 import BerthCore
 import BerthRuntime
 import BerthServer
@@ -72,13 +74,13 @@ final class Harness: @unchecked Sendable {
         var server = PlatformServer(options: options, logger: logger)
         let serving = server.serving
         let imageTag = ImageBuilder.tag(app: app, container: "web", version: "bench")
-        server.initialDeployment = { client async throws(BerthError) in
-            let images = try await ImageBuilder(client: client).buildAll(config, version: "bench")
+        server.initialDeployment = { engine async throws(BerthError) in
+            let images = try await ImageBuilder(images: engine).buildAll(config, version: "bench")
             return Deployment(id: "bench", config: config, images: images, rollout: .immediate, source: "bench")
         }
         let (ready, continuation) = AsyncStream.makeStream(of: ServerInfo.self)
         let task = Task {
-            try await server.run(client: client, say: { _ in }, onReady: { continuation.yield($0) })
+            try await server.run(engine: DockerRuntime(client: client, logger: logger), say: { _ in }, onReady: { continuation.yield($0) })
         }
         var iterator = ready.makeAsyncIterator()
         guard let info = await iterator.next() else { throw BerthError(.internal, "the bench server did not start") }

@@ -1,4 +1,6 @@
 import Berth
+import BerthAPI
+import BerthControlPlane
 import BerthServer
 import Hummingbird
 

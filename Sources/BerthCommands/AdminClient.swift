@@ -1,8 +1,8 @@
 import ArgumentParser
 import AsyncHTTPClient
+import BerthAPI
 import BerthConfig
 import BerthCore
-import BerthServer
 import Foundation
 import NIOCore
 import NIOHTTP1

@@ -1,6 +1,8 @@
 import ArgumentParser
+import BerthAPI
+import BerthControlPlane
 import BerthCore
-import BerthServer
+import BerthRuntime
 import DockerEngine
 import Foundation
 import Logging
@@ -33,20 +35,22 @@ struct ContainersBuildCommand: AsyncParsableCommand {
 
     func run() async throws {
         let context = (path as NSString).standardizingPath
-        var options = BuildOptions(contextDirectory: context, dockerfile: dockerfile ?? (context as NSString).appendingPathComponent("Dockerfile"))
         let reference = tag.contains(":") ? tag : tag + ":latest"
-        options.tags = [reference]
-        options.labels = [BerthLabel.app: ImageView.split(reference).repository.split(separator: "/").last.map(String.init) ?? "image"]
+        let request = ImageBuildRequest(
+            contextDirectory: context, dockerfile: dockerfile ?? (context as NSString).appendingPathComponent("Dockerfile"), tags: [reference],
+            labels: [BerthLabel.app: ImageView.split(reference).repository.split(separator: "/").last.map(String.init) ?? "image"]
+        )
         let registry = self.registry
         let push = self.push
         do {
             try await DockerClient.with(logger: Logger(label: "berth")) { client in
+                let engine = DockerRuntime(client: client)
                 let printer = ImageBuilder.printer(printLine)
-                let result = try await client.buildImage(options) { printer(reference, $0) }
-                printLine("Built \(reference) (\(result.imageID.prefix(19)))")
+                let imageID = try await engine.buildImage(request) { printer(reference, $0) }
+                printLine("Built \(reference) (\(imageID.prefix(19)))")
                 if push {
                     let target = try pushTarget(reference, registry: registry)
-                    let pushed = try await ImagePush.push(reference, registry: target, client: client, say: printLine)
+                    let pushed = try await ImagePush.push(reference, registry: target, images: engine, say: printLine)
                     printLine("Pushed \(pushed)")
                 }
             }
@@ -70,13 +74,14 @@ struct ContainersPushCommand: AsyncParsableCommand {
         let registry = self.registry
         do {
             try await DockerClient.with(logger: Logger(label: "berth")) { client in
+                let engine = DockerRuntime(client: client)
                 do {
-                    _ = try await client.inspectImage(reference)
+                    _ = try await engine.inspectImage(reference)
                 } catch let error as BerthError where error.code == .notFound {
                     throw BerthError(.notFound, "no image \(reference) on the engine; build it with `berth containers build PATH -t \(reference)`")
                 }
                 let target = try pushTarget(reference, registry: registry)
-                let pushed = try await ImagePush.push(reference, registry: target, client: client, say: printLine)
+                let pushed = try await ImagePush.push(reference, registry: target, images: engine, say: printLine)
                 printLine("Pushed \(pushed)")
             }
         } catch let error as BerthError {

@@ -1,6 +1,6 @@
 import ArgumentParser
+import BerthAPI
 import BerthCore
-import BerthServer
 import Foundation
 
 struct ContainersCommand: AsyncParsableCommand {
@@ -32,7 +32,7 @@ struct ContainersListCommand: AsyncParsableCommand {
             if json { return print(try jsonText(views)) }
             var table = Table(header: ["ID", "NAME", "STATE", "LIVE INSTANCES", "LAST MODIFIED"])
             for view in views {
-                table.rows.append([String(view.id.prefix(12)), view.name, view.state, "\(view.liveInstances)", formatDate(view.lastModified)])
+                table.rows.append([String(view.id.prefix(12)), view.name, view.state.rawValue, "\(view.liveInstances)", formatDate(view.lastModified)])
             }
             print(table.render())
         } catch let error as BerthError {
@@ -57,7 +57,7 @@ struct ContainersInfoCommand: AsyncParsableCommand {
             let view: ContainerView = try await selection.client().get("/api/containers/\(pathComponent(container))")
             if json { return print(try jsonText(view)) }
             let rows: [(String, String)] = [
-                ("ID", view.id), ("NAME", view.name), ("CLASS", view.className), ("STATE", view.state),
+                ("ID", view.id), ("NAME", view.name), ("CLASS", view.className), ("STATE", view.state.rawValue),
                 ("LIVE INSTANCES", "\(view.liveInstances) of max \(view.maxInstances)"), ("FAILED INSTANCES", "\(view.failedInstances)"),
                 ("IMAGE", view.image), ("VERSION", view.deploymentID), ("BINDINGS", view.bindings.joined(separator: ", ")),
                 ("INSTANCE TYPE", view.instanceType), ("SLEEP AFTER", view.sleepAfter),

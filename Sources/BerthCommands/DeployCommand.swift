@@ -1,7 +1,9 @@
 import ArgumentParser
+import BerthAPI
 import BerthConfig
+import BerthControlPlane
 import BerthCore
-import BerthServer
+import BerthRuntime
 import DockerEngine
 import Foundation
 import Logging
@@ -64,10 +66,11 @@ struct DeployCommand: AsyncParsableCommand {
             let logger = Logger(label: "berth")
             let registry = self.registry
             let images = try await DockerClient.with(logger: logger) { client -> [String: BuiltImage] in
-                let images = try await ImageBuilder(client: client).buildAll(config, version: id, progress: ImageBuilder.printer(say))
+                let engine = DockerRuntime(client: client, logger: logger)
+                let images = try await ImageBuilder(images: engine).buildAll(config, version: id, progress: ImageBuilder.printer(say))
                 if let registry {
                     for (name, image) in images.sorted(by: { $0.key < $1.key }) {
-                        let pushed = try await ImagePush.push(image.reference, registry: registry, client: client, say: say)
+                        let pushed = try await ImagePush.push(image.reference, registry: registry, images: engine, say: say)
                         say("[\(name)] pushed \(pushed)")
                     }
                 }
@@ -86,7 +89,7 @@ struct DeployCommand: AsyncParsableCommand {
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
             say(String(format: "Done in %.1f s", seconds))
             if json { print(try jsonText(view)) }
-            if view.progress.state == "failed" { throw ExitStatus.failure }
+            if view.progress.state == .failed { throw ExitStatus.failure }
         } catch let error as BerthError {
             throw fail(error)
         }
@@ -100,11 +103,11 @@ func followRollout(_ start: DeploymentView, admin: AdminClient, say: @Sendable (
     while true {
         let progress = view.progress
         let line: String = switch progress.state {
-        case "pending": "rollout: waiting"
-        case "skipped": "rollout: none; running instances keep their version until they stop"
-        case "done" where progress.total == 0: "rollout: no running instance to replace"
+        case .pending: "rollout: waiting"
+        case .skipped: "rollout: none; running instances keep their version until they stop"
+        case .done where progress.total == 0: "rollout: no running instance to replace"
         default:
-            "rollout \(progress.state): step \(progress.step)/\(max(progress.steps.count, 1))"
+            "rollout \(progress.state.rawValue): step \(progress.step)/\(max(progress.steps.count, 1))"
                 + (progress.steps.isEmpty ? "" : " (\(progress.steps.map { "\($0)%" }.joined(separator: ", ")))")
                 + ", \(progress.replaced) of \(progress.total) instance(s) replaced"
                 + (progress.message.map { ": \($0)" } ?? "")

@@ -1,6 +1,6 @@
 import ArgumentParser
+import BerthAPI
 import BerthCore
-import BerthServer
 import Foundation
 
 struct DeploymentsCommand: AsyncParsableCommand {
@@ -25,7 +25,7 @@ struct DeploymentsListCommand: AsyncParsableCommand {
             if json { return print(try jsonText(views)) }
             var table = Table(header: ["ID", "CREATED", "SOURCE", "ROLLOUT", "STATUS", "IMAGES"])
             for view in views {
-                let status = view.progress.state + (view.progress.total > 0 ? " (\(view.progress.replaced)/\(view.progress.total))" : "")
+                let status = view.progress.state.rawValue + (view.progress.total > 0 ? " (\(view.progress.replaced)/\(view.progress.total))" : "")
                 table.rows.append([
                     (view.current ? "* " : "  ") + view.id, formatDate(view.createdAt),
                     view.source + (view.rollbackOf.map { " of \($0)" } ?? ""), view.rollout.rawValue, status,

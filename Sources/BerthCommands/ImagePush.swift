@@ -1,6 +1,6 @@
+import BerthAPI
 import BerthCore
-import BerthServer
-import DockerEngine
+import BerthRuntime
 import Foundation
 
 /// Pushing an image Berth built to an OCI registry (`--registry HOST:PORT`), with the
@@ -18,20 +18,15 @@ enum ImagePush {
     }
 
     /// Tags `reference` for `registry` and pushes it, a line per layer event people care about.
-    static func push(_ reference: String, registry: String, client: DockerClient, say: @escaping @Sendable (String) -> Void) async throws(BerthError) -> String {
+    static func push(_ reference: String, registry: String, images: any ImageStore, say: @escaping @Sendable (String) -> Void) async throws(BerthError) -> String {
         let (repository, tag) = target(reference, registry: registry)
-        try await client.tagImage(reference, repository: repository, tag: tag)
+        try await images.tagImage(reference, repository: repository, tag: tag)
         let environment = ProcessInfo.processInfo.environment
-        let auth = RegistryAuth(
-            username: environment["BERTH_REGISTRY_USERNAME"], password: environment["BERTH_REGISTRY_PASSWORD"], serverAddress: registry
+        let credentials = RegistryCredentials(
+            username: environment["BERTH_REGISTRY_USERNAME"], password: environment["BERTH_REGISTRY_PASSWORD"], server: registry
         )
         say("pushing \(repository):\(tag)")
-        try await client.push(repository, tag: tag, auth: auth) { message in
-            guard let status = message.status, message.progress == nil else { return }
-            if status.hasPrefix("Pushed") || status.hasPrefix("Layer already exists") || status.contains("digest:") {
-                say("  \(message.id.map { "\($0): " } ?? "")\(status)")
-            }
-        }
+        try await images.pushImage(repository: repository, tag: tag, credentials: credentials) { say("  \($0)") }
         return "\(repository):\(tag)"
     }
 }

@@ -1,6 +1,9 @@
 import ArgumentParser
+import BerthAPI
 import BerthConfig
+import BerthControlPlane
 import BerthCore
+import BerthRuntime
 import BerthServer
 import DockerEngine
 import Foundation
@@ -76,7 +79,7 @@ struct ServeCommand: AsyncParsableCommand {
         let server = PlatformServer(options: options, logger: logger)
         try await runServer(options: options) {
             try await DockerClient.with(logger: logger) { client in
-                try await server.run(client: client, say: printLine)
+                try await server.run(engine: DockerRuntime(client: client, logger: logger), say: printLine)
             }
         }
     }

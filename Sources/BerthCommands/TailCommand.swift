@@ -1,6 +1,6 @@
 import ArgumentParser
+import BerthAPI
 import BerthCore
-import BerthServer
 import Foundation
 
 struct TailCommand: AsyncParsableCommand {

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Berth
+import BerthAPI
 import BerthConfig
 import BerthCore
 import BerthRuntime
@@ -20,6 +21,7 @@ public final class ClassRegistry: Sendable {
     let http: HTTPClient
     public let proxy: ContainerProxy
     private let classes = Mutex<[String: ContainerClass]>([:])
+    private let connectionsClosed = Atomic(false)
 
     public init(
         runtime: any ContainerRuntime, logger: Logger, observer: (any InstanceObserver)? = nil, telemetry: Telemetry? = nil,
@@ -114,6 +116,13 @@ public final class ClassRegistry: Sendable {
         await withTaskGroup(of: Void.self) { group in
             for containerClass in all { group.addTask { await containerClass.stopAll() } }
         }
+        await closeConnections()
+    }
+
+    /// Closes the proxy's connections (and the readiness probes'); containers keep running.
+    /// Once closed, later calls do nothing.
+    public func closeConnections() async {
+        guard !connectionsClosed.exchange(true, ordering: .relaxed) else { return }
         try? await http.shutdown()
     }
 }

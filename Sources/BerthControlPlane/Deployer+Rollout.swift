@@ -1,3 +1,4 @@
+import BerthAPI
 import BerthConfig
 import BerthCore
 import BerthRuntime
@@ -9,7 +10,7 @@ extension Deployer {
     func startRollout(_ deployment: Deployment) {
         for (id, value) in progress where id != deployment.id && !value.isFinished {
             var superseded = value
-            superseded.state = "superseded"
+            superseded.state = .superseded
             progress[id] = superseded
         }
         let task = Task { await self.rollout(deployment) }
@@ -17,7 +18,7 @@ extension Deployer {
     }
 
     private func rollout(_ deployment: Deployment) async {
-        guard let platform = serving.current?.platform, platform.deploymentID == deployment.id else { return }
+        guard let platform, platform.deploymentID == deployment.id else { return }
         // Instances to replace, by class, in a stable order (oldest first).
         var stale: [(ContainerConfig, [ContainerController])] = []
         var total = 0
@@ -34,11 +35,11 @@ extension Deployer {
             total += objects.count
         }
         if deployment.rollout == .none {
-            await setProgress(deployment.id, RolloutProgress(state: "skipped", total: total, message: "rollout none: running instances keep their version until they stop"))
+            await setProgress(deployment.id, RolloutProgress(state: .skipped, total: total, message: "rollout none: running instances keep their version until they stop"))
             return
         }
         let steps = deployment.rollout == .immediate ? [100] : Self.mergedSteps(deployment.config.containers)
-        var state = RolloutProgress(state: "in_progress", total: total, steps: steps)
+        var state = RolloutProgress(state: .inProgress, total: total, steps: steps)
         await setProgress(deployment.id, state)
         var done: [String: Int] = [:]
         for (index, percentage) in steps.enumerated() {
@@ -72,7 +73,7 @@ extension Deployer {
                 }
             }
             if state.message != nil {
-                state.state = "failed"
+                state.state = .failed
                 await setProgress(deployment.id, state)
                 say("rollout of \(deployment.id) failed at step \(index + 1): \(state.message ?? "")")
                 return
@@ -80,9 +81,9 @@ extension Deployer {
             await setProgress(deployment.id, state)
         }
         if Task.isCancelled {
-            state.state = "superseded"
+            state.state = .superseded
         } else {
-            state.state = "done"
+            state.state = .done
         }
         await setProgress(deployment.id, state)
     }
@@ -91,5 +92,16 @@ extension Deployer {
     static func mergedSteps(_ containers: [ContainerConfig]) -> [Int] {
         let all = Set(containers.flatMap(\.rolloutSteps))
         return all.isEmpty ? [100] : all.sorted()
+    }
+}
+
+extension ContainerConfig {
+    /// The rollout's steps as cumulative percentages ending in 100: `[25]` → 25, 50, 75, 100.
+    public var rolloutSteps: [Int] {
+        let configured = rolloutStepPercentage.isEmpty ? [10, 100] : rolloutStepPercentage
+        if configured.count == 1, let step = configured.first, step > 0, step < 100 {
+            return Array(stride(from: step, through: 100, by: step)) + (100 % step == 0 ? [] : [100])
+        }
+        return configured.last == 100 ? configured : configured + [100]
     }
 }

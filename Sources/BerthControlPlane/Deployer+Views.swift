@@ -1,90 +1,8 @@
+import BerthAPI
 import BerthConfig
 import BerthCore
 import BerthRuntime
 import Foundation
-
-/// A container class as `containers list` and `info` show it.
-public struct ContainerView: Sendable, Codable, Equatable {
-    /// The application id (stable for an app and container name).
-    public var id: String
-    /// `containers[].name`.
-    public var name: String
-    public var className: String
-    /// `degraded` (an instance failed), `provisioning` (one is starting), `active` (one runs),
-    /// `ready`, or `deleted`.
-    public var state: String
-    public var liveInstances: Int
-    public var failedInstances: Int
-    public var maxInstances: Int
-    public var lastModified: Date
-    public var image: String
-    public var deploymentID: String
-    public var bindings: [String]
-    public var instanceType: String
-    public var sleepAfter: String
-    public var defaultPort: Int?
-    public var disabled: String?
-    /// The routes that lead to the class: `prefix → BINDING (object by …)`.
-    public var routes: [String] = []
-    /// Requests per second and the share of 5xx answers over the last minute.
-    public var requestsPerSecond: Double = 0
-    public var errorRate: Double = 0
-
-    enum CodingKeys: String, CodingKey {
-        case id, name, state, image, bindings, routes
-        case requestsPerSecond = "rps", errorRate = "error_rate"
-        case className = "class_name", liveInstances = "live_instances", failedInstances = "failed_instances"
-        case maxInstances = "max_instances", lastModified = "last_modified", deploymentID = "deployment_id"
-        case instanceType = "instance_type", sleepAfter = "sleep_after", defaultPort = "default_port", disabled
-    }
-}
-
-/// An instance as `containers instances` shows it.
-public struct InstanceView: Sendable, Codable, Equatable {
-    /// The instance id (`CLOUDFLARE_DEPLOYMENT_ID` inside the container), or `-` for an
-    /// object whose start failed.
-    public var instance: String
-    /// The object's name when known, else its id.
-    public var name: String
-    public var state: String
-    public var location: String
-    /// The deployment it runs.
-    public var version: String
-    public var created: Date?
-    public var objectID: String
-    public var containerID: String?
-    public var className: String
-    public var failure: String?
-    /// CPU (percent of one core) and memory, from the engine, when asked for.
-    public var cpuPercent: Double?
-    public var memoryBytes: UInt64?
-    public var memoryLimitBytes: UInt64?
-
-    enum CodingKeys: String, CodingKey {
-        case instance, name, state, location, version, created, failure
-        case cpuPercent = "cpu_percent", memoryBytes = "memory_bytes", memoryLimitBytes = "memory_limit_bytes"
-        case objectID = "object_id", containerID = "container_id", className = "class_name"
-    }
-}
-
-/// A deployment as `deployments list` shows it.
-public struct DeploymentView: Sendable, Codable, Equatable {
-    public var id: String
-    public var createdAt: Date
-    public var app: String
-    public var source: String
-    public var rollout: RolloutMode
-    public var rollbackOf: String?
-    public var current: Bool
-    /// Image reference by container name.
-    public var images: [String: String]
-    public var progress: RolloutProgress
-
-    enum CodingKeys: String, CodingKey {
-        case id, app, source, rollout, current, images, progress
-        case createdAt = "created_at", rollbackOf = "rollback_of"
-    }
-}
 
 extension Deployer {
     /// Every class the current deployment has, and deleted ones.
@@ -143,14 +61,14 @@ extension Deployer {
         let live = snapshots.filter(\.isLive)
         let failed = snapshots.filter(\.isFailed).count
         let spec = containerClass.spec
-        let state: String = if spec.disabledReason != nil { "deleted" }
-            else if failed > 0 { "degraded" }
-            else if live.contains(where: { $0.state == "running" }) { "provisioning" }
-            else if !live.isEmpty { "active" }
-            else { "ready" }
+        let state: ClassState = if spec.disabledReason != nil { .deleted }
+            else if failed > 0 { .degraded }
+            else if live.contains(where: { $0.state == ContainerStatus.running.name }) { .provisioning }
+            else if !live.isEmpty { .active }
+            else { .ready }
         let type = container.instanceType
         let bindings = Set(container.bindings)
-        let routes = (serving.current?.platform.routes.configs ?? []).filter { bindings.contains($0.binding) }
+        let routes = (platform?.routes.configs ?? []).filter { bindings.contains($0.binding) }
             .map { "\($0.prefix) → \($0.binding) (object by \($0.object))" }
         let lastMinute = registry.telemetry?.history(container.className).points(minutes: 1) ?? []
         let requests = lastMinute.reduce(0) { $0 + $1.requestsPerSecond * Double(ActivityHistory.bucketSeconds) }

@@ -1,8 +1,7 @@
-import Berth
+import BerthAPI
 import BerthConfig
 import BerthCore
 import BerthRuntime
-import DockerEngine
 import Foundation
 import Logging
 
@@ -11,13 +10,14 @@ import Logging
 /// engine. One actor, so that deployments, rollbacks and deletions never interleave.
 public actor Deployer {
     public nonisolated let registry: ClassRegistry
-    public nonisolated let serving: ServingState
     public nonisolated let store: StateStore
-    public nonisolated let client: DockerClient
+    /// The engine: containers, images, their output.
+    public nonisolated let engine: any EngineDriver
     /// The `key=value` label of every container this server starts.
     public nonisolated let ownerLabel: String
-    let runtime: any ContainerRuntime
-    let worker: (any Worker)?
+    nonisolated var runtime: any ContainerRuntime { engine }
+    /// Switches the gateway to a deployment's platform (routes, Worker, `env`).
+    let serve: @Sendable (Platform) -> Void
     let logger: Logger
     let say: @Sendable (String) -> Void
 
@@ -29,25 +29,25 @@ public actor Deployer {
     private var rolloutTask: Task<Void, Never>?
 
     public init(
-        registry: ClassRegistry, serving: ServingState, store: StateStore, client: DockerClient, runtime: any ContainerRuntime,
-        ownerLabel: String, worker: (any Worker)? = nil, logger: Logger, say: @escaping @Sendable (String) -> Void = { _ in }
+        registry: ClassRegistry, store: StateStore, engine: any EngineDriver, ownerLabel: String, logger: Logger,
+        say: @escaping @Sendable (String) -> Void = { _ in }, serve: @escaping @Sendable (Platform) -> Void
     ) {
         self.registry = registry
-        self.serving = serving
         self.store = store
-        self.client = client
-        self.runtime = runtime
+        self.engine = engine
         self.ownerLabel = ownerLabel
-        self.worker = worker
+        self.serve = serve
         self.logger = logger
         self.say = say
     }
 
     /// The deployment being served.
     public var current: Deployment? { history.first }
+    /// What the current deployment serves: its classes, routes and `env`.
+    public private(set) var platform: Platform?
 
     public func progress(of id: String) -> RolloutProgress {
-        progress[id] ?? RolloutProgress(state: "pending")
+        progress[id] ?? RolloutProgress(state: .pending)
     }
 
     // MARK: Start
@@ -98,7 +98,7 @@ public actor Deployer {
                 throw BerthError(.invalidInput, "the deployment has no image for container \(container.name)")
             }
             do {
-                _ = try await client.inspectImage(image.reference)
+                _ = try await engine.inspectImage(image.reference)
             } catch where error.code == .notFound {
                 throw BerthError(.invalidInput, "the image \(image.reference) of container \(container.name) is not on the engine; build it first (berth deploy builds and tags it)")
             }
@@ -149,9 +149,8 @@ public actor Deployer {
     /// Switches the gateway to `deployment`.
     private func activate(_ deployment: Deployment) throws(BerthError) {
         let platform = try registry.platform(for: deployment.config, images: deployment.images, deploymentID: deployment.id)
-        let routes = self.worker == nil ? RoutesWorker(routes: platform.routes, appName: deployment.config.name) : nil
-        let worker = AnyWorker(self.worker ?? routes!)
-        serving.replace(.init(worker: worker, platform: platform, routes: routes))
+        self.platform = platform
+        serve(platform)
     }
 
     // MARK: Delete

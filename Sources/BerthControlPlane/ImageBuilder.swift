@@ -1,15 +1,16 @@
-import Foundation
+import BerthAPI
 import BerthConfig
 import BerthCore
-import DockerEngine
+import BerthRuntime
+import Foundation
 
 /// Builds (or pulls) the image of every container class of a project through the engine,
 /// reusing its layer cache.
 public struct ImageBuilder: Sendable {
-    let client: DockerClient
+    let images: any ImageStore
 
-    public init(client: DockerClient) {
-        self.client = client
+    public init(images: any ImageStore) {
+        self.images = images
     }
 
     /// The tag Berth gives a container's image: `berth.local/<app>/<container>:<version>`.
@@ -29,7 +30,7 @@ public struct ImageBuilder: Sendable {
     /// Builds every container of `config`, reporting progress per container.
     public func buildAll(
         _ config: ProjectConfig, version: String, labels: [String: String] = [:],
-        progress: @Sendable (String, BuildEvent) -> Void = { _, _ in }
+        progress: @escaping @Sendable (String, ImageBuildEvent) -> Void = { _, _ in }
     ) async throws(BerthError) -> [String: BuiltImage] {
         var images: [String: BuiltImage] = [:]
         for container in config.containers {
@@ -40,40 +41,45 @@ public struct ImageBuilder: Sendable {
 
     public func build(
         _ container: ContainerConfig, app: String, version: String, labels: [String: String] = [:],
-        progress: (BuildEvent) -> Void = { _ in }
+        progress: @escaping @Sendable (ImageBuildEvent) -> Void = { _ in }
     ) async throws(BerthError) -> BuiltImage {
         let reference: String
         switch container.image {
         case .dockerfile(let dockerfile, let context):
             reference = Self.tag(app: app, container: container.name, version: version)
-            var options = BuildOptions(contextDirectory: context, dockerfile: dockerfile, tags: [reference])
-            options.buildArgs = container.imageVars
-            options.labels = labels.merging([BerthLabel.app: app, "berth.container": container.name]) { $1 }
+            let request = ImageBuildRequest(
+                contextDirectory: context, dockerfile: dockerfile, tags: [reference], buildArgs: container.imageVars,
+                labels: labels.merging([BerthLabel.app: app, "berth.container": container.name]) { $1 }
+            )
             do {
-                do {
-                    _ = try await client.buildImage(options, progress: progress)
-                } catch where error.code == .buildFailed && error.message.contains("unable to find image") {
-                    // The engine's builder picked a cached layer that an image removal running
-                    // at the same time deleted; once more, without that layer in the cache.
-                    _ = try await client.buildImage(options, progress: progress)
-                }
+                _ = try await images.buildImage(request, progress: progress)
             } catch where error.code == .buildFailed {
                 throw BerthError(.buildFailed, "the image of container \(container.name) did not build: \(error.message)", cause: error)
             }
         case .reference(let image):
             reference = image
             do {
-                _ = try await client.inspectImage(image)
+                _ = try await images.inspectImage(image)
             } catch where error.code == .notFound {
                 progress(.output("pulling \(image)"))
-                try await client.pull(image) { progress(.output($0.line)) }
+                try await images.pullImage(image, progress: progress)
             }
         }
-        let details = try await client.inspectImage(reference)
-        let ports = details.config.exposedPorts.compactMap { spec -> Int? in
-            let parts = spec.split(separator: "/")
-            return parts.count == 2 && parts[1] != "tcp" ? nil : Int(parts[0])
-        }.sorted()
-        return BuiltImage(reference: reference, id: details.id, exposedPorts: ports)
+        let details = try await images.inspectImage(reference)
+        return BuiltImage(reference: reference, id: details.id, exposedPorts: details.exposedPorts)
+    }
+}
+
+extension ImageBuilder {
+    /// Build progress as console lines: one per step, cache hits and the steps' output.
+    public static func printer(_ say: @escaping @Sendable (String) -> Void) -> @Sendable (String, ImageBuildEvent) -> Void {
+        { name, event in
+            switch event {
+            case .step(let number, let total, let instruction): say("[\(name)] step \(number)/\(total): \(instruction)")
+            case .cacheHit: say("[\(name)]   (cached)")
+            case .output(let line) where !line.hasPrefix("--->") && !line.hasPrefix("Removing intermediate"): say("[\(name)]   \(line)")
+            case .output: break
+            }
+        }
     }
 }

@@ -1,37 +1,24 @@
+import BerthAPI
 import BerthCore
 import BerthRuntime
-import DockerEngine
 import Foundation
 import NIOCore
-
-/// One line of `berth tail`: a line a container wrote, or an instance starting or stopping
-/// to be followed.
-public struct TailLine: Sendable, Codable, Equatable {
-    /// `log`, `attach` (an instance is followed from now) or `detach` (its output ended).
-    public var type: String
-    public var time: Date
-    public var className: String
-    public var object: String
-    public var instance: String
-    /// `stdout` or `stderr`, for `log`.
-    public var stream: String?
-    public var line: String?
-
-    enum CodingKeys: String, CodingKey {
-        case type, time, object, instance, stream, line
-        case className = "class_name"
-    }
-}
 
 /// Follows the output of running instances as JSON lines: those running when it begins
 /// (from `since`, default now), then each instance that starts, from its first line. Engine
 /// log streams are opened per instance and closed when the reader goes away.
-struct LogTail: Sendable {
+public struct LogTail: Sendable {
     let registry: ClassRegistry
     let events: InstanceEventHub
-    let client: DockerClient
+    let output: any InstanceOutput
     /// JSON lines (`berth tail`) or server-sent events (the dashboard).
-    var serverSentEvents = false
+    public var serverSentEvents = false
+
+    public init(registry: ClassRegistry, events: InstanceEventHub, output: any InstanceOutput) {
+        self.registry = registry
+        self.events = events
+        self.output = output
+    }
 
     /// What to follow: one instance of one object.
     struct Target: Sendable {
@@ -41,7 +28,7 @@ struct LogTail: Sendable {
         var containerID: String
     }
 
-    func stream(className: String?, instance: String?, since: Date?) -> AsyncStream<ByteBuffer> {
+    public func stream(className: String?, instance: String?, since: Date?) -> AsyncStream<ByteBuffer> {
         // Subscribe before looking at what runs, so that no start falls in between.
         let started = events.subscribe()
         return AsyncStream { continuation in
@@ -95,13 +82,10 @@ struct LogTail: Sendable {
             out.yield(buffer)
         }
         emit("attach", nil, nil)
-        var options = LogOptions()
-        options.follow = true
-        options.since = from.map { $0.timeIntervalSince1970 }
         do {
-            for try await line in try await client.logLines(target.containerID, options: options) {
+            for try await line in try await output.logLines(target.containerID, follow: true, since: from) {
                 if Task.isCancelled { break }
-                emit("log", line.stream.rawValue, line.text)
+                emit("log", line.stream, line.text)
             }
         } catch {
             // The container went away while being followed: its output has ended.

@@ -1,30 +1,10 @@
 import AsyncHTTPClient
 import Berth
+import BerthAPI
 import BerthConfig
 import BerthCore
 import BerthRuntime
 import Logging
-
-/// An image ready to run for one container class.
-public struct BuiltImage: Sendable, Codable, Equatable {
-    /// The tag or id to create containers from.
-    public var reference: String
-    /// The engine's image id (`sha256:…`), when known.
-    public var id: String?
-    /// Ports the image EXPOSEs, in order.
-    public var exposedPorts: [Int]
-
-    public init(reference: String, id: String? = nil, exposedPorts: [Int]) {
-        self.reference = reference
-        self.id = id
-        self.exposedPorts = exposedPorts
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case reference, id
-        case exposedPorts = "exposed_ports"
-    }
-}
 
 /// What one deployment serves: its configuration, the ``ContainerClass`` of each configured
 /// container by class name, the routes, and the Worker's `env`, which reaches the classes by

@@ -1,6 +1,7 @@
-import Foundation
 import Berth
+import BerthAPI
 import BerthConfig
+import Foundation
 import HTTPTypes
 
 /// Zero-code routing: picks the container class and object for a request from its path.

@@ -1,3 +1,4 @@
+import BerthAPI
 import BerthRuntime
 import Logging
 import ServiceLifecycle

@@ -1,27 +1,28 @@
-import DockerEngine
+import BerthAPI
+import BerthRuntime
 import Foundation
 import Synchronization
 
 /// CPU and memory of running containers from one-shot engine readings: the CPU share comes
 /// from the difference to the previous reading of the same container (the dashboard polls).
-final class StatsSampler: Sendable {
+public final class StatsSampler: Sendable {
     struct Reading: Sendable {
         var cpu: UInt64
         var system: UInt64
     }
 
-    let client: DockerClient
+    let output: any InstanceOutput
     private let previous = Mutex<[String: Reading]>([:])
 
-    init(client: DockerClient) {
-        self.client = client
+    public init(output: any InstanceOutput) {
+        self.output = output
     }
 
     /// `(cpu percent of one core, memory bytes, memory limit)`; the first reading of a
     /// container has no CPU share yet.
-    func sample(_ containerID: String) async -> (cpu: Double?, memory: UInt64, limit: UInt64)? {
-        guard let stats = try? await client.containerStats(containerID) else { return nil }
-        let reading = Reading(cpu: stats.cpuTotalNanoseconds, system: stats.systemCPUNanoseconds)
+    public func sample(_ containerID: String) async -> (cpu: Double?, memory: UInt64, limit: UInt64)? {
+        guard let stats = try? await output.stats(containerID) else { return nil }
+        let reading = Reading(cpu: stats.cpuNanoseconds, system: stats.systemCPUNanoseconds)
         let last = previous.withLock { readings in
             let last = readings[containerID]
             readings[containerID] = reading
@@ -32,6 +33,6 @@ final class StatsSampler: Sendable {
         if let last, reading.system > last.system, reading.cpu >= last.cpu {
             cpu = Double(reading.cpu - last.cpu) / Double(reading.system - last.system) * Double(stats.onlineCPUs) * 100
         }
-        return (cpu, stats.memoryUsageBytes, stats.memoryLimitBytes)
+        return (cpu, stats.memoryBytes, stats.memoryLimitBytes)
     }
 }

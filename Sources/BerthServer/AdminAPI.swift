@@ -1,6 +1,7 @@
+import BerthAPI
+import BerthControlPlane
 import BerthCore
 import BerthRuntime
-import DockerEngine
 import Foundation
 import Hummingbird
 
@@ -41,7 +42,7 @@ public struct AdminAPI: Sendable {
     public func router(token: String) -> Router<BasicRequestContext> {
         let router = Router()
         router.middlewares.add(AdminAuth(token: token, openPaths: publicMetrics ? ["/login", "/metrics"] : ["/login"]))
-        DashboardRoutes(deployer: deployer, events: events, telemetry: telemetry, stats: StatsSampler(client: deployer.client), token: token)
+        DashboardRoutes(deployer: deployer, events: events, telemetry: telemetry, stats: StatsSampler(output: deployer.engine), token: token)
             .add(to: router)
         let api = router.group("api")
         api.get("server") { _, _ in await self.serverInfo() }
@@ -115,7 +116,7 @@ public struct AdminAPI: Sendable {
                 let container = query.get("container").flatMap { $0.isEmpty ? nil : $0 }
                 var className: String?
                 if let container { className = try await deployer.containerView(container).className }
-                let tail = LogTail(registry: deployer.registry, events: events, client: deployer.client)
+                let tail = LogTail(registry: deployer.registry, events: events, output: deployer.engine)
                 let stream = tail.stream(className: className, instance: query.get("instance").flatMap { $0.isEmpty ? nil : $0 }, since: since)
                 return Response(status: .ok, headers: [.contentType: "application/x-ndjson", .cacheControl: "no-store"], body: ResponseBody(asyncSequence: stream))
             }
@@ -129,37 +130,6 @@ public struct AdminAPI: Sendable {
         info.app = await deployer.current?.config.name
         return AdminJSON.response(info)
     }
-}
-
-/// What `GET /api/server` answers.
-public struct ServerInfo: Sendable, Codable, Equatable {
-    public var serverID: String
-    public var gatewayURL: String
-    public var adminURL: String
-    public var stateDirectory: String
-    public var pid: Int32
-    public var startedAt: Date
-    public var app: String?
-    public var deploymentID: String?
-
-    public init(serverID: String, gatewayURL: String, adminURL: String, stateDirectory: String, pid: Int32, startedAt: Date) {
-        self.serverID = serverID
-        self.gatewayURL = gatewayURL
-        self.adminURL = adminURL
-        self.stateDirectory = stateDirectory
-        self.pid = pid
-        self.startedAt = startedAt
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case serverID = "server_id", gatewayURL = "gateway_url", adminURL = "admin_url", stateDirectory = "state_directory"
-        case pid, startedAt = "started_at", app, deploymentID = "deployment_id"
-    }
-}
-
-struct RollbackRequest: Codable {
-    var deployment: String?
-    var rollout: RolloutMode?
 }
 
 /// Runs a route's body, turning a ``BerthError`` into its JSON answer.

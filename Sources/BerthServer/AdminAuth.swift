@@ -1,3 +1,5 @@
+import BerthAPI
+import BerthControlPlane
 import BerthCore
 import Crypto
 import Foundation
@@ -74,22 +76,8 @@ public struct AdminAuth<Context: RequestContext>: RouterMiddleware {
     }
 }
 
-/// JSON bodies of the admin API: ISO 8601 dates, sorted keys, `{"error": {code, message}}`
-/// for failures.
-public enum AdminJSON {
-    public static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .iso8601
-        encoder.outputFormatting = [.sortedKeys]
-        return encoder
-    }()
-
-    public static let decoder: JSONDecoder = {
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
-        return decoder
-    }()
-
+/// The admin API's JSON answers (the coders are ``BerthAPI/AdminJSON``'s).
+extension AdminJSON {
     static func response(_ value: some Encodable, status: HTTPResponse.Status = .ok) -> Response {
         do {
             let data = try encoder.encode(value)
@@ -105,7 +93,12 @@ public enum AdminJSON {
             let error: Detail
         }
         let data = (try? encoder.encode(Body(error: .init(code: error.code.rawValue, message: error.message)))) ?? Data()
-        return Response(status: status(for: error.code), headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        var response = Response(
+            status: HTTPResponse.Status(code: error.code.httpStatus, reasonPhrase: error.code.httpReason), headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(bytes: data))
+        )
+        if let seconds = error.code.retryAfterSeconds { response.headers[.retryAfter] = String(seconds) }
+        return response
     }
 
     static func unauthorized(_ message: String) -> Response {
@@ -114,18 +107,4 @@ public enum AdminJSON {
         return response
     }
 
-    /// The HTTP status of an error code.
-    public static func status(for code: BerthError.Code) -> HTTPResponse.Status {
-        switch code {
-        case .invalidInput, .invalidConfig: .badRequest
-        case .notFound: .notFound
-        case .conflict: .conflict
-        case .unauthorized: .unauthorized
-        case .buildFailed: .unprocessableContent
-        case .timeout: .gatewayTimeout
-        case .unavailable, .engineUnavailable, .capacityExceeded: .serviceUnavailable
-        case .engineError: .badGateway
-        default: .internalServerError
-        }
-    }
 }

@@ -1,3 +1,5 @@
+import BerthAPI
+import BerthControlPlane
 import Hummingbird
 import NIOCore
 

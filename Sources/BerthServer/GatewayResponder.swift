@@ -1,11 +1,13 @@
 import Berth
-import BerthRuntime
+import BerthAPI
+import BerthControlPlane
 import BerthCore
+import BerthRuntime
 import Foundation
 import HTTPTypes
 import Hummingbird
-import NIOHTTP1
 import NIOCore
+import NIOHTTP1
 
 /// The gateway: turns each HTTP request into a ``Berth/Request``, hands it to the Worker
 /// with the project's `env`, and streams the Worker's response back.

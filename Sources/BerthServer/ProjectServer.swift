@@ -1,8 +1,9 @@
 import Berth
+import BerthAPI
 import BerthConfig
+import BerthControlPlane
 import BerthCore
 import BerthRuntime
-import DockerEngine
 import Logging
 import UnixSignals
 
@@ -45,7 +46,7 @@ public struct ProjectServer: Sendable {
 
     /// Runs until a shutdown signal. `say` gets the lines a person follows (build steps,
     /// the URL); `onReady` the port the gateway listens on.
-    public func run(client: DockerClient, say: @escaping @Sendable (String) -> Void, onReady: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
+    public func run(engine: any EngineDriver, say: @escaping @Sendable (String) -> Void, onReady: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
         var options = ServerOptions(state: stateDirectory ?? StateDirectory(folder: config.folder, stateDir: config.berth.stateDir))
         options.host = host
         options.port = port
@@ -57,13 +58,13 @@ public struct ProjectServer: Sendable {
         var server = PlatformServer(options: options, logger: logger, worker: worker)
         server.containerTypes = containerTypes
         let config = self.config
-        server.initialDeployment = { client async throws(BerthError) in
+        server.initialDeployment = { engine async throws(BerthError) in
             let id = Deployment.newID()
-            let images = try await ImageBuilder(client: client).buildAll(config, version: id, progress: ImageBuilder.printer(say))
+            let images = try await ImageBuilder(images: engine).buildAll(config, version: id, progress: ImageBuilder.printer(say))
             return Deployment(id: id, config: config, images: images, rollout: .immediate, source: "dev")
         }
         server.redeploys = rebuilds
-        try await server.run(client: client, say: say, onReady: { info in
+        try await server.run(engine: engine, say: say, onReady: { info in
             onReady(Int(info.gatewayURL.split(separator: ":").last ?? "") ?? 0)
             for route in PlatformServer.routeLines(config) { say(route) }
         })
@@ -77,19 +78,5 @@ extension PlatformServer {
         let bindings = config.durableObjects.filter { binding in config.containers.contains { $0.className == binding.className } }
         if routes.isEmpty, bindings.count == 1 { routes = RouteConfig.template(binding: bindings[0].name) }
         return routes.map { "  \($0.prefix)  →  \($0.binding) (object by \($0.object))" }
-    }
-}
-
-extension ImageBuilder {
-    /// Build progress as console lines: one per step, cache hits and the steps' output.
-    public static func printer(_ say: @escaping @Sendable (String) -> Void) -> @Sendable (String, BuildEvent) -> Void {
-        { name, event in
-            switch event {
-            case .step(let number, let total, let instruction): say("[\(name)] step \(number)/\(total): \(instruction)")
-            case .cacheHit: say("[\(name)]   (cached)")
-            case .output(let line) where !line.hasPrefix("--->") && !line.hasPrefix("Removing intermediate"): say("[\(name)]   \(line)")
-            default: break
-            }
-        }
     }
 }

@@ -1,5 +1,7 @@
 import Atomics
 import Berth
+import BerthAPI
+import BerthControlPlane
 import BerthCore
 import BerthRuntime
 import NIOHTTP1
@@ -39,5 +41,12 @@ public final class ServingState: Sendable {
 
     func replace(_ serving: Serving) {
         storage.store(serving, ordering: .releasing)
+    }
+
+    /// Serves `platform` from now on: with `worker`, or without one, with the platform's
+    /// zero-code routes (whose requests to healthy containers take the warm path).
+    public func serve(_ platform: Platform, worker: (any Worker)?) {
+        let routes = worker == nil ? RoutesWorker(routes: platform.routes, appName: platform.config.name) : nil
+        replace(.init(worker: AnyWorker(worker ?? routes!), platform: platform, routes: routes))
     }
 }

@@ -1,3 +1,5 @@
+import BerthAPI
+import BerthControlPlane
 import BerthCore
 import BerthServer
 import Foundation

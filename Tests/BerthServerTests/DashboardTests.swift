@@ -1,4 +1,6 @@
 import AsyncHTTPClient
+import BerthAPI
+import BerthControlPlane
 import BerthCore
 import BerthServer
 import Foundation

@@ -1,4 +1,6 @@
+import BerthAPI
 import BerthConfig
+@testable import BerthControlPlane
 import BerthCore
 import BerthRuntime
 @testable import BerthServer

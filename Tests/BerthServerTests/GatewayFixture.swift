@@ -1,6 +1,8 @@
 import AsyncHTTPClient
 import Berth
+import BerthAPI
 import BerthConfig
+@testable import BerthControlPlane
 import BerthCore
 import BerthRuntime
 @testable import BerthServer
@@ -114,7 +116,7 @@ final class GatewayFixture: Sendable {
         logger.logLevel = .warning
         let runtime = DockerRuntime(client: client, logger: logger)
         do {
-            let images = try await ImageBuilder(client: client).buildAll(config, version: "test")
+            let images = try await ImageBuilder(images: runtime).buildAll(config, version: "test")
             let platform = try Platform(config: config, images: images, runtime: runtime, logger: logger, containerTypes: containerTypes)
             // The gateway as `berth serve` runs it: requests to healthy containers of zero-code
             // routes take the warm path, the others reach the Worker.

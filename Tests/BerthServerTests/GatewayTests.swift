@@ -1,5 +1,7 @@
 import AsyncHTTPClient
+import BerthAPI
 import BerthConfig
+@testable import BerthControlPlane
 import BerthCore
 import BerthRuntime
 @testable import BerthServer

@@ -29,6 +29,8 @@ struct HelloWorker: Worker {
 // README-END
 
 import Testing
+import BerthAPI
+import BerthControlPlane
 
 @Suite("The README's Swift example", .enabled(if: Engine.enabled, "no Docker engine here; `make test` starts one"))
 struct ReadmeExampleTests {

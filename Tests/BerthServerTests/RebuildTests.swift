@@ -1,6 +1,9 @@
 import AsyncHTTPClient
+import BerthAPI
 import BerthConfig
+import BerthControlPlane
 import BerthCore
+import BerthRuntime
 import BerthServer
 import DockerEngine
 import Foundation
@@ -28,7 +31,7 @@ struct RebuildTests {
         let (said, sayContinuation) = AsyncStream.makeStream(of: String.self)
         let serving = Task { [server] in
             try await DockerClient.with(logger: logger) { client in
-                try await server.run(client: client, say: { sayContinuation.yield($0) }, onReady: { readyContinuation.yield($0) })
+                try await server.run(engine: DockerRuntime(client: client, logger: logger), say: { sayContinuation.yield($0) }, onReady: { readyContinuation.yield($0) })
             }
         }
         let client = try DockerClient()

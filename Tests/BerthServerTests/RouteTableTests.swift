@@ -1,5 +1,7 @@
 import Berth
+import BerthAPI
 import BerthConfig
+@testable import BerthControlPlane
 @testable import BerthServer
 import HTTPTypes
 import Testing

@@ -1,8 +1,10 @@
 import AsyncHTTPClient
+import BerthAPI
+@testable import BerthControlPlane
 import BerthCore
 import BerthRuntime
-import BerthTestSupport
 @testable import BerthServer
+import BerthTestSupport
 import DockerEngine
 import Foundation
 import NIOCore
@@ -82,7 +84,7 @@ struct ServeTests {
             #expect(containers.count == 1)
             #expect(containers.first?.name == "web")
             #expect(containers.first?.className == "MyContainer")
-            #expect(containers.first?.state == "active")
+            #expect(containers.first?.state == .active)
             #expect(containers.first?.liveInstances == 3)
             let table = try await berth(["containers", "list", "--project", project.folder])
             #expect(table.output.hasPrefix("ID  "))
@@ -112,7 +114,7 @@ struct ServeTests {
             let third = try await berth(["deploy", project.folder, "--json"])
             #expect(third.status == 0, "\(third.errors)")
             let deployment3 = try third.json(DeploymentView.self)
-            #expect(deployment3.progress.state == "done")
+            #expect(deployment3.progress.state == .done)
             #expect(deployment3.progress.total == 3)
             #expect(deployment3.progress.replaced == 3)
             #expect(deployment3.progress.steps == [10, 100])
@@ -273,7 +275,7 @@ struct ServeTests {
             #expect(refused.status == 503)
             #expect(refused.body.contains("was deleted"))
             let listed = try await berth(["containers", "list", "--json", "--project", project.folder]).json([ContainerView].self)
-            #expect(listed.first?.state == "deleted")
+            #expect(listed.first?.state == .deleted)
             #expect(try await berth(["deploy", project.folder]).status == 0)
             #expect(try await server.get("/container/early").status == 200)
         }

@@ -1,3 +1,5 @@
+import BerthAPI
+@testable import BerthControlPlane
 import BerthRuntime
 @testable import BerthServer
 import Foundation

@@ -1,3 +1,4 @@
+import BerthAPI
 import Foundation
 import Synchronization
 

@@ -1,3 +1,5 @@
+import BerthAPI
+import BerthControlPlane
 /// The dashboard's page, script and style, served by Berth itself: it works with no network
 /// at all. The page is drawn in the browser from the admin API and refreshes itself.
 enum DashboardAssets {

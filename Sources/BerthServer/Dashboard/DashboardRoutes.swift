@@ -1,3 +1,5 @@
+import BerthAPI
+import BerthControlPlane
 import BerthCore
 import BerthRuntime
 import Foundation
@@ -74,7 +76,7 @@ struct DashboardRoutes: Sendable {
         }
         router.get("api/logs/events") { request, _ in
             let query = request.uri.queryParameters
-            var tail = LogTail(registry: deployer.registry, events: events, client: deployer.client)
+            var tail = LogTail(registry: deployer.registry, events: events, output: deployer.engine)
             tail.serverSentEvents = true
             let since = query.get("since").flatMap(DurationText.parse).map { Date().addingTimeInterval(-Double($0.components.seconds)) }
             let stream = tail.stream(
