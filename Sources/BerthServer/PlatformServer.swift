@@ -1,8 +1,9 @@
 import Berth
+import BerthAPI
 import BerthConfig
+import BerthControlPlane
 import BerthCore
 import BerthRuntime
-import DockerEngine
 import Foundation
 import Hummingbird
 import Logging
@@ -44,7 +45,7 @@ public struct PlatformServer: Sendable {
     /// Swift ``Container`` types by class name.
     public var containerTypes: [String: any Container.Type] = [:]
     /// Deployed once the server is up (`berth dev`): built by this closure.
-    public var initialDeployment: (@Sendable (DockerClient) async throws(BerthError) -> Deployment)?
+    public var initialDeployment: (@Sendable (any EngineDriver) async throws(BerthError) -> Deployment)?
     /// Each element redeploys with `initialDeployment` (`berth dev`'s r + Enter).
     public var redeploys: AsyncStream<Void>?
     /// What the gateway serves; given, so that embedding code (the benchmarks) can reach the
@@ -58,50 +59,87 @@ public struct PlatformServer: Sendable {
     }
 
     /// Runs until a shutdown signal (or cancellation). `say` gets the lines a person follows;
-    /// `onReady` where the server listens, once both listeners are up.
+    /// `onReady` where the server listens, once both listeners are up. Startup work (restore,
+    /// reconcile, the initial deployment) runs as a service of the group, before the listeners
+    /// open; when it fails, the group shuts down what it started and the error is thrown.
+    /// Whatever this opened is closed on every path.
     public func run(
-        client: DockerClient, say: @escaping @Sendable (String) -> Void, onReady: @escaping @Sendable (ServerInfo) -> Void = { _ in }
+        engine: any EngineDriver, say: @escaping @Sendable (String) -> Void, onReady: @escaping @Sendable (ServerInfo) -> Void = { _ in }
     ) async throws {
-        try await client.ping()
+        try await engine.ping()
         let state = options.state
         try state.create()
         let (token, created) = try state.adminToken()
         say(created ? "Admin token written to \(state.tokenPath) (mode 0600)" : "Admin token: \(state.tokenPath)")
         let store = try await StateStore.open(path: state.databasePath, logger: logger)
-        let serverID: String
-        if let saved = try await store.meta("server_id") {
-            serverID = saved
-        } else {
-            serverID = Deployment.newID() + Deployment.newID()
-            try await store.setMeta("server_id", serverID)
-        }
-        let runtime = DockerRuntime(client: client, logger: logger)
-        let recorder = StateRecorder(store: store, logger: logger)
-        let ownerLabel = "berth.server=\(serverID)"
         let telemetry = Telemetry()
+        let recorder = StateRecorder(store: store, logger: logger)
         let events = InstanceEventHub(recorder: recorder, telemetry: telemetry)
-        let registry = ClassRegistry(
-            runtime: runtime, logger: logger, observer: events, telemetry: telemetry, containerTypes: containerTypes,
-            ownerLabels: ["berth.server": serverID]
-        )
-        let serving = self.serving
-        let deployer = Deployer(
-            registry: registry, serving: serving, store: store, client: client, runtime: runtime, ownerLabel: ownerLabel,
-            worker: worker, logger: logger, say: say
-        )
-        let outcome = try await deployer.restore()
-        if let current = await deployer.current {
-            say("Serving deployment \(current.id) of \(current.config.name)")
+        let upstreams = UpstreamPools()
+        var registry: ClassRegistry?
+        do {
+            let serverID = try await Self.serverID(store)
+            let classes = ClassRegistry(
+                runtime: engine, logger: logger, observer: events, telemetry: telemetry, containerTypes: containerTypes,
+                ownerLabels: ["berth.server": serverID]
+            )
+            registry = classes
+            let deployer = Deployer(
+                registry: classes, store: store, engine: engine, ownerLabel: "berth.server=\(serverID)", logger: logger, say: say,
+                serve: { [serving, worker] platform in serving.serve(platform, worker: worker) }
+            )
+            let startup = StartupService(deployer: deployer, engine: engine, initialDeployment: initialDeployment, say: say)
+            let listeners = listenerServices(
+                deployer: deployer, events: events, telemetry: telemetry, upstreams: upstreams, token: token, serverID: serverID,
+                say: say, onReady: onReady
+            )
+            var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+                .init(service: recorder),
+                .init(service: ContainersService(deployer: deployer, stopContainers: options.stopContainersOnExit, say: say)),
+                .init(service: TelemetrySampler(telemetry: telemetry, registry: classes)),
+                // A failed startup shuts the group down gracefully, and its error is thrown.
+                .init(service: startup, failureTerminationBehavior: .gracefullyShutdownGroup),
+            ]
+            services += listeners.map { .init(service: AfterStartup(gate: startup.gate, service: $0)) }
+            // Shut down first: ends the live log streams, which would keep the admin API's
+            // connections open.
+            services.append(.init(service: StreamCloser(events: events)))
+            if let redeploys, let initialDeployment {
+                services.append(.init(service: AfterStartup(
+                    gate: startup.gate, service: RedeployService(redeploys: redeploys, deployer: deployer, engine: engine, build: initialDeployment, say: say)
+                )))
+            }
+            let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: options.shutdownSignals, logger: logger))
+            try await group.run()
+        } catch {
+            await Self.close(registry: registry, upstreams: upstreams, store: store)
+            throw error
         }
-        if !outcome.adopted.isEmpty || !outcome.stopped.isEmpty || !outcome.removed.isEmpty {
-            say("Reconciled with the engine: \(outcome.adopted.count) running instance(s) adopted, \(outcome.stopped.count) orphan(s) stopped, \(outcome.removed.count) stopped container(s) removed")
-        }
-        if let initialDeployment {
-            let deployment = try await initialDeployment(client)
-            _ = try await deployer.deploy(deployment)
-            say("Deployed \(deployment.id)")
-        }
+        await Self.close(registry: registry, upstreams: upstreams, store: store)
+        try? FileManager.default.removeItem(atPath: state.serverFilePath)
+    }
 
+    /// The id every container of this server is labelled with, made on the first start.
+    static func serverID(_ store: StateStore) async throws(BerthError) -> String {
+        if let saved = try await store.meta("server_id") { return saved }
+        let created = Deployment.newID() + Deployment.newID()
+        try await store.setMeta("server_id", created)
+        return created
+    }
+
+    /// Closes the proxies' connections and the state store.
+    static func close(registry: ClassRegistry?, upstreams: UpstreamPools, store: StateStore) async {
+        await registry?.closeConnections()
+        upstreams.closeAll()
+        await store.close()
+    }
+
+    /// The gateway and the admin API.
+    private func listenerServices(
+        deployer: Deployer, events: InstanceEventHub, telemetry: Telemetry, upstreams: UpstreamPools, token: String, serverID: String,
+        say: @escaping @Sendable (String) -> Void, onReady: @escaping @Sendable (ServerInfo) -> Void
+    ) -> [any Service] {
+        let state = options.state
         let listening = ListeningPorts()
         let host = options.host
         let adminHost = options.adminHost
@@ -118,7 +156,6 @@ public struct PlatformServer: Sendable {
             say("Dashboard on \(info.adminURL)/ (log in with that token)")
             onReady(info)
         }
-        let upstreams = UpstreamPools()
         let gateway = Application(
             responder: ServingResponder(serving: serving),
             server: .gateway(routing: serving.warmRouting, upstreams: upstreams),
@@ -141,29 +178,7 @@ public struct PlatformServer: Sendable {
             },
             logger: logger
         )
-        var services: [any Service] = [
-            recorder,
-            ContainersService(deployer: deployer, stopContainers: options.stopContainersOnExit, say: say),
-            TelemetrySampler(telemetry: telemetry, registry: registry),
-            admin, gateway,
-            // Shut down first: ends the live log streams, which would keep the admin API's
-            // connections open.
-            StreamCloser(events: events),
-        ]
-        if let redeploys, let initialDeployment {
-            services.append(RedeployService(redeploys: redeploys, deployer: deployer, client: client, build: initialDeployment, say: say))
-        }
-        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: options.shutdownSignals, logger: logger))
-        do {
-            try await group.run()
-        } catch {
-            upstreams.closeAll()
-            await store.close()
-            throw error
-        }
-        upstreams.closeAll()
-        try? FileManager.default.removeItem(atPath: state.serverFilePath)
-        await store.close()
+        return [admin, gateway]
     }
 
     static func hostText(_ host: String) -> String {
@@ -200,9 +215,8 @@ struct ContainersService: Service {
         }
         say("stopping containers…")
         await deployer.registry.shutdown()
-        let runtime = DockerRuntime(client: deployer.client)
-        for leftover in (try? await runtime.listInstances(labels: [deployer.ownerLabel])) ?? [] {
-            await runtime.removeInstance(leftover.containerID)
+        for leftover in (try? await deployer.engine.listInstances(labels: [deployer.ownerLabel])) ?? [] {
+            await deployer.engine.removeInstance(leftover.containerID)
         }
         say("stopped")
     }
@@ -222,15 +236,15 @@ struct StreamCloser: Service {
 struct RedeployService: Service {
     let redeploys: AsyncStream<Void>
     let deployer: Deployer
-    let client: DockerClient
-    let build: @Sendable (DockerClient) async throws(BerthError) -> Deployment
+    let engine: any EngineDriver
+    let build: @Sendable (any EngineDriver) async throws(BerthError) -> Deployment
     let say: @Sendable (String) -> Void
 
     func run() async throws {
         for await _ in redeploys.cancelOnGracefulShutdown() {
             say("rebuilding…")
             do {
-                let deployment = try await build(client)
+                let deployment = try await build(engine)
                 _ = try await deployer.deploy(deployment)
                 while !(await deployer.progress(of: deployment.id).isFinished) {
                     try await Task.sleep(for: .milliseconds(100))

@@ -125,4 +125,45 @@ struct DevCommandTests {
         }
         try await client.shutdown()
     }
+
+    @Test("a Dockerfile whose base image cannot be pulled: the engine's reason on stderr and exit 1, no crash, nothing left running")
+    func unpullableBaseImage() async throws {
+        let project = try ExampleProject(prefix: "dev")
+        defer { project.remove() }
+        let (app, folder) = (project.app, project.folder)
+        // A name under .invalid never resolves, on any machine: the pull fails as it does for
+        // a user whose engine cannot reach the base image's registry.
+        try "FROM berth-test.invalid/no-such-base:1\nCOPY server /server\nEXPOSE 8080\nCMD [\"/server\"]\n"
+            .write(toFile: folder + "/Dockerfile", atomically: true, encoding: .utf8)
+
+        let process = Process()
+        process.executableURL = Self.executable
+        process.arguments = ["dev", folder, "--port", "0", "--admin-port", "0"]
+        let errors = Pipe()
+        let output = Pipe()
+        process.standardError = errors
+        process.standardOutput = output
+        process.standardInput = FileHandle(forReadingAtPath: "/dev/null")
+        try process.run()
+        let watchdog = Task {
+            try await Task.sleep(for: .seconds(180))
+            if process.isRunning { process.terminate() }
+        }
+        defer { watchdog.cancel() }
+        async let stdoutData = Task.detached { output.fileHandleForReading.readDataToEndOfFile() }.value
+        let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let stdout = String(decoding: await stdoutData, as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationReason == .exit)
+        #expect(process.terminationStatus == 1, "stdout: \(stdout)\nstderr: \(stderr)")
+        // The engine's reason, under Berth's: which container, and what the engine said of the base image.
+        #expect(stderr.contains("error: the image of container web did not build:"), "\(stderr)")
+        #expect(stderr.contains("berth-test.invalid"), "\(stderr)")
+        #expect(!stderr.contains("Fatal error") && !stderr.contains("not shut down") && !stderr.contains("Backtrace"), "\(stderr)")
+        #expect(!stdout.contains("Ready on"), "\(stdout)")
+
+        let client = try DockerClient()
+        #expect(try await client.listContainers(all: true, labels: ["\(BerthLabel.app)=\(app)"]).isEmpty)
+        try await client.shutdown()
+    }
 }
