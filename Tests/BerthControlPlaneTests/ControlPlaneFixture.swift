@@ -1,0 +1,154 @@
+import Berth
+import BerthAPI
+import BerthConfig
+import BerthControlPlane
+import BerthCore
+import BerthRuntime
+import BerthTestSupport
+import Foundation
+import Logging
+import Synchronization
+
+/// A project folder for the in-process tier: a wrangler.jsonc like the example's and a
+/// Dockerfile that EXPOSEs 8080 (the in-memory engine reads it). Removed by ``remove()``.
+struct MemoryProject {
+    let app: String
+    let folder: String
+    /// The label every container of the project's server carries.
+    let serverID: String
+
+    init(berth: String = "{}", maxInstances: Int = 5) throws {
+        app = "mem-" + UUID().uuidString.lowercased().prefix(8)
+        folder = NSTemporaryDirectory() + "berth-\(app)"
+        serverID = Hex.random(bytes: 8)
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try writeDockerfile(label: "v1")
+        try """
+            {
+              "name": "\(app)",
+              "containers": [{ "name": "web", "class_name": "MyContainer", "image": "./Dockerfile", "max_instances": \(maxInstances) }],
+              "durable_objects": { "bindings": [{ "name": "MY_CONTAINER", "class_name": "MyContainer" }] },
+              "migrations": [{ "tag": "v1", "new_sqlite_classes": ["MyContainer"] }],
+              "berth": \(berth)
+            }
+            """.write(toFile: folder + "/wrangler.jsonc", atomically: true, encoding: .utf8)
+    }
+
+    /// A Dockerfile whose content changes with `label`, so that a build gives another fingerprint.
+    func writeDockerfile(label: String) throws {
+        try "FROM scratch\nLABEL version=\(label)\nEXPOSE 8080\nCMD [\"/server\"]\n".write(toFile: folder + "/Dockerfile", atomically: true, encoding: .utf8)
+    }
+
+    func config() throws -> ProjectConfig {
+        try ConfigLoader.load(folder: folder).get()
+    }
+
+    func remove() { try? FileManager.default.removeItem(atPath: folder) }
+}
+
+/// One server's control plane, in process, on an in-memory engine: the state store in the
+/// project's folder, the class registry, the deployer and what it serves. Open a second one
+/// on the same project and engine to play a restart.
+final class ControlPlane: Sendable {
+    let project: MemoryProject
+    let engine: MemoryEngine
+    let store: StateStore
+    let registry: ClassRegistry
+    let deployer: Deployer
+    let events: InstanceEventHub
+    let telemetry: Telemetry
+    private let served: Served
+
+    /// What the deployer last handed the gateway.
+    final class Served: Sendable {
+        let platform = Mutex<Platform?>(nil)
+    }
+
+    static func open(
+        _ project: MemoryProject, engine: MemoryEngine, containerTypes: [String: any Container.Type] = [:]
+    ) async throws -> ControlPlane {
+        var logger = Logger(label: "berth.test")
+        logger.logLevel = .critical
+        let store = try await StateStore.open(path: project.folder + "/state.sqlite", logger: logger)
+        let telemetry = Telemetry()
+        let events = InstanceEventHub(recorder: nil, telemetry: telemetry)
+        let registry = ClassRegistry(
+            runtime: engine, logger: logger, observer: events, telemetry: telemetry, containerTypes: containerTypes,
+            ownerLabels: ["berth.server": project.serverID]
+        )
+        let served = Served()
+        let deployer = Deployer(
+            registry: registry, store: store, engine: engine, ownerLabel: "berth.server=\(project.serverID)", logger: logger,
+            serve: { platform in served.platform.withLock { $0 = platform } }
+        )
+        return ControlPlane(project: project, engine: engine, store: store, registry: registry, deployer: deployer, events: events, telemetry: telemetry, served: served)
+    }
+
+    private init(
+        project: MemoryProject, engine: MemoryEngine, store: StateStore, registry: ClassRegistry, deployer: Deployer, events: InstanceEventHub,
+        telemetry: Telemetry, served: Served
+    ) {
+        self.project = project
+        self.engine = engine
+        self.store = store
+        self.registry = registry
+        self.deployer = deployer
+        self.events = events
+        self.telemetry = telemetry
+        self.served = served
+    }
+
+    /// The platform the gateway would serve now.
+    var platform: Platform? { served.platform.withLock { $0 } }
+
+    /// Builds the project's images through the driver and deploys them.
+    @discardableResult
+    func deploy(rollout: RolloutMode = .immediate, configure: (inout ProjectConfig) -> Void = { _ in }) async throws -> Deployment {
+        var config = try project.config()
+        configure(&config)
+        let id = Deployment.newID()
+        let images = try await ImageBuilder(images: engine).buildAll(config, version: id)
+        return try await deployer.deploy(Deployment(id: id, config: config, images: images, rollout: rollout, source: "deploy"))
+    }
+
+    /// A request to the object `name` of `MY_CONTAINER`, as the Worker sends it: status and body.
+    func request(_ name: String, path: String = "/") async throws -> (status: Int, body: String) {
+        guard let platform else { throw BerthError(.unavailable, "nothing is deployed") }
+        let response = await platform.env["MY_CONTAINER"].getByName(name).fetch(Request(path: path))
+        return (response.status.code, try await response.body.text())
+    }
+
+    /// The instance id that answered a request to `name`.
+    func instance(answering name: String) async throws -> String {
+        let (status, body) = try await request(name)
+        guard status == 200, let data = body.data(using: .utf8),
+              let answer = try JSONSerialization.jsonObject(with: data) as? [String: Any], let instance = answer["instance"] as? String
+        else { throw BerthError(.internal, "no instance answered: \(status) \(body)") }
+        return instance
+    }
+
+    /// Waits (up to 5 s) until `condition` holds.
+    func eventually(_ what: String, _ condition: @Sendable () async throws -> Bool) async throws {
+        let deadline = ContinuousClock.now.advanced(by: .seconds(5))
+        while ContinuousClock.now < deadline {
+            if try await condition() { return }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        throw BerthError(.timeout, "not within 5 s: \(what)")
+    }
+
+    /// A server process ending without stopping anything (`kill -9`): connections close,
+    /// containers keep running.
+    func abandon() async {
+        await deployer.cancelRollout()
+        await registry.closeConnections()
+        await store.close()
+    }
+
+    /// A clean end: every container stopped, connections and the store closed.
+    func close() async {
+        await deployer.cancelRollout()
+        await registry.shutdown()
+        await store.close()
+    }
+}
