@@ -16,25 +16,15 @@ import Testing
 struct AdminAPITests {
     static let token = "test-token-" + Hex.random(bytes: 8)
 
-    func withAdmin(_ body: @Sendable (ControlPlane, any TestClientProtocol) async throws -> Void) async throws {
-        let project = try MemoryProject()
-        defer { project.remove() }
-        let engine = MemoryEngine()
-        defer { engine.shutdown() }
-        let plane = try await ControlPlane.open(project, engine: engine)
-        let info = ServerInfo(
-            serverID: project.serverID, gatewayURL: "http://127.0.0.1:1", adminURL: "http://127.0.0.1:2", stateDirectory: project.folder,
-            pid: 1, startedAt: Date()
-        )
-        let api = AdminAPI(deployer: plane.deployer, events: plane.events, telemetry: plane.telemetry, info: info)
-        let app = Application(router: api.router(token: Self.token))
-        do {
-            try await app.test(.router) { client in try await body(plane, client) }
-        } catch {
-            await plane.close()
-            throw error
+    func withAdmin(_ body: @escaping @Sendable (ControlPlane, any TestClientProtocol) async throws -> Void) async throws {
+        try await ControlPlane.with { plane in
+            let info = ServerInfo(
+                serverID: plane.project.serverID, gatewayURL: "http://127.0.0.1:1", adminURL: "http://127.0.0.1:2",
+                stateDirectory: plane.project.folder, pid: 1, startedAt: Date()
+            )
+            let api = AdminAPI(deployer: plane.deployer, events: plane.events, telemetry: plane.telemetry, info: info)
+            try await Application(router: api.router(token: Self.token)).test(.router) { client in try await body(plane, client) }
         }
-        await plane.close()
     }
 
     static var authorized: HTTPFields { [.authorization: "Bearer \(token)"] }

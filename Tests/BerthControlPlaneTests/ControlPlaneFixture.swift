@@ -23,15 +23,8 @@ struct MemoryProject {
         serverID = Hex.random(bytes: 8)
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         try writeDockerfile(label: "v1")
-        try """
-            {
-              "name": "\(app)",
-              "containers": [{ "name": "web", "class_name": "MyContainer", "image": "./Dockerfile", "max_instances": \(maxInstances) }],
-              "durable_objects": { "bindings": [{ "name": "MY_CONTAINER", "class_name": "MyContainer" }] },
-              "migrations": [{ "tag": "v1", "new_sqlite_classes": ["MyContainer"] }],
-              "berth": \(berth)
-            }
-            """.write(toFile: folder + "/wrangler.jsonc", atomically: true, encoding: .utf8)
+        try exampleConfiguration(app: app, maxInstances: maxInstances, berth: berth)
+            .write(toFile: folder + "/wrangler.jsonc", atomically: true, encoding: .utf8)
     }
 
     /// A Dockerfile whose content changes with `label`, so that a build gives another fingerprint.
@@ -62,6 +55,25 @@ final class ControlPlane: Sendable {
     /// What the deployer last handed the gateway.
     final class Served: Sendable {
         let platform = Mutex<Platform?>(nil)
+    }
+
+    /// A project, an engine and a control plane on them for `body`; all closed and removed after.
+    static func with(
+        berth: String = "{}", maxInstances: Int = 5, containerTypes: [String: any Container.Type] = [:],
+        _ body: (ControlPlane) async throws -> Void
+    ) async throws {
+        let project = try MemoryProject(berth: berth, maxInstances: maxInstances)
+        defer { project.remove() }
+        let engine = MemoryEngine()
+        defer { engine.shutdown() }
+        let plane = try await open(project, engine: engine, containerTypes: containerTypes)
+        do {
+            try await body(plane)
+        } catch {
+            await plane.close()
+            throw error
+        }
+        await plane.close()
     }
 
     static func open(

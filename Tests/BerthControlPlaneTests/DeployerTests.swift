@@ -43,36 +43,34 @@ struct DeployerTests {
 
     @Test("a gradual rollout replaces every running instance in steps; rollback registers the earlier images again")
     func rolloutAndRollback() async throws {
-        let project = try MemoryProject()
-        defer { project.remove() }
-        let engine = MemoryEngine()
-        defer { engine.shutdown() }
-        let plane = try await ControlPlane.open(project, engine: engine)
-        let first = try await plane.deploy()
-        var before: [String: String] = [:]
-        for name in ["a", "b", "c", "d"] { before[name] = try await plane.instance(answering: name) }
+        try await ControlPlane.with { plane in
+            let engine = plane.engine
+            let project = plane.project
+            let first = try await plane.deploy()
+            var before: [String: String] = [:]
+            for name in ["a", "b", "c", "d"] { before[name] = try await plane.instance(answering: name) }
 
-        try project.writeDockerfile(label: "v2")
-        let second = try await plane.deploy(rollout: .gradual) { config in
-            config.containers[0].rolloutStepPercentage = [50]
-        }
-        try await plane.eventually("the rollout finishes") { await plane.deployer.progress(of: second.id).isFinished }
-        let progress = await plane.deployer.progress(of: second.id)
-        #expect(progress.state == .done)
-        #expect(progress.steps == [50, 100])
-        #expect(progress.total == 4 && progress.replaced == 4)
-        for name in ["a", "b", "c", "d"] {
-            #expect(try await plane.instance(answering: name) != before[name])
-        }
-        #expect(engine.running.count == 4)
-        #expect(engine.running.allSatisfy { $0.spec.labels[BerthLabel.deployment] == second.id })
+            try project.writeDockerfile(label: "v2")
+            let second = try await plane.deploy(rollout: .gradual) { config in
+                config.containers[0].rolloutStepPercentage = [50]
+            }
+            try await plane.eventually("the rollout finishes") { await plane.deployer.progress(of: second.id).isFinished }
+            let progress = await plane.deployer.progress(of: second.id)
+            #expect(progress.state == .done)
+            #expect(progress.steps == [50, 100])
+            #expect(progress.total == 4 && progress.replaced == 4)
+            for name in ["a", "b", "c", "d"] {
+                #expect(try await plane.instance(answering: name) != before[name])
+            }
+            #expect(engine.running.count == 4)
+            #expect(engine.running.allSatisfy { $0.spec.labels[BerthLabel.deployment] == second.id })
 
-        let restored = try await plane.deployer.rollback(to: nil, rollout: .immediate)
-        #expect(restored.rollbackOf == first.id)
-        #expect(restored.images == first.images)
-        try await plane.eventually("the rollback's rollout finishes") { await plane.deployer.progress(of: restored.id).isFinished }
-        #expect(engine.running.allSatisfy { $0.spec.image == first.images["web"]?.reference })
-        await plane.close()
+            let restored = try await plane.deployer.rollback(to: nil, rollout: .immediate)
+            #expect(restored.rollbackOf == first.id)
+            #expect(restored.images == first.images)
+            try await plane.eventually("the rollback's rollout finishes") { await plane.deployer.progress(of: restored.id).isFinished }
+            #expect(engine.running.allSatisfy { $0.spec.image == first.images["web"]?.reference })
+        }
     }
 
     @Test("after a restart the last deployment serves again and running instances are adopted, never started twice")
@@ -139,62 +137,53 @@ struct DeployerTests {
 
     @Test("max_instances: the object past the limit gets 503 with Cloudflare's text until a slot frees")
     func maxInstances() async throws {
-        let project = try MemoryProject(maxInstances: 2)
-        defer { project.remove() }
-        let engine = MemoryEngine()
-        defer { engine.shutdown() }
-        let plane = try await ControlPlane.open(project, engine: engine)
-        try await plane.deploy()
-        _ = try await plane.instance(answering: "a")
-        _ = try await plane.instance(answering: "b")
-        let refused = try await plane.request("c")
-        #expect(refused.status == 503)
-        #expect(refused.body.contains("There is no Container instance available at this time"))
-        #expect(refused.body.contains("max_instances = 2"))
-        #expect(engine.running.count == 2)
+        try await ControlPlane.with(maxInstances: 2) { plane in
+            let engine = plane.engine
+            try await plane.deploy()
+            _ = try await plane.instance(answering: "a")
+            _ = try await plane.instance(answering: "b")
+            let refused = try await plane.request("c")
+            #expect(refused.status == 503)
+            #expect(refused.body.contains("There is no Container instance available at this time"))
+            #expect(refused.body.contains("max_instances = 2"))
+            #expect(engine.running.count == 2)
 
-        let a = try #require(engine.running.first { $0.spec.labels[BerthLabel.objectName] == "a" })
-        engine.exit(a.id, code: 0)
-        try await plane.eventually("the exited instance's slot is free") { try await plane.request("c").status == 200 }
-        #expect(engine.running.count == 2)
-        await plane.close()
+            let a = try #require(engine.running.first { $0.spec.labels[BerthLabel.objectName] == "a" })
+            engine.exit(a.id, code: 0)
+            try await plane.eventually("the exited instance's slot is free") { try await plane.request("c").status == 200 }
+            #expect(engine.running.count == 2)
+        }
     }
 
     @Test("a start the engine refuses is a 500 \"Failed to start container\" and is recorded as the class's failure")
     func startFailure() async throws {
-        let project = try MemoryProject()
-        defer { project.remove() }
-        let engine = MemoryEngine()
-        defer { engine.shutdown() }
-        let plane = try await ControlPlane.open(project, engine: engine)
-        try await plane.deploy()
-        engine.failStarts("no space left on device")
-        let failed = try await plane.request("a")
-        #expect(failed.status == 500)
-        #expect(failed.body.hasPrefix("Failed to start container: no space left on device"))
-        let views = await plane.deployer.containerViews()
-        #expect(views.first?.state == .degraded)
-        engine.failStarts(nil)
-        #expect(try await plane.request("a").status == 200)
-        await plane.close()
+        try await ControlPlane.with { plane in
+            let engine = plane.engine
+            try await plane.deploy()
+            engine.failStarts("no space left on device")
+            let failed = try await plane.request("a")
+            #expect(failed.status == 500)
+            #expect(failed.body.hasPrefix("Failed to start container: no space left on device"))
+            let views = await plane.deployer.containerViews()
+            #expect(views.first?.state == .degraded)
+            engine.failStarts(nil)
+            #expect(try await plane.request("a").status == 200)
+        }
     }
 
     @Test("deleting a class stops its instances; its requests fail with the reason until a deployment brings it back")
     func deleteClass() async throws {
-        let project = try MemoryProject()
-        defer { project.remove() }
-        let engine = MemoryEngine()
-        defer { engine.shutdown() }
-        let plane = try await ControlPlane.open(project, engine: engine)
-        try await plane.deploy()
-        _ = try await plane.instance(answering: "a")
-        #expect(try await plane.deployer.deleteClass("MyContainer") == 1)
-        #expect(engine.running.isEmpty)
-        let refused = try await plane.request("a")
-        #expect(refused.status == 503)
-        #expect(refused.body.contains("was deleted with `berth containers delete`"))
-        try await plane.deploy()
-        #expect(try await plane.request("a").status == 200)
-        await plane.close()
+        try await ControlPlane.with { plane in
+            let engine = plane.engine
+            try await plane.deploy()
+            _ = try await plane.instance(answering: "a")
+            #expect(try await plane.deployer.deleteClass("MyContainer") == 1)
+            #expect(engine.running.isEmpty)
+            let refused = try await plane.request("a")
+            #expect(refused.status == 503)
+            #expect(refused.body.contains("was deleted with `berth containers delete`"))
+            try await plane.deploy()
+            #expect(try await plane.request("a").status == 200)
+        }
     }
 }

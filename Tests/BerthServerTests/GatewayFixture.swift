@@ -5,6 +5,7 @@ import BerthConfig
 @testable import BerthControlPlane
 import BerthCore
 import BerthRuntime
+import BerthTestSupport
 @testable import BerthServer
 import DockerEngine
 import Foundation
@@ -84,15 +85,7 @@ final class GatewayFixture: Sendable {
 
     /// The wrangler.jsonc of the project; `berth` is spliced in as the `"berth"` key.
     static func configuration(app: String, maxInstances: Int, berth: String) -> String {
-        """
-        {
-          "name": "\(app)",
-          "containers": [{ "name": "web", "class_name": "MyContainer", "image": "./Dockerfile", "max_instances": \(maxInstances) }],
-          "durable_objects": { "bindings": [{ "name": "MY_CONTAINER", "class_name": "MyContainer" }] },
-          "migrations": [{ "tag": "v1", "new_sqlite_classes": ["MyContainer"] }],
-          "berth": \(berth)
-        }
-        """
+        exampleConfiguration(app: app, maxInstances: maxInstances, berth: berth)
     }
 
     static func with(
