@@ -15,7 +15,8 @@ public struct TailLine: Sendable, Codable, Equatable {
 
 
     public init(
-        type: String, time: Date, className: String, object: String, instance: String, stream: String? = nil, line: String? = nil
+        type: String, time: Date, className: String, object: String, instance: String, stream: String? = nil,
+        line: String? = nil
     ) {
         self.type = type
         self.time = time

@@ -42,7 +42,10 @@ public struct ContainerView: Sendable, Codable, Equatable {
 
 
     public init(
-        id: String, name: String, className: String, state: ClassState, liveInstances: Int, failedInstances: Int, maxInstances: Int, lastModified: Date, image: String, deploymentID: String, bindings: [String], instanceType: String, sleepAfter: String, defaultPort: Int? = nil, disabled: String? = nil, routes: [String] = [], requestsPerSecond: Double = 0, errorRate: Double = 0
+        id: String, name: String, className: String, state: ClassState, liveInstances: Int, failedInstances: Int,
+        maxInstances: Int, lastModified: Date, image: String, deploymentID: String, bindings: [String], instanceType: String,
+        sleepAfter: String, defaultPort: Int? = nil, disabled: String? = nil, routes: [String] = [],
+        requestsPerSecond: Double = 0, errorRate: Double = 0
     ) {
         self.id = id
         self.name = name
@@ -95,7 +98,9 @@ public struct InstanceView: Sendable, Codable, Equatable {
 
 
     public init(
-        instance: String, name: String, state: String, location: String, version: String, created: Date? = nil, objectID: String, containerID: String? = nil, className: String, failure: String? = nil, cpuPercent: Double? = nil, memoryBytes: UInt64? = nil, memoryLimitBytes: UInt64? = nil
+        instance: String, name: String, state: String, location: String, version: String, created: Date? = nil, objectID: String,
+        containerID: String? = nil, className: String, failure: String? = nil, cpuPercent: Double? = nil,
+        memoryBytes: UInt64? = nil, memoryLimitBytes: UInt64? = nil
     ) {
         self.instance = instance
         self.name = name
@@ -133,7 +138,8 @@ public struct DeploymentView: Sendable, Codable, Equatable {
 
 
     public init(
-        id: String, createdAt: Date, app: String, source: String, rollout: RolloutMode, rollbackOf: String? = nil, current: Bool, images: [String: String], progress: RolloutProgress
+        id: String, createdAt: Date, app: String, source: String, rollout: RolloutMode, rollbackOf: String? = nil, current: Bool,
+        images: [String: String], progress: RolloutProgress
     ) {
         self.id = id
         self.createdAt = createdAt
