@@ -138,11 +138,11 @@ final class WarmExchange {
         switch part {
         case .head(let head):
             // Interim responses (100 Continue…) are not passed on; the final one follows.
-            if head.status.code < 200 && head.status != .switchingProtocols { return }
+            if ForwardingPolicy.isInterim(status: Int(head.status.code)) { return }
             response = .streaming
             upstreamReusable = head.isKeepAlive
             context.write(NIOAny(HTTPServerResponsePart.head(clientResponseHead(head))), promise: nil)
-            report(status: Int(head.status.code), failure: nil)
+            ForwardingPolicy.report(lease.controller, status: Int(head.status.code), since: started)
         case .body(let buffer):
             context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(buffer))), promise: nil)
         case .end(let trailers):
@@ -187,9 +187,7 @@ final class WarmExchange {
             response = .done
             upstreamReusable = false
             pending = []
-            let failure = BerthError(
-                .engineError, "the container did not answer: \(Self.describe(error)); it may have crashed or closed the connection"
-            )
+            let failure = ForwardingPolicy.failure(error)
             sendError(failure)
             lease.releaseNow()
             maybeFinish()
@@ -232,96 +230,69 @@ final class WarmExchange {
     }
 
     private func sendError(_ error: BerthError) {
+        let status = ForwardingPolicy.status(for: error) ?? .internalServerError
         var headers = HTTPHeaders()
         let body = ByteBuffer(string: error.message + "\n")
         headers.add(name: "content-type", value: "text/plain; charset=utf-8")
         headers.add(name: "content-length", value: String(body.readableBytes))
         if closeClient { headers.add(name: "connection", value: "close") }
-        let head = HTTPResponseHead(version: clientHead.version, status: .badGateway, headers: headers)
+        let head = HTTPResponseHead(
+            version: clientHead.version, status: HTTPResponseStatus(statusCode: status.code, reasonPhrase: status.reasonPhrase), headers: headers
+        )
         context.write(NIOAny(HTTPServerResponsePart.head(head)), promise: nil)
         context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(body))), promise: nil)
         context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)), promise: nil)
-        report(status: 502, failure: error.code)
-    }
-
-    private func report(status: Int, failure: BerthError.Code?) {
-        let controller = lease.controller
-        controller.requestObserver?.request(
-            className: controller.className, status: status, duration: started.duration(to: .now), failure: failure
-        )
+        ForwardingPolicy.report(lease.controller, status: status.code, since: started, failure: error.code)
     }
 
     // MARK: Heads
 
     /// Whether an HTTP/1.1 client waits for `100 Continue` before sending its body.
     static func expectsContinue(_ request: HTTPRequestHead) -> Bool {
-        guard request.version.major == 1 && request.version.minor >= 1 else { return false }
-        return request.headers["expect"].contains { HopByHop.equalsIgnoringCase($0.trimmingCharacters(in: .whitespaces), "100-continue") }
+        let version = (request.version.major, request.version.minor)
+        return request.headers.contains {
+            HopByHop.equalsIgnoringCase($0.name, "expect") && ForwardingPolicy.expectsContinue($0.value, clientVersion: version)
+        }
     }
 
-    /// The request as the container gets it: HTTP/1.1 keep-alive, `Host: container`, the
-    /// client in `X-Forwarded-For`, the original host in `X-Forwarded-Host`, no `Expect`
-    /// (the gateway answers it).
+    /// The request as the container gets it (see ``ForwardingPolicy``): HTTP/1.1 keep-alive,
+    /// framed as the client framed it.
     static func forwardedHead(_ request: HTTPRequestHead, client: String?) -> HTTPRequestHead {
-        let listed = HopByHop.connectionListed(request.headers["connection"])
         var headers = HTTPHeaders()
         headers.reserveCapacity(request.headers.count + 4)
-        headers.add(name: "Host", value: "container")
-        var forwardedFor: String?
-        var originalHost: String?
-        for (name, value) in request.headers {
-            if HopByHop.contains(name) || HopByHop.isListed(name, in: listed) { continue }
-            if HopByHop.equalsIgnoringCase(name, "host") {
-                originalHost = value
-            } else if HopByHop.equalsIgnoringCase(name, "x-forwarded-for") {
-                forwardedFor = value
-            } else if HopByHop.equalsIgnoringCase(name, "expect") {
-                continue
-            } else if !HopByHop.equalsIgnoringCase(name, "x-forwarded-proto") && !HopByHop.equalsIgnoringCase(name, "x-forwarded-host") {
-                headers.add(name: name, value: value)
-            }
+        ForwardingPolicy.rewriteRequestHeaders(request.headers, client: client, scheme: "http", framing: .asReceived) {
+            headers.add(name: $0, value: $1)
         }
-        if let client {
-            headers.add(name: "X-Forwarded-For", value: forwardedFor.map { "\($0), \(client)" } ?? client)
-        }
-        headers.add(name: "X-Forwarded-Proto", value: "http")
-        if let originalHost { headers.add(name: "X-Forwarded-Host", value: originalHost) }
         return HTTPRequestHead(version: .http1_1, method: request.method, uri: request.uri, headers: headers)
     }
 
-    /// The container's response head as the client gets it: connection headers removed, the
+    /// The container's response head as the client gets it (see ``ForwardingPolicy``): the
     /// client's HTTP version, and `Connection` set when the client's connection will close
     /// or (HTTP/1.0) stay open.
     private func clientResponseHead(_ head: HTTPResponseHead) -> HTTPResponseHead {
-        let listed = HopByHop.connectionListed(head.headers["connection"])
+        let listed = HopByHop.connectionListed(in: head.headers)
         var headers = HTTPHeaders()
         headers.reserveCapacity(head.headers.count + 1)
         var hasLength = false
         for (name, value) in head.headers {
-            if HopByHop.contains(name) || HopByHop.equalsIgnoringCase(name, "transfer-encoding") || HopByHop.isListed(name, in: listed) {
-                continue
+            switch ForwardingPolicy.responseHeader(name, listed: listed) {
+            case .drop: continue
+            case .keep: break
+            case .contentLength: hasLength = true
             }
-            if HopByHop.equalsIgnoringCase(name, "content-length") { hasLength = true }
             headers.add(name: name, value: value)
         }
-        if clientHead.version.major == 1 && clientHead.version.minor == 0 {
-            // No chunked encoding in HTTP/1.0: without a length the body ends with the connection.
-            if !hasLength && head.status.mayHaveResponseBody && clientHead.method != .HEAD {
-                closeClient = true
-            }
+        let version = (clientHead.version.major, clientHead.version.minor)
+        if ForwardingPolicy.bodyEndsWithClose(
+            clientVersion: version, isHEAD: clientHead.method == .HEAD, status: Int(head.status.code), hasContentLength: hasLength
+        ) {
+            closeClient = true
+        }
+        if version == (1, 0) {
             if !closeClient { headers.add(name: "Connection", value: "keep-alive") }
         } else if closeClient {
             headers.add(name: "Connection", value: "close")
         }
         return HTTPResponseHead(version: clientHead.version, status: head.status, headers: headers)
-    }
-
-    static func describe(_ error: any Error) -> String {
-        switch error {
-        case ChannelError.eof: "the connection was closed before a response"
-        case ChannelError.connectTimeout: "connecting timed out"
-        case let error as IOError: "\(error.description)"
-        default: "\(error)"
-        }
     }
 }
