@@ -29,7 +29,6 @@ public struct ContainerStub: Sendable {
     /// Sends the request to `port` (default: `defaultPort`), starting the container if needed.
     public func containerFetch(_ request: Request, port: Int? = nil) async -> Response {
         let started = ContinuousClock.now
-        let observer = controller.requestObserver
         do {
             let lease = try await controller.acquire(port: port)
             let contentLength = request.headers[.contentLength].flatMap { Int($0) }
@@ -37,12 +36,12 @@ public struct ContainerStub: Sendable {
                 request.head, body: request.body.isEmpty ? nil : request.body, contentLength: contentLength, lease: lease,
                 clientAddress: request.clientAddress
             )
-            observer?.request(className: controller.className, status: proxied.head.status.code, duration: started.duration(to: .now), failure: nil)
+            ForwardingPolicy.report(controller, status: proxied.head.status.code, since: started)
             return Response(head: proxied.head, body: Body(stream: proxied.body))
         } catch {
             let failure = BerthError.wrap(error)
             let response = Response.error(failure)
-            observer?.request(className: controller.className, status: response.head.status.code, duration: started.duration(to: .now), failure: failure.code)
+            ForwardingPolicy.report(controller, status: response.head.status.code, since: started, failure: failure.code)
             return response
         }
     }

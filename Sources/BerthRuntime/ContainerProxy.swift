@@ -20,28 +20,12 @@ public struct ContainerProxy: Sendable {
     ) async throws(BerthError) -> ProxiedResponse where Body.Element == ByteBuffer {
         var outbound = HTTPClientRequest(url: "http://\(lease.endpoint)\(request.path ?? "/")")
         outbound.method = HTTPMethod(rawValue: request.method.rawValue)
-        let listed = HopByHop.connectionListed(request.headerFields[values: .connection])
-        var forwardedFor: String?
-        var originalHost: String?
-        for field in request.headerFields {
-            let name = field.name.canonicalName
-            // Body framing is AsyncHTTPClient's to set.
-            if HopByHop.contains(name) || HopByHop.isListed(name, in: listed) || name == "content-length" || name == "transfer-encoding" {
-                continue
-            }
-            switch name {
-            case "host": originalHost = field.value; continue
-            case "x-forwarded-for": forwardedFor = field.value; continue
-            default: outbound.headers.add(name: field.name.rawName, value: field.value)
-            }
-        }
-        if originalHost == nil { originalHost = request.authority }
-        outbound.headers.replaceOrAdd(name: "Host", value: "container")
-        if let clientAddress {
-            outbound.headers.replaceOrAdd(name: "X-Forwarded-For", value: forwardedFor.map { "\($0), \(clientAddress)" } ?? clientAddress)
-        }
-        outbound.headers.replaceOrAdd(name: "X-Forwarded-Proto", value: scheme)
-        if let originalHost { outbound.headers.replaceOrAdd(name: "X-Forwarded-Host", value: originalHost) }
+        outbound.headers.reserveCapacity(request.headerFields.count + 4)
+        // Body framing is AsyncHTTPClient's to set.
+        ForwardingPolicy.rewriteRequestHeaders(
+            request.headerFields.lazy.map { (name: $0.name.rawName, value: $0.value) }, authority: request.authority,
+            client: clientAddress, scheme: scheme, framing: .byHTTPClient
+        ) { outbound.headers.add(name: $0, value: $1) }
         if let body {
             if let contentLength {
                 outbound.body = .stream(body, length: .known(Int64(contentLength)))
@@ -55,36 +39,16 @@ public struct ContainerProxy: Sendable {
             response = try await http.execute(outbound, timeout: .minutes(15))
         } catch {
             await lease.release()
-            throw BerthError(
-                .engineError,
-                "the container did not answer: \(Self.describe(error)); it may have crashed or closed the connection",
-                cause: error
-            )
+            throw ForwardingPolicy.failure(error)
         }
         var head = HTTPResponse(status: .init(code: Int(response.status.code), reasonPhrase: response.status.reasonPhrase))
-        let responseListed = HopByHop.connectionListed(response.headers["connection"])
-        for (name, value) in response.headers {
-            if HopByHop.contains(name) || HopByHop.isListed(name, in: responseListed) || HopByHop.equalsIgnoringCase(name, "transfer-encoding") {
-                continue
-            }
+        let listed = HopByHop.connectionListed(in: response.headers)
+        for (name, value) in response.headers where ForwardingPolicy.responseHeader(name, listed: listed) != .drop {
             if let fieldName = HTTPField.Name(name) { head.headerFields.append(HTTPField(name: fieldName, value: value)) }
         }
         return ProxiedResponse(head: head, body: ProxiedBody(body: response.body, lease: lease))
     }
-
-    static func describe(_ error: any Error) -> String {
-        if let error = error as? HTTPClientError {
-            switch error {
-            case .remoteConnectionClosed: return "the connection was closed before a response"
-            case .connectTimeout: return "connecting timed out"
-            case .deadlineExceeded: return "no response within 15 minutes"
-            default: return "\(error)"
-            }
-        }
-        return "\(error)"
-    }
 }
-
 /// A container's response: its head, and its body as it streams.
 public struct ProxiedResponse: Sendable {
     public var head: HTTPResponse
@@ -115,7 +79,7 @@ public struct ProxiedBody: AsyncSequence, Sendable {
                 return chunk
             } catch {
                 await lease.release()
-                throw BerthError(.engineError, "the container closed the connection in the middle of the response", cause: error)
+                throw ForwardingPolicy.interrupted(error)
             }
         }
     }

@@ -125,7 +125,7 @@ public final class ClassTelemetry: RequestObserver {
         history.request(status: status, duration: duration)
         switch failure {
         case .capacityExceeded?: rejections.increment()
-        case .engineError? where status == 502: proxyErrors.increment()
+        case .containerUnreachable?: proxyErrors.increment()
         default: break
         }
     }

@@ -48,17 +48,23 @@ final class UpstreamPools: Sendable {
 /// a warm request and its container connection share a thread, so forwarding involves no
 /// handoff between threads.
 final class UpstreamPool: @unchecked Sendable {
+    /// Opens a channel to an endpoint whose pipeline ends with the HTTP client handlers and
+    /// the given handler. Tests put `EmbeddedChannel`s here.
+    typealias Connector = (Endpoint, UpstreamHandler) -> EventLoopFuture<any Channel>
+
     let eventLoop: any EventLoop
     let maxIdlePerEndpoint: Int
+    private let connector: Connector
     private var idle: [Endpoint: [UpstreamConnection]] = [:]
     /// Requests forwarded through this loop's warm path.
     var forwarded = 0
     /// Connections to containers opened by this loop.
     var opened = 0
 
-    init(eventLoop: any EventLoop, maxIdlePerEndpoint: Int) {
+    init(eventLoop: any EventLoop, maxIdlePerEndpoint: Int, connector: Connector? = nil) {
         self.eventLoop = eventLoop
         self.maxIdlePerEndpoint = maxIdlePerEndpoint
+        self.connector = connector ?? { endpoint, handler in Self.connectTCP(endpoint, handler: handler, on: eventLoop) }
     }
 
     /// An idle connection to `endpoint`, if one is open.
@@ -75,7 +81,12 @@ final class UpstreamPool: @unchecked Sendable {
         opened += 1
         let handler = UpstreamHandler()
         handler.endpoint = endpoint
-        return ClientBootstrap(group: eventLoop)
+        return connector(endpoint, handler).map { UpstreamConnection(channel: $0, handler: handler, endpoint: endpoint) }
+    }
+
+    /// A TCP connection to a container's port.
+    private static func connectTCP(_ endpoint: Endpoint, handler: UpstreamHandler, on eventLoop: any EventLoop) -> EventLoopFuture<any Channel> {
+        ClientBootstrap(group: eventLoop)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .connectTimeout(.seconds(10))
             .channelInitializer { channel in
@@ -87,7 +98,6 @@ final class UpstreamPool: @unchecked Sendable {
                 }
             }
             .connect(host: endpoint.host, port: endpoint.port)
-            .map { UpstreamConnection(channel: $0, handler: handler, endpoint: endpoint) }
     }
 
     /// Gives back a connection whose last exchange ended cleanly.

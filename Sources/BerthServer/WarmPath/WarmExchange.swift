@@ -7,7 +7,12 @@ import NIOHTTP1
 /// connection on the client's event loop, and the container's response back, both streamed
 /// part by part with backpressure (a slow reader stops reading the container, a slow
 /// container stops reading the client). Everything here runs on that one event loop.
+///
+/// The shell around a ``WarmExchangeStateMachine``: it turns what the two connections do into
+/// the machine's events and performs the actions the machine returns.
 final class WarmExchange {
+    typealias Action = WarmExchangeStateMachine.Action
+
     private unowned let handler: WarmProxyHandler
     private let context: ChannelHandlerContext
     private let pool: UpstreamPool
@@ -15,22 +20,11 @@ final class WarmExchange {
     private let clientHead: HTTPRequestHead
     private let upstreamHead: HTTPRequestHead
     private let started = ContinuousClock.now
-
+    private var machine: WarmExchangeStateMachine
+    /// The container's connection while the exchange uses it.
     private var upstream: UpstreamConnection?
-    /// Request parts that arrived before the container's connection was ready.
+    /// Request parts read before the container's connection was ready.
     private var pending: [HTTPClientRequestPart] = []
-    private var sentBody = false
-    private var requestDone = false
-    private var response = ResponseState.waiting
-    private var reusedConnection = false
-    private var retried = false
-    private var upstreamReusable = true
-    private var closeClient = false
-    private var finished = false
-    /// The client sent `Expect: 100-continue` and waits for a go-ahead before its body.
-    private let continueFirst: Bool
-
-    enum ResponseState { case waiting, streaming, done }
 
     init(handler: WarmProxyHandler, context: ChannelHandlerContext, pool: UpstreamPool, request: HTTPRequestHead, lease: ContainerLease) {
         self.handler = handler
@@ -39,126 +33,117 @@ final class WarmExchange {
         self.lease = lease
         self.clientHead = request
         self.upstreamHead = Self.forwardedHead(request, client: context.channel.remoteAddress?.ipAddress)
-        self.closeClient = !request.isKeepAlive
-        self.continueFirst = Self.expectsContinue(request)
+        self.machine = WarmExchangeStateMachine(
+            clientKeepAlive: request.isKeepAlive, retryable: Self.isRetryable(request.method), clientWritable: context.channel.isWritable
+        )
+    }
+
+    /// Whether the request can be sent again when a pooled connection fails before answering.
+    static func isRetryable(_ method: HTTPMethod) -> Bool {
+        switch method {
+        case .GET, .HEAD, .OPTIONS: true
+        default: false
+        }
     }
 
     // MARK: Request
 
     func start() {
         pool.forwarded += 1
-        // As nginx does: the go-ahead comes from here, at once, and the container gets the
-        // request without `Expect` (interim responses from it are not passed on).
-        if continueFirst {
-            context.writeAndFlush(NIOAny(HTTPServerResponsePart.head(HTTPResponseHead(version: clientHead.version, status: .continue))), promise: nil)
-        }
-        if let connection = pool.take(lease.endpoint) {
-            attach(connection, reused: true)
-        } else {
-            connect()
-        }
-    }
-
-    private func connect() {
-        pool.connect(lease.endpoint).assumeIsolated().whenComplete { result in
-            switch result {
-            case .success(let connection):
-                if self.finished {
-                    connection.channel.close(promise: nil)
-                } else {
-                    self.attach(connection, reused: false)
-                }
-            case .failure(let error):
-                self.upstreamFailed(error)
-            }
-        }
-    }
-
-    private func attach(_ connection: UpstreamConnection, reused: Bool) {
-        upstream = connection
-        reusedConnection = reused
-        connection.handler.exchange = self
-        let channel = connection.channel
-        channel.write(NIOAny(HTTPClientRequestPart.head(upstreamHead)), promise: nil)
-        for part in pending {
-            if case .body = part { sentBody = true }
-            channel.write(NIOAny(part), promise: nil)
-        }
-        pending = []
-        channel.flush()
-        if !context.channel.isWritable { setUpstreamReading(false) }
-        handler.resumeReading(context: context)
+        perform(machine.requestHead(expectsContinue: Self.expectsContinue(clientHead)))
     }
 
     /// A part of the client's request body.
     func clientPart(_ part: HTTPServerRequestPart) {
         let forwarded: HTTPClientRequestPart
+        let action: Action
         switch part {
         case .head: return
-        case .body(let buffer): forwarded = .body(.byteBuffer(buffer))
-        case .end(let trailers): forwarded = .end(trailers)
+        case .body(let buffer):
+            forwarded = .body(.byteBuffer(buffer))
+            action = machine.requestBody()
+        case .end(let trailers):
+            forwarded = .end(trailers)
+            action = machine.requestEnd()
         }
-        if case .end = part { requestDone = true }
-        // After the response failed, the rest of the request is read and dropped.
-        if response == .done && upstream == nil {
-            maybeFinish()
-            return
-        }
-        if let upstream {
-            if case .body = part { sentBody = true }
-            if requestDone {
-                upstream.channel.writeAndFlush(NIOAny(forwarded), promise: nil)
-            } else {
-                upstream.channel.write(NIOAny(forwarded), promise: nil)
-            }
-        } else {
+        switch action {
+        case .bufferRequestPart:
             pending.append(forwarded)
+        case .forwardRequestPart:
+            if case .end = forwarded {
+                upstream?.channel.writeAndFlush(NIOAny(forwarded), promise: nil)
+            } else {
+                upstream?.channel.write(NIOAny(forwarded), promise: nil)
+            }
+        case .forwardRequestEnd(let finish):
+            upstream?.channel.writeAndFlush(NIOAny(forwarded), promise: nil)
+            self.finish(finish)
+        default:
+            perform(action)
         }
-        maybeFinish()
     }
 
     func flushUpstream() {
         upstream?.channel.flush()
     }
 
-    /// Whether the client may be read: the container's connection is open and can take more.
-    var canSendUpstream: Bool {
-        guard let upstream else { return response == .done }
-        return upstream.channel.isWritable
-    }
+    /// Whether the client may be read: what it sends has somewhere to go.
+    var canSendUpstream: Bool { machine.canReadClient }
 
     func upstreamWritabilityChanged(_ writable: Bool) {
-        if writable { handler.resumeReading(context: context) }
-    }
-
-    // MARK: Response
-
-    func upstreamRead(_ part: HTTPClientResponsePart) {
-        guard !finished else { return }
-        switch part {
-        case .head(let head):
-            // Interim responses (100 Continue…) are not passed on; the final one follows.
-            if head.status.code < 200 && head.status != .switchingProtocols { return }
-            response = .streaming
-            upstreamReusable = head.isKeepAlive
-            context.write(NIOAny(HTTPServerResponsePart.head(clientResponseHead(head))), promise: nil)
-            report(status: Int(head.status.code), failure: nil)
-        case .body(let buffer):
-            context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(buffer))), promise: nil)
-        case .end(let trailers):
-            response = .done
-            context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(trailers)), promise: nil)
-            lease.releaseNow()
-            maybeFinish()
-        }
-    }
-
-    func upstreamReadComplete() {
-        context.flush()
+        perform(machine.upstreamWritabilityChanged(writable))
     }
 
     func clientWritabilityChanged(_ writable: Bool) {
-        setUpstreamReading(writable)
+        perform(machine.clientWritabilityChanged(writable))
+    }
+
+    // MARK: The container's connection
+
+    private func connect() {
+        pool.connect(lease.endpoint).assumeIsolated().whenComplete { result in
+            switch result {
+            case .success(let connection): self.connected(connection, reused: false)
+            case .failure(let error): self.upstreamFailed(error)
+            }
+        }
+    }
+
+    private func connected(_ connection: UpstreamConnection, reused: Bool) {
+        guard case .sendRequest(let upstreamReads) = machine.upstreamConnected(reused: reused, writable: connection.channel.isWritable) else {
+            connection.channel.close(promise: nil)
+            return
+        }
+        upstream = connection
+        connection.handler.exchange = self
+        let channel = connection.channel
+        channel.write(NIOAny(HTTPClientRequestPart.head(upstreamHead)), promise: nil)
+        for part in pending { channel.write(NIOAny(part), promise: nil) }
+        pending = []
+        channel.flush()
+        // A pooled connection always comes back with its reads on.
+        if !upstreamReads { setUpstreamReading(false) }
+        handler.resumeReading(context: context)
+    }
+
+    /// The container's connection failed or closed before the exchange ended, or could not
+    /// be opened.
+    func upstreamFailed(_ error: any Error) {
+        upstream = nil
+        switch machine.upstreamFailed() {
+        case .sendFailure(let closeClient, let finish):
+            pending = []
+            sendError(ForwardingPolicy.failure(error), closeClient: closeClient)
+            lease.releaseNow()
+            if let finish {
+                self.finish(finish)
+            } else {
+                // The rest of the request is read and dropped.
+                handler.resumeReading(context: context)
+            }
+        case let action:
+            perform(action)
+        }
     }
 
     private func setUpstreamReading(_ on: Bool) {
@@ -166,162 +151,116 @@ final class WarmExchange {
         try? channel.syncOptions?.setOption(.autoRead, value: on)
     }
 
-    // MARK: Failures
+    // MARK: Response
 
-    /// The container's connection failed or closed before the exchange ended.
-    func upstreamFailed(_ error: any Error) {
-        guard !finished else { return }
-        upstream = nil
-        switch response {
-        case .waiting:
-            // A pooled connection the container had closed: once more on a new one, when
-            // nothing of the request is lost by it.
-            if reusedConnection, !retried, !sentBody, [.GET, .HEAD, .OPTIONS].contains(clientHead.method) {
-                retried = true
-                reusedConnection = false
-                // Nothing but the head and the end went out; send them again.
-                pending = requestDone ? [.end(nil)] : []
-                connect()
-                return
-            }
-            response = .done
-            upstreamReusable = false
-            pending = []
-            let failure = BerthError(
-                .engineError, "the container did not answer: \(Self.describe(error)); it may have crashed or closed the connection"
-            )
-            sendError(failure)
+    func upstreamRead(_ part: HTTPClientResponsePart) {
+        switch part {
+        case .head(let head):
+            // Interim responses (100 Continue…) are not passed on; the final one follows.
+            if ForwardingPolicy.isInterim(status: Int(head.status.code)) { return }
+            var (headers, endsWithClose) = Self.clientResponseHeaders(head, for: clientHead)
+            let action = machine.responseHead(upstreamKeepAlive: head.isKeepAlive, bodyEndsWithClose: endsWithClose)
+            guard case .sendResponseHead(let closeClient) = action else { return }
+            Self.setConnection(&headers, version: clientHead.version, closeClient: closeClient)
+            let response = HTTPResponseHead(version: clientHead.version, status: head.status, headers: headers)
+            context.write(NIOAny(HTTPServerResponsePart.head(response)), promise: nil)
+            ForwardingPolicy.report(lease.controller, status: Int(head.status.code), since: started)
+        case .body(let buffer):
+            guard case .forwardResponseBody = machine.responseBody() else { return }
+            context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(buffer))), promise: nil)
+        case .end(let trailers):
+            guard case .sendResponseEnd(let finish) = machine.responseEnd() else { return }
+            context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(trailers)), promise: nil)
             lease.releaseNow()
-            maybeFinish()
-        case .streaming:
-            finished = true
-            lease.releaseNow()
-            handler.exchangeAborted(self, context: context)
-        case .done:
-            // The response was complete; only the rest of the request body had nowhere to go.
-            upstreamReusable = false
-            maybeFinish()
+            if let finish { self.finish(finish) }
         }
     }
+
+    func upstreamReadComplete() {
+        context.flush()
+    }
+
+    // MARK: The client
 
     /// The client went away: the container's connection closes (its response has no reader).
     func clientClosed() {
-        guard !finished else { return }
-        finished = true
-        lease.releaseNow()
-        if let upstream {
-            upstream.handler.exchange = nil
-            upstream.channel.close(promise: nil)
-        }
-        upstream = nil
+        perform(machine.clientClosed())
     }
 
-    private func maybeFinish() {
-        guard !finished, requestDone, response == .done else { return }
-        finished = true
-        if let upstream {
-            if upstreamReusable {
-                pool.giveBack(upstream)
+    // MARK: Actions
+
+    /// Performs the actions that carry no data of the event that returned them.
+    private func perform(_ action: Action) {
+        switch action {
+        case .none:
+            break
+        case .connect(let sendContinue):
+            // As nginx does: the go-ahead comes from here, at once, and the container gets the
+            // request without `Expect` (interim responses from it are not passed on).
+            if sendContinue {
+                let head = HTTPResponseHead(version: clientHead.version, status: .continue)
+                context.writeAndFlush(NIOAny(HTTPServerResponsePart.head(head)), promise: nil)
+            }
+            if let connection = pool.take(lease.endpoint) {
+                connected(connection, reused: true)
             } else {
-                upstream.handler.exchange = nil
-                upstream.channel.close(promise: nil)
+                connect()
+            }
+        case .reconnect(let replayEnd):
+            // Nothing but the head and perhaps the end went out; both go again.
+            pending = replayEnd ? [.end(nil)] : []
+            connect()
+        case .finish(let finish):
+            self.finish(finish)
+        case .abortClient:
+            lease.releaseNow()
+            handler.exchangeAborted(self, context: context)
+        case .abandon:
+            lease.releaseNow()
+            closeUpstream()
+        case .setUpstreamReads(let on):
+            setUpstreamReading(on)
+        case .resumeClientReads:
+            handler.resumeReading(context: context)
+        case .sendRequest, .closeUpstream, .bufferRequestPart, .forwardRequestPart, .forwardRequestEnd, .sendResponseHead,
+             .forwardResponseBody, .sendResponseEnd, .sendFailure:
+            assertionFailure("\(action) is performed by the event that returns it")
+        }
+    }
+
+    private func finish(_ finish: WarmExchangeStateMachine.Finish) {
+        if let upstream {
+            switch finish.upstream {
+            case .giveBack(let resumeReads):
+                if resumeReads { setUpstreamReading(true) }
+                self.upstream = nil
+                pool.giveBack(upstream)
+            case .close, .none:
+                closeUpstream()
             }
         }
-        upstream = nil
-        handler.exchangeFinished(self, closeConnection: closeClient, context: context)
+        handler.exchangeFinished(self, closeConnection: finish.closeClient, context: context)
     }
 
-    private func sendError(_ error: BerthError) {
+    private func closeUpstream() {
+        guard let upstream else { return }
+        self.upstream = nil
+        upstream.handler.exchange = nil
+        upstream.channel.close(promise: nil)
+    }
+
+    private func sendError(_ error: BerthError, closeClient: Bool) {
         var headers = HTTPHeaders()
         let body = ByteBuffer(string: error.message + "\n")
         headers.add(name: "content-type", value: "text/plain; charset=utf-8")
         headers.add(name: "content-length", value: String(body.readableBytes))
         if closeClient { headers.add(name: "connection", value: "close") }
-        let head = HTTPResponseHead(version: clientHead.version, status: .badGateway, headers: headers)
+        let head = HTTPResponseHead(
+            version: clientHead.version, status: HTTPResponseStatus(statusCode: error.code.httpStatus, reasonPhrase: error.code.httpReason), headers: headers
+        )
         context.write(NIOAny(HTTPServerResponsePart.head(head)), promise: nil)
         context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(body))), promise: nil)
         context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)), promise: nil)
-        report(status: 502, failure: error.code)
-    }
-
-    private func report(status: Int, failure: BerthError.Code?) {
-        let controller = lease.controller
-        controller.requestObserver?.request(
-            className: controller.className, status: status, duration: started.duration(to: .now), failure: failure
-        )
-    }
-
-    // MARK: Heads
-
-    /// Whether an HTTP/1.1 client waits for `100 Continue` before sending its body.
-    static func expectsContinue(_ request: HTTPRequestHead) -> Bool {
-        guard request.version.major == 1 && request.version.minor >= 1 else { return false }
-        return request.headers["expect"].contains { HopByHop.equalsIgnoringCase($0.trimmingCharacters(in: .whitespaces), "100-continue") }
-    }
-
-    /// The request as the container gets it: HTTP/1.1 keep-alive, `Host: container`, the
-    /// client in `X-Forwarded-For`, the original host in `X-Forwarded-Host`, no `Expect`
-    /// (the gateway answers it).
-    static func forwardedHead(_ request: HTTPRequestHead, client: String?) -> HTTPRequestHead {
-        let listed = HopByHop.connectionListed(request.headers["connection"])
-        var headers = HTTPHeaders()
-        headers.reserveCapacity(request.headers.count + 4)
-        headers.add(name: "Host", value: "container")
-        var forwardedFor: String?
-        var originalHost: String?
-        for (name, value) in request.headers {
-            if HopByHop.contains(name) || HopByHop.isListed(name, in: listed) { continue }
-            if HopByHop.equalsIgnoringCase(name, "host") {
-                originalHost = value
-            } else if HopByHop.equalsIgnoringCase(name, "x-forwarded-for") {
-                forwardedFor = value
-            } else if HopByHop.equalsIgnoringCase(name, "expect") {
-                continue
-            } else if !HopByHop.equalsIgnoringCase(name, "x-forwarded-proto") && !HopByHop.equalsIgnoringCase(name, "x-forwarded-host") {
-                headers.add(name: name, value: value)
-            }
-        }
-        if let client {
-            headers.add(name: "X-Forwarded-For", value: forwardedFor.map { "\($0), \(client)" } ?? client)
-        }
-        headers.add(name: "X-Forwarded-Proto", value: "http")
-        if let originalHost { headers.add(name: "X-Forwarded-Host", value: originalHost) }
-        return HTTPRequestHead(version: .http1_1, method: request.method, uri: request.uri, headers: headers)
-    }
-
-    /// The container's response head as the client gets it: connection headers removed, the
-    /// client's HTTP version, and `Connection` set when the client's connection will close
-    /// or (HTTP/1.0) stay open.
-    private func clientResponseHead(_ head: HTTPResponseHead) -> HTTPResponseHead {
-        let listed = HopByHop.connectionListed(head.headers["connection"])
-        var headers = HTTPHeaders()
-        headers.reserveCapacity(head.headers.count + 1)
-        var hasLength = false
-        for (name, value) in head.headers {
-            if HopByHop.contains(name) || HopByHop.equalsIgnoringCase(name, "transfer-encoding") || HopByHop.isListed(name, in: listed) {
-                continue
-            }
-            if HopByHop.equalsIgnoringCase(name, "content-length") { hasLength = true }
-            headers.add(name: name, value: value)
-        }
-        if clientHead.version.major == 1 && clientHead.version.minor == 0 {
-            // No chunked encoding in HTTP/1.0: without a length the body ends with the connection.
-            if !hasLength && head.status.mayHaveResponseBody && clientHead.method != .HEAD {
-                closeClient = true
-            }
-            if !closeClient { headers.add(name: "Connection", value: "keep-alive") }
-        } else if closeClient {
-            headers.add(name: "Connection", value: "close")
-        }
-        return HTTPResponseHead(version: clientHead.version, status: head.status, headers: headers)
-    }
-
-    static func describe(_ error: any Error) -> String {
-        switch error {
-        case ChannelError.eof: "the connection was closed before a response"
-        case ChannelError.connectTimeout: "connecting timed out"
-        case let error as IOError: "\(error.description)"
-        default: "\(error)"
-        }
+        ForwardingPolicy.report(lease.controller, status: error.code.httpStatus, since: started, failure: error.code)
     }
 }
