@@ -22,7 +22,7 @@ public final class ContainerLease: Sendable {
     public func release() async {
         guard claimRelease() else { return }
         if let generation {
-            controller.gate.release(generation: generation, now: .now)
+            controller.gate.release(generation: generation, now: controller.clock.now)
         } else {
             await controller.requestFinished()
         }
@@ -33,7 +33,7 @@ public final class ContainerLease: Sendable {
     public func releaseNow() {
         guard claimRelease() else { return }
         if let generation {
-            controller.gate.release(generation: generation, now: .now)
+            controller.gate.release(generation: generation, now: controller.clock.now)
         } else {
             let controller = self.controller
             Task { await controller.requestFinished() }
