@@ -9,24 +9,6 @@
 struct ControllerStateMachine {
     typealias Instant = ContinuousClock.Instant
 
-    enum Phase: Equatable {
-        /// No container. `exitCode` is set when the last one exited on its own.
-        case stopped(exitCode: Int?)
-        /// Creating, starting, waiting for the ports.
-        case starting(Instance)
-        case healthy(Instance)
-        /// Stop requested; `restart` when requests arrived meanwhile and need a new instance.
-        case stopping(Instance, restart: Bool)
-
-        /// The instance this phase owns, if any.
-        var instance: Instance? {
-            switch self {
-            case .starting(let instance), .healthy(let instance), .stopping(let instance, _): instance
-            case .stopped: nil
-            }
-        }
-    }
-
     enum Action: Equatable {
         /// Take a slot, create and start a container.
         case start(generation: Int)

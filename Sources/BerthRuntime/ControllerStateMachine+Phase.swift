@@ -1,6 +1,26 @@
 import Foundation
 
+/// The phases of the machine and the instance each one owns.
 extension ControllerStateMachine {
+    /// Where the object is in its lifecycle; every phase but `stopped` owns its instance.
+    enum Phase: Equatable {
+        /// No container. `exitCode` is set when the last one exited on its own.
+        case stopped(exitCode: Int?)
+        /// Creating, starting, waiting for the ports.
+        case starting(Instance)
+        case healthy(Instance)
+        /// Stop requested; `restart` when requests arrived meanwhile and need a new instance.
+        case stopping(Instance, restart: Bool)
+
+        /// The instance this phase owns, if any.
+        var instance: Instance? {
+            switch self {
+            case .starting(let instance), .healthy(let instance), .stopping(let instance, _): instance
+            case .stopped: nil
+            }
+        }
+    }
+
     /// Who an instance is, fixed when its start begins (a rollout of the same content may
     /// move it to a new deployment).
     struct Launch: Sendable, Equatable {
