@@ -11,7 +11,8 @@ final class ManualTime: Sendable {
     private struct State {
         var now: ContinuousClock.Instant
         var sleepers: [Int: Sleeper] = [:]
-        /// Sleeps cancelled before they were registered.
+        /// Sleeps begun and not yet registered, and those of them cancelled meanwhile.
+        var unregistered: Set<Int> = []
         var cancelled: Set<Int> = []
         var nextID = 0
     }
@@ -41,11 +42,13 @@ final class ManualTime: Sendable {
     func sleep(until deadline: ContinuousClock.Instant) async throws {
         let id = state.withLock { state in
             state.nextID += 1
+            state.unregistered.insert(state.nextID)
             return state.nextID
         }
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                 let outcome: Result<Void, any Error>? = state.withLock { state in
+                    state.unregistered.remove(id)
                     if state.cancelled.remove(id) != nil { return .failure(CancellationError()) }
                     if deadline <= state.now { return .success(()) }
                     state.sleepers[id] = Sleeper(deadline: deadline, continuation: continuation)
@@ -56,7 +59,7 @@ final class ManualTime: Sendable {
         } onCancel: {
             let sleeper = state.withLock { state in
                 guard let sleeper = state.sleepers.removeValue(forKey: id) else {
-                    state.cancelled.insert(id)
+                    if state.unregistered.contains(id) { state.cancelled.insert(id) }
                     return Sleeper?.none
                 }
                 return sleeper
