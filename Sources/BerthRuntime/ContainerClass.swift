@@ -19,6 +19,8 @@ public final class ContainerClass: Sendable {
     let makeHooks: @Sendable (ObjectID) -> any ContainerHooks
     let specBox: SpecBox
     let observer: (any InstanceObserver)?
+    /// The time its controllers read and their idle timers sleep on.
+    let clock: BerthClock
     /// Told of every request to the class's objects.
     public let requestObserver: (any RequestObserver)?
     private let shards: [Shard]
@@ -33,8 +35,10 @@ public final class ContainerClass: Sendable {
     public init(
         spec: ClassSpec, runtime: any ContainerRuntime, http: HTTPClient, logger: Logger = Logger(label: "berth.runtime"),
         observer: (any InstanceObserver)? = nil, requestObserver: (any RequestObserver)? = nil,
-        hooks: @escaping @Sendable (ObjectID) -> any ContainerHooks = { _ in DefaultHooks() }
+        hooks: @escaping @Sendable (ObjectID) -> any ContainerHooks = { _ in DefaultHooks() },
+        clock: BerthClock = .continuous
     ) {
+        self.clock = clock
         self.className = spec.settings.className
         self.app = spec.settings.app
         self.budget = InstanceBudget(limit: spec.maxInstances)

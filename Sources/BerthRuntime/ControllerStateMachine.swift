@@ -1,33 +1,31 @@
 /// The lifecycle of one object's container as a pure value: events in, actions out.
 ///
-/// The ``ContainerController`` actor feeds it events (a request arrived, the start finished,
-/// the container exited, the idle timer fired…) with the current time, and performs the
-/// actions it returns. It does no I/O and reads no clock, so every transition is tested
-/// without an engine.
+/// The ``ContainerController`` actor feeds it events (a request arrived, the engine created
+/// the container, its ports answered, it exited, the idle timer fired…) with the current
+/// time, and performs the actions it returns. Each phase owns its ``Instance``: who it is, its
+/// container and endpoints, whether it holds a `max_instances` slot; an instance leaves the
+/// machine only through an action that hands it (or its slot) back. It does no I/O and reads
+/// no clock, so every transition is tested without an engine.
 struct ControllerStateMachine {
     typealias Instant = ContinuousClock.Instant
 
-    enum Phase: Equatable {
-        /// No container. `exitCode` is set when the last one exited on its own.
-        case stopped(exitCode: Int?)
-        /// Creating, starting, waiting for the ports. `generation` names this attempt.
-        case starting(generation: Int)
-        case healthy(generation: Int)
-        /// Stop requested; `restart` when requests arrived meanwhile and need a new instance.
-        case stopping(generation: Int, restart: Bool)
-    }
-
     enum Action: Equatable {
-        /// Create and start a container and wait for its ports.
+        /// Take a slot, create and start a container.
         case start(generation: Int)
+        /// The container runs: wait for its ports.
+        case probe(generation: Int)
         /// The start succeeded: let the waiting requests through, run onStart.
         case resumeWaiters
-        /// The start failed: fail the waiting requests, run onError, clean up.
+        /// The start failed: fail the waiting requests, run onError.
         case failWaiters
         /// Stop the container (SIGTERM, grace, SIGKILL) or kill it at once.
         case stop(generation: Int, kill: Bool)
-        /// The container is gone: run onStop, free its slot, remove it.
+        /// The container is gone: run onStop.
         case stopped(generation: Int, exitCode: Int, reason: StopReason)
+        /// Give back the `max_instances` slot of an instance whose container is gone.
+        case releaseSlot(generation: Int)
+        /// A start given up on: remove its container if it has one, then give back its slot.
+        case discard(Instance)
         /// Idle for `sleepAfter`: run onActivityExpired.
         case activityExpired(generation: Int)
     }
@@ -69,10 +67,15 @@ struct ControllerStateMachine {
         return lastActivity.advanced(by: sleepAfter)
     }
 
-    // MARK: Events
+    /// The instance of `generation` when the current phase owns it.
+    func instance(_ generation: Int) -> Instance? {
+        phase.instance.flatMap { $0.generation == generation ? $0 : nil }
+    }
 
-    /// A request wants the container. Starts it when nothing runs.
-    mutating func requestArrived(now: Instant) -> (Admission, [Action]) {
+    // MARK: Requests
+
+    /// A request wants the container. Starts one as `launch` says when nothing runs.
+    mutating func requestArrived(now: Instant, launch: @autoclosure () -> Launch) -> (Admission, [Action]) {
         lastActivity = now
         switch phase {
         case .healthy:
@@ -80,11 +83,11 @@ struct ControllerStateMachine {
             return (.proceed, [])
         case .starting:
             return (.wait, [])
-        case .stopping(let generation, _):
-            phase = .stopping(generation: generation, restart: true)
+        case .stopping(let instance, _):
+            phase = .stopping(instance, restart: true)
             return (.wait, [])
         case .stopped:
-            return (.wait, [beginStart()])
+            return (.wait, [beginStart(launch())])
         }
     }
 
@@ -92,57 +95,6 @@ struct ControllerStateMachine {
     mutating func waiterAdmitted(now: Instant) {
         inFlight += 1
         lastActivity = now
-    }
-
-    /// An explicit `start()` with no request attached.
-    mutating func startRequested() -> [Action] {
-        guard case .stopped = phase else { return [] }
-        return [beginStart()]
-    }
-
-    private mutating func beginStart() -> Action {
-        generation += 1
-        phase = .starting(generation: generation)
-        return .start(generation: generation)
-    }
-
-    /// A container that already runs (found on the engine after a restart of Berth) becomes
-    /// this object's healthy instance. Only from `stopped`; returns its generation.
-    mutating func adopt(now: Instant) -> Int? {
-        guard case .stopped = phase else { return nil }
-        generation += 1
-        phase = .healthy(generation: generation)
-        lastActivity = now
-        return generation
-    }
-
-    mutating func startSucceeded(generation: Int, now: Instant) -> [Action] {
-        switch phase {
-        case .starting(generation):
-            phase = .healthy(generation: generation)
-            lastActivity = now
-            return [.resumeWaiters]
-        case .stopping(generation, _):
-            // Stopped while starting (destroy, shutdown): the exit event finishes the job.
-            return [.failWaiters]
-        default:
-            return []
-        }
-    }
-
-    mutating func startFailed(generation: Int) -> [Action] {
-        switch phase {
-        case .starting(generation):
-            phase = .stopped(exitCode: nil)
-            return [.failWaiters]
-        case .stopping(generation, let restart):
-            // Stopped while starting, and the start gave up: nothing is left to stop. Requests
-            // that arrived meanwhile get a new start.
-            phase = .stopped(exitCode: nil)
-            return restart ? [beginStart()] : []
-        default:
-            return []
-        }
     }
 
     /// A proxied request finished (its response was sent, or it failed).
@@ -164,50 +116,170 @@ struct ControllerStateMachine {
     /// The idle timer woke up. Expires only when nothing is in flight and `sleepAfter` has
     /// passed since the last activity.
     mutating func idleTimerFired(now: Instant) -> [Action] {
-        guard case .healthy(let generation) = phase, inFlight == 0, let deadline = idleDeadline, now >= deadline else {
+        guard case .healthy(let instance) = phase, inFlight == 0, let deadline = idleDeadline, now >= deadline else {
             return []
         }
         // Renew, so that an onActivityExpired that does not stop is asked again later.
         lastActivity = now
-        return [.activityExpired(generation: generation)]
+        return [.activityExpired(generation: instance.generation)]
     }
+
+    // MARK: Starting
+
+    /// An explicit `start()` with no request attached.
+    mutating func startRequested(launch: @autoclosure () -> Launch) -> [Action] {
+        guard case .stopped = phase else { return [] }
+        return [beginStart(launch())]
+    }
+
+    private mutating func beginStart(_ launch: Launch) -> Action {
+        generation += 1
+        phase = .starting(Instance(generation: generation, launch: launch))
+        return .start(generation: generation)
+    }
+
+    /// A container that already runs (found on the engine after a restart of Berth) becomes
+    /// this object's healthy instance; `slotHeld` when it was counted in `max_instances`.
+    /// Only from `stopped`; returns its generation.
+    mutating func adopt(now: Instant, launch: Launch, running: RunningInstance, slotHeld: Bool) -> Int? {
+        guard case .stopped = phase else { return nil }
+        generation += 1
+        phase = .healthy(Instance(generation: generation, launch: launch, running: running, slotHeld: slotHeld))
+        lastActivity = now
+        return generation
+    }
+
+    /// The start of `generation` took a `max_instances` slot. False when that start is no
+    /// longer current: the caller gives the slot back.
+    mutating func slotAcquired(generation: Int) -> Bool {
+        guard case .starting(var instance) = phase, instance.generation == generation else { return false }
+        instance.slotHeld = true
+        phase = .starting(instance)
+        return true
+    }
+
+    /// The engine created and started the container of `generation`.
+    mutating func instanceCreated(generation: Int, running: RunningInstance) -> [Action] {
+        switch phase {
+        case .starting(var instance) where instance.generation == generation:
+            instance.running = running
+            phase = .starting(instance)
+            return [.probe(generation: generation)]
+        case .stopping(var instance, let restart) where instance.generation == generation:
+            // Stopped before the container existed: it goes at once.
+            instance.running = running
+            phase = .stopping(instance, restart: restart)
+            return [.stop(generation: generation, kill: true)]
+        default:
+            return []
+        }
+    }
+
+    /// The ports of `generation` answered; requests go to `endpoints`.
+    mutating func startSucceeded(generation: Int, endpoints: [Int: Endpoint], now: Instant) -> [Action] {
+        switch phase {
+        case .starting(var instance) where instance.generation == generation:
+            guard instance.running != nil else { return [] }
+            instance.running?.endpoints = endpoints
+            phase = .healthy(instance)
+            lastActivity = now
+            return [.resumeWaiters]
+        case .stopping(let instance, _) where instance.generation == generation:
+            // Stopped while starting (destroy, shutdown): the exit event finishes the job.
+            return [.failWaiters]
+        default:
+            return []
+        }
+    }
+
+    /// The start of `generation` failed: the engine refused, the ports never answered, or
+    /// no slot was free. Requests that arrived while it was being stopped start `launch`.
+    mutating func startFailed(generation: Int, launch: @autoclosure () -> Launch) -> [Action] {
+        switch phase {
+        case .starting(let instance) where instance.generation == generation:
+            phase = .stopped(exitCode: nil)
+            return Self.discarding(instance) + [.failWaiters]
+        case .stopping(let instance, _) where instance.generation == generation && instance.running != nil:
+            // Its container was told to stop: its exit finishes the job.
+            return []
+        case .stopping(let instance, let restart) where instance.generation == generation:
+            // Stopped while starting, and the start gave up: nothing is left to stop. Requests
+            // that arrived meanwhile get a new start.
+            phase = .stopped(exitCode: nil)
+            var actions = Self.discarding(instance)
+            if restart { actions.append(beginStart(launch())) }
+            return actions
+        default:
+            return []
+        }
+    }
+
+    private static func discarding(_ instance: Instance) -> [Action] {
+        instance.running != nil || instance.slotHeld ? [.discard(instance)] : []
+    }
+
+    // MARK: Running
+
+    /// An adopted instance answers on other endpoints (the container's own address).
+    mutating func endpointsChanged(generation: Int, endpoints: [Int: Endpoint]) -> Bool {
+        guard case .healthy(var instance) = phase, instance.generation == generation,
+              let running = instance.running, running.endpoints != endpoints
+        else { return false }
+        instance.running?.endpoints = endpoints
+        phase = .healthy(instance)
+        return true
+    }
+
+    /// A rollout whose content is the same: the healthy instance joins `deploymentID` and
+    /// takes its settings without a restart.
+    mutating func joinDeployment(_ deploymentID: String, settings: SettingsBox) {
+        guard case .healthy(var instance) = phase else { return }
+        instance.launch.deploymentID = deploymentID
+        instance.launch.settings = settings
+        phase = .healthy(instance)
+    }
+
+    // MARK: Stopping
 
     /// `stop()` (graceful) or `destroy()` (kill).
     mutating func stopRequested(kill: Bool) -> [Action] {
         switch phase {
-        case .starting(let generation):
+        case .starting(let instance):
             // Requests waiting for this start will not get it.
-            phase = .stopping(generation: generation, restart: false)
-            return [.failWaiters, .stop(generation: generation, kill: kill)]
-        case .healthy(let generation):
-            phase = .stopping(generation: generation, restart: false)
-            return [.stop(generation: generation, kill: kill)]
-        case .stopping(let generation, _):
-            return kill ? [.stop(generation: generation, kill: true)] : []
+            phase = .stopping(instance, restart: false)
+            return [.failWaiters, .stop(generation: instance.generation, kill: kill)]
+        case .healthy(let instance):
+            phase = .stopping(instance, restart: false)
+            return [.stop(generation: instance.generation, kill: kill)]
+        case .stopping(let instance, _):
+            return kill ? [.stop(generation: instance.generation, kill: true)] : []
         case .stopped:
             return []
         }
     }
 
-    /// The container of `generation` exited with `exitCode`.
-    mutating func containerExited(generation: Int, exitCode: Int) -> [Action] {
+    /// The container of `generation` exited with `exitCode` and was removed. Requests that
+    /// arrived while it was being stopped start `launch`.
+    mutating func containerExited(generation: Int, exitCode: Int, launch: @autoclosure () -> Launch) -> [Action] {
+        guard let instance = instance(generation) else { return [] }
+        let release: [Action] = instance.slotHeld ? [.releaseSlot(generation: generation)] : []
         switch phase {
-        case .healthy(generation):
+        case .healthy:
             // On its own: a crash, or a normal exit. Requests in flight fail at the proxy.
             phase = .stopped(exitCode: exitCode)
             inFlight = 0
-            return [.stopped(generation: generation, exitCode: exitCode, reason: .exit)]
-        case .starting(generation):
+            return [.stopped(generation: generation, exitCode: exitCode, reason: .exit)] + release
+        case .starting:
             // Exited before its ports answered: the waiting requests fail.
             phase = .stopped(exitCode: exitCode)
-            return [.failWaiters, .stopped(generation: generation, exitCode: exitCode, reason: .exit)]
-        case .stopping(generation, let restart):
+            return [.failWaiters, .stopped(generation: generation, exitCode: exitCode, reason: .exit)] + release
+        case .stopping(_, let restart):
             phase = .stopped(exitCode: nil)
             inFlight = 0
-            var actions: [Action] = [.stopped(generation: generation, exitCode: exitCode, reason: .runtimeSignal)]
-            if restart { actions.append(beginStart()) }
+            var actions: [Action] = [.stopped(generation: generation, exitCode: exitCode, reason: .runtimeSignal)] + release
+            if restart { actions.append(beginStart(launch())) }
             return actions
-        default:
+        case .stopped:
             return []
         }
     }

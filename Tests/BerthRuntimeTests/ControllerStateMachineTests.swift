@@ -148,3 +148,117 @@ struct ControllerStateMachineTests {
         #expect(m.adopt(now: at(4)) == 2)
     }
 }
+
+@Suite("Container lifecycle state machine: phases own their instance")
+struct ControllerStateMachinePhaseTests {
+    let t0 = ContinuousClock().now
+    typealias M = ControllerStateMachine
+
+    @Test("an instance is made at the start, takes its slot and container, and leaves with an action that frees them")
+    func instanceLifecycle() {
+        var m = M(now: t0, sleepAfter: .seconds(10))
+        _ = m.requestArrived(now: t0)
+        guard case .starting(let starting) = m.phase else { Issue.record("not starting: \(m.phase)"); return }
+        #expect(starting.generation == 1)
+        #expect(starting.launch.instanceID == "i1")
+        #expect(starting.running == nil)
+        #expect(!starting.slotHeld)
+        let acquired = m.slotAcquired(generation: 1)
+        #expect(acquired)
+        #expect(m.phase.instance?.slotHeld == true)
+        #expect(m.instanceCreated(generation: 1, running: M.testRunning(1)) == [.probe(generation: 1)])
+        #expect(m.phase.instance?.running?.containerID == "c1")
+        let direct = [8080: Endpoint(host: "172.17.0.2", port: 8080)]
+        #expect(m.startSucceeded(generation: 1, endpoints: direct, now: t0) == [.resumeWaiters])
+        guard case .healthy(let healthy) = m.phase else { Issue.record("not healthy: \(m.phase)"); return }
+        #expect(healthy.running?.endpoints == direct)
+        #expect(healthy.launch == starting.launch)
+        #expect(m.stopRequested(kill: false) == [.stop(generation: 1, kill: false)])
+        #expect(m.phase == .stopping(healthy, restart: false))
+        #expect(m.containerExited(generation: 1, exitCode: 0) == [
+            .stopped(generation: 1, exitCode: 0, reason: .runtimeSignal), .releaseSlot(generation: 1),
+        ])
+        #expect(m.phase == .stopped(exitCode: nil))
+        #expect(m.phase.instance == nil)
+    }
+
+    @Test("a start given up on hands its container and slot back in one discard, before the waiters fail")
+    func discard() {
+        var m = M(now: t0, sleepAfter: .seconds(10))
+        _ = m.requestArrived(now: t0)
+        _ = m.slotAcquired(generation: 1)
+        _ = m.instanceCreated(generation: 1, running: M.testRunning(1))
+        let instance = m.phase.instance!
+        #expect(m.startFailed(generation: 1) == [.discard(instance), .failWaiters])
+        #expect(m.status == .stopped)
+        #expect(m.instanceCreated(generation: 1, running: M.testRunning(1)) == [], "a late event about it changes nothing")
+        let lateSlot = m.slotAcquired(generation: 1)
+        #expect(!lateSlot, "a slot for a start given up on is given back by the caller")
+
+        var n = M(now: t0, sleepAfter: .seconds(10))
+        _ = n.requestArrived(now: t0)
+        _ = n.slotAcquired(generation: 1)
+        let slotOnly = n.phase.instance!
+        #expect(n.startFailed(generation: 1) == [.discard(slotOnly), .failWaiters], "the engine refused: only the slot goes back")
+    }
+
+    @Test("stopped before its container exists: killed once created, stopped once it exited")
+    func stopBeforeCreated() {
+        var m = M(now: t0, sleepAfter: .seconds(10))
+        _ = m.requestArrived(now: t0)
+        _ = m.slotAcquired(generation: 1)
+        #expect(m.stopRequested(kill: false) == [.failWaiters, .stop(generation: 1, kill: false)])
+        #expect(m.instanceCreated(generation: 1, running: M.testRunning(1)) == [.stop(generation: 1, kill: true)])
+        #expect(m.startFailed(generation: 1) == [], "the probe cut off by the stop: the exit finishes the job")
+        #expect(m.status == .stopping)
+        #expect(m.containerExited(generation: 1, exitCode: 137) == [
+            .stopped(generation: 1, exitCode: 137, reason: .runtimeSignal), .releaseSlot(generation: 1),
+        ])
+        #expect(m.status == .stopped)
+    }
+
+    @Test("a restart frees the old slot before the new start takes one")
+    func restartOrder() {
+        var m = M(now: t0, sleepAfter: .seconds(10))
+        _ = m.requestArrived(now: t0)
+        _ = m.slotAcquired(generation: 1)
+        _ = m.startSucceeded(generation: 1, now: t0)
+        _ = m.stopRequested(kill: false)
+        _ = m.requestArrived(now: t0)
+        #expect(m.containerExited(generation: 1, exitCode: 0) == [
+            .stopped(generation: 1, exitCode: 0, reason: .runtimeSignal), .releaseSlot(generation: 1), .start(generation: 2),
+        ])
+        #expect(m.phase.instance?.launch.instanceID == "i2")
+        #expect(m.phase.instance?.slotHeld == false)
+    }
+
+    @Test("an adopted instance holds its slot; a crash gives it back")
+    func adoptedSlot() {
+        var m = M(now: t0, sleepAfter: .seconds(10))
+        #expect(m.adopt(now: t0, launch: M.testLaunch(1), running: M.testRunning(1), slotHeld: true) == 1)
+        #expect(m.phase.instance?.slotHeld == true)
+        #expect(m.containerExited(generation: 1, exitCode: 3) == [
+            .stopped(generation: 1, exitCode: 3, reason: .exit), .releaseSlot(generation: 1),
+        ])
+    }
+
+    @Test("a healthy instance takes new endpoints and a new deployment in place")
+    func inPlaceChanges() {
+        var m = M(now: t0, sleepAfter: .seconds(10))
+        _ = m.requestArrived(now: t0)
+        _ = m.startSucceeded(generation: 1, now: t0)
+        let direct = [8080: Endpoint(host: "172.17.0.2", port: 8080)]
+        let changed = m.endpointsChanged(generation: 1, endpoints: direct)
+        let again = m.endpointsChanged(generation: 1, endpoints: direct)
+        let stale = m.endpointsChanged(generation: 2, endpoints: [:])
+        #expect(changed)
+        #expect(!again, "the same endpoints change nothing")
+        #expect(!stale)
+        #expect(m.phase.instance?.running?.endpoints == direct)
+        let settings = SettingsBox(M.testSettings.value)
+        m.joinDeployment("d2", settings: settings)
+        #expect(m.phase.instance?.launch.deploymentID == "d2")
+        #expect(m.phase.instance?.launch.settings === settings)
+        #expect(m.phase.instance?.launch.instanceID == "i1")
+    }
+}

@@ -1,0 +1,57 @@
+import BerthCore
+
+/// Instances that outlive a controller (adopted after a restart of Berth) or a deployment
+/// (rolled over to the class's current spec).
+extension ContainerController {
+    /// Serves from a container that already runs: one Berth started before it restarted.
+    /// Returns false (and touches nothing) when this object already has an instance.
+    public func adopt(_ adopted: AdoptedInstance) -> Bool {
+        let launch = ControllerStateMachine.Launch(
+            instanceID: adopted.instanceID, deploymentID: adopted.deploymentID, fingerprint: adopted.fingerprint ?? "",
+            created: adopted.created, requested: clock.now, settings: specBox.current.settings
+        )
+        guard case .stopped = machine.phase else { return false }
+        budget.forceAcquire()
+        guard let g = machine.adopt(now: clock.now, launch: launch, running: adopted.instance, slotHeld: true) else { return false }
+        lastSettings = launch.settings
+        machine.sleepAfter = settings.sleepAfter
+        watchExit(g, containerID: adopted.instance.containerID)
+        scheduleIdleTimer()
+        syncGate()
+        if let instance = machine.instance(g) { report(instance, .adopted) }
+        let (probe, settings, running) = (self.probe, self.settings, adopted.instance)
+        Task {
+            let endpoints = await Self.directEndpoints(running, probe: probe, settings: settings)
+            self.directEndpointsFound(g, endpoints)
+        }
+        return true
+    }
+
+    /// An adopted instance moves to the container's own address once it answers there.
+    private func directEndpointsFound(_ g: Int, _ endpoints: [Int: Endpoint]) {
+        if machine.endpointsChanged(generation: g, endpoints: endpoints) { syncGate() }
+    }
+
+    /// A rollout step: when the running instance runs something other than the class's
+    /// current spec, stops it (stop signal, grace) and starts its replacement, returning once
+    /// the replacement answers. Requests arriving meanwhile wait for the replacement.
+    /// Returns whether it replaced anything.
+    public func rollOver() async throws(BerthError) -> Bool {
+        let (spec, settingsBox) = specBox.current
+        guard case .healthy(let current) = machine.phase,
+              current.launch.fingerprint != spec.fingerprint || current.launch.deploymentID != spec.deploymentID
+        else { return false }
+        if current.launch.fingerprint == spec.fingerprint {
+            // Same content: the instance joins the new deployment without a restart, and
+            // takes its settings that need none (sleepAfter, timeouts).
+            machine.joinDeployment(spec.deploymentID, settings: settingsBox)
+            lastSettings = settingsBox
+            machine.sleepAfter = settings.sleepAfter
+            scheduleIdleTimer()
+            return false
+        }
+        await stop()
+        try await startAndWaitForPorts()
+        return true
+    }
+}

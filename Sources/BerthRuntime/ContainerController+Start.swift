@@ -1,0 +1,160 @@
+import BerthCore
+import Foundation
+
+/// Starting an instance: a slot, the engine's start, the readiness probe. The engine calls
+/// run on tasks; their results come back to the actor as events, which the machine judges
+/// by generation (a result about an instance no longer current changes nothing).
+extension ContainerController {
+    /// Who the next instance is: a new id and the class's current spec.
+    func nextLaunch() -> ControllerStateMachine.Launch {
+        let (spec, settings) = specBox.current
+        return .init(
+            instanceID: Self.randomHex(32), deploymentID: spec.deploymentID, fingerprint: spec.fingerprint,
+            created: Date(), requested: clock.now, settings: settings
+        )
+    }
+
+    func launchStart(_ g: Int) {
+        guard let instance = machine.instance(g) else { return }
+        let options = nextStartOptions
+        nextStartOptions = StartOptions()
+        lastSettings = instance.launch.settings
+        machine.sleepAfter = settings.sleepAfter
+        report(instance, .starting)
+        if let reason = specBox.value.disabledReason {
+            startError = BerthError(.unavailable, reason)
+            report(instance, .failed(message: reason))
+            perform(machine.startFailed(generation: g, launch: nextLaunch()))
+            return
+        }
+        guard budget.tryAcquire() else {
+            startError = BerthError(
+                .capacityExceeded,
+                "There is no Container instance available at this time. This is likely because you have reached your max concurrent instance count (max_instances = \(budget.limit) for \(settings.className)); try again shortly."
+            )
+            perform(machine.startFailed(generation: g, launch: nextLaunch()))
+            return
+        }
+        guard machine.slotAcquired(generation: g) else {
+            budget.release()
+            return
+        }
+        let spec = makeSpec(instance.launch, options: options)
+        let (runtime, limit) = (self.runtime, settings.instanceGetTimeout)
+        Task {
+            do throws(BerthError) {
+                let running = try await withDeadline(limit, "getting a container instance") { try await runtime.startInstance(spec) }
+                self.instanceCreated(g, running)
+            } catch {
+                // A start cut off by the deadline may still have created the container.
+                let instanceID = instance.launch.instanceID
+                for leftover in (try? await runtime.listInstances(labels: ["\(BerthLabel.instance)=\(instanceID)"])) ?? [] {
+                    await runtime.removeInstance(leftover.containerID)
+                }
+                self.startFailed(g, error)
+            }
+        }
+    }
+
+    /// The engine created the container of `g`.
+    private func instanceCreated(_ g: Int, _ running: RunningInstance) {
+        watchExit(g, containerID: running.containerID)
+        guard machine.instance(g) != nil else {
+            // Nothing wants it any more (cannot happen today: only its own events end it).
+            Task { [runtime] in await runtime.removeInstance(running.containerID) }
+            return
+        }
+        perform(machine.instanceCreated(generation: g, running: running))
+    }
+
+    /// Waits for the ports of `g`, then moves to the container's own address if it answers.
+    func launchProbe(_ g: Int) {
+        guard let instance = machine.instance(g), let running = instance.running else { return }
+        let started = instance.launch.requested
+        let (probe, settings) = (self.probe, self.settings)
+        probeTask = Task {
+            do throws(BerthError) {
+                for port in settings.portsToCheck {
+                    guard let endpoint = running.endpoints[port] else { continue }
+                    try await probe.waitUntilReady(endpoint, containerPort: port, pingEndpoint: settings.pingEndpoint, timeout: settings.portReadyTimeout)
+                }
+                let endpoints = await Self.directEndpoints(running, probe: probe, settings: settings)
+                self.probed(g, endpoints: endpoints, started: started)
+            } catch {
+                self.startFailed(g, error)
+            }
+        }
+    }
+
+    /// The endpoints to proxy to: the container's own address when it answers from here.
+    nonisolated static func directEndpoints(_ running: RunningInstance, probe: ReadinessProbe, settings: ContainerSettings) async -> [Int: Endpoint] {
+        await probe.preferDirect(
+            running, checkedPorts: settings.portsToCheck.filter { running.endpoints[$0] != nil }, pingEndpoint: settings.pingEndpoint
+        )
+    }
+
+    private func probed(_ g: Int, endpoints: [Int: Endpoint], started: ContinuousClock.Instant) {
+        probeTask = nil
+        guard let instance = machine.instance(g) else { return }
+        let elapsed = started.duration(to: clock.now)
+        if case .starting = machine.phase {
+            logger.info("container healthy", metadata: ["instance": "\(instance.launch.instanceID)", "cold_start_ms": "\(elapsed.milliseconds)"])
+            failure = nil
+            report(instance, .healthy(coldStart: elapsed))
+        }
+        perform(machine.startSucceeded(generation: g, endpoints: endpoints, now: clock.now))
+    }
+
+    /// The start of `g` failed; when it is still the current start, the waiters learn why.
+    private func startFailed(_ g: Int, _ error: BerthError) {
+        if g == machine.generation { probeTask = nil }
+        guard let instance = machine.instance(g) else { return }
+        if case .starting = machine.phase {
+            let message = error.message.hasPrefix("Failed to start container") || error.code == .capacityExceeded
+                ? error.message : "Failed to start container: \(error.message)"
+            startError = BerthError(error.code == .capacityExceeded ? .capacityExceeded : .internal, message, cause: error)
+            logger.warning("start failed", metadata: ["error": "\(message)"])
+            if error.code != .capacityExceeded { failure = (message, Date()) }
+            report(instance, .failed(message: message))
+        }
+        perform(machine.startFailed(generation: g, launch: nextLaunch()))
+    }
+
+    func makeSpec(_ launch: ControllerStateMachine.Launch, options: StartOptions) -> InstanceSpec {
+        let settings = launch.settings.value
+        let applicationID = ObjectID.fromName(settings.containerName, className: "application", app: settings.app).hex
+        var environment = settings.envVars.merging(options.envVars) { $1 }
+        let platform: [String: String] = [
+            "DEPLOYMENT_ID": launch.instanceID, "DURABLE_OBJECT_ID": objectID.hex, "APPLICATION_ID": applicationID,
+            "LOCATION": settings.location, "REGION": settings.location, "COUNTRY_A2": "XX",
+        ]
+        for (key, value) in platform {
+            environment["CLOUDFLARE_\(key)"] = value
+        }
+        environment["BERTH_INSTANCE_ID"] = launch.instanceID
+        environment["BERTH_OBJECT_ID"] = objectID.hex
+        environment["BERTH_APPLICATION_ID"] = applicationID
+        environment["BERTH_LOCATION"] = settings.location
+        environment["BERTH_REGION"] = settings.location
+        if let name = objectID.name { environment["BERTH_OBJECT_NAME"] = name }
+        var labels = settings.labels.merging(options.labels) { $1 }
+        labels[BerthLabel.app] = settings.app
+        labels[BerthLabel.className] = settings.className
+        labels[BerthLabel.object] = objectID.hex
+        labels[BerthLabel.instance] = launch.instanceID
+        labels[BerthLabel.deployment] = launch.deploymentID
+        labels[BerthLabel.fingerprint] = launch.fingerprint
+        if let name = objectID.name { labels[BerthLabel.objectName] = name }
+        let ports = Array(Set(settings.portsToCheck + settings.exposedPorts + (settings.defaultPort.map { [$0] } ?? []))).sorted()
+        return InstanceSpec(
+            image: settings.image, environment: environment, entrypoint: options.entrypoint ?? settings.entrypoint,
+            labels: labels, ports: ports, enableInternet: options.enableInternet ?? settings.enableInternet,
+            memoryBytes: Int64(settings.instanceType.memoryMiB) << 20,
+            nanoCPUs: Int64(settings.instanceType.vcpu * 1_000_000_000)
+        )
+    }
+
+    static func randomHex(_ count: Int) -> String {
+        Hex.random(bytes: count / 2)
+    }
+}

@@ -1,0 +1,65 @@
+import BerthCore
+
+/// Stopping and losing an instance: the stop or kill, the exit watcher, the removal of a
+/// start given up on. Engine calls run on tasks and report back to the actor.
+extension ContainerController {
+    func launchStop(_ g: Int, kill: Bool) {
+        // Without a container yet, the machine stops it as soon as it exists.
+        guard let id = machine.instance(g)?.running?.containerID else { return }
+        probeTask?.cancel()
+        let (runtime, grace) = (self.runtime, settings.stopGracePeriod)
+        Task {
+            if kill {
+                try? await runtime.killInstance(id)
+            } else {
+                do {
+                    try await runtime.stopInstance(id, signal: "SIGTERM", grace: grace)
+                } catch {
+                    try? await runtime.killInstance(id)
+                }
+            }
+        }
+    }
+
+    /// Waits for the container of `g` to exit, removes it, and tells the actor.
+    func watchExit(_ g: Int, containerID: String) {
+        let runtime = self.runtime
+        Task {
+            let code = (try? await runtime.waitForExit(containerID)) ?? -1
+            await runtime.removeInstance(containerID)
+            self.containerGone(g, exitCode: code)
+        }
+    }
+
+    private func containerGone(_ g: Int, exitCode: Int) {
+        guard let instance = machine.instance(g) else { return }
+        probeTask?.cancel()
+        probeTask = nil
+        let actions = machine.containerExited(generation: g, exitCode: exitCode, launch: nextLaunch())
+        for case .stopped(_, let code, let reason) in actions {
+            if reason == .exit && code != 0 { failure = ("the container exited with code \(code)", .now) }
+            report(instance, .stopped(exitCode: code, reason: reason))
+        }
+        perform(actions)
+    }
+
+    /// A start given up on: its container (if any) is killed and removed, then its slot freed.
+    func discard(_ instance: ControllerStateMachine.Instance) {
+        guard let id = instance.running?.containerID else {
+            if instance.slotHeld { budget.release() }
+            return
+        }
+        let runtime = self.runtime
+        Task {
+            try? await runtime.killInstance(id)
+            let code = (try? await runtime.waitForExit(id)) ?? -1
+            await runtime.removeInstance(id)
+            self.discarded(instance, exitCode: code)
+        }
+    }
+
+    private func discarded(_ instance: ControllerStateMachine.Instance, exitCode: Int) {
+        report(instance, .stopped(exitCode: exitCode, reason: .runtimeSignal))
+        if instance.slotHeld { budget.release() }
+    }
+}
