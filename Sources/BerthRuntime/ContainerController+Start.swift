@@ -110,9 +110,11 @@ extension ContainerController {
         if g == machine.generation { probeTask = nil }
         guard let instance = machine.instance(g) else { return }
         if case .starting = machine.phase {
-            let message = error.message.hasPrefix("Failed to start container") || error.code == .capacityExceeded
-                ? error.message : "Failed to start container: \(error.message)"
-            startError = BerthError(error.code == .capacityExceeded ? .capacityExceeded : .internal, message, cause: error)
+            // Refusals keep their own code and text; every other failure is a start failure,
+            // in Cloudflare's words.
+            let kept = error.code == .startFailed || error.code == .capacityExceeded
+            let message = kept ? error.message : "Failed to start container: \(error.message)"
+            startError = BerthError(error.code == .capacityExceeded ? .capacityExceeded : .startFailed, message, cause: error)
             logger.warning("start failed", metadata: ["error": "\(message)"])
             if error.code != .capacityExceeded { failure = (message, Date()) }
             report(instance, .failed(message: message))

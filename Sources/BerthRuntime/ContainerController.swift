@@ -112,10 +112,10 @@ public actor ContainerController {
                     perform(actions)
                 }
             } catch {
-                throw error as? BerthError ?? BerthError(.internal, "Failed to start container: \(error)")
+                throw error as? BerthError ?? BerthError(.startFailed, "Failed to start container: \(error)")
             }
             guard case .healthy = machine.phase else {
-                throw BerthError(.internal, "Failed to start container: it stopped before the request could be sent")
+                throw BerthError(.startFailed, "Failed to start container: it stopped before the request could be sent")
             }
             machine.waiterAdmitted(now: clock.now)
         } else {
@@ -123,7 +123,7 @@ public actor ContainerController {
         }
         guard case .healthy(let instance) = machine.phase, let running = instance.running else {
             machine.requestFinished(now: clock.now)
-            throw BerthError(.internal, "Failed to start container: no running instance")
+            throw BerthError(.startFailed, "Failed to start container: no running instance")
         }
         let target = port ?? settings.defaultPort ?? settings.portsToCheck.first
         guard let target, let endpoint = running.endpoints[target] else {
@@ -198,7 +198,7 @@ public actor ContainerController {
                 enqueueHook(.start)
                 scheduleIdleTimer()
             case .failWaiters:
-                let error = startError ?? BerthError(.internal, "Failed to start container: it stopped while starting")
+                let error = startError ?? BerthError(.startFailed, "Failed to start container: it stopped while starting")
                 startError = nil
                 let failed = waiters
                 waiters = []
