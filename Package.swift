@@ -147,7 +147,7 @@ let package = Package(
         .testTarget(
             name: "BerthRuntimeTests",
             dependencies: [
-                "BerthRuntime", "BerthCore", "BerthConfig", "DockerEngine",
+                "BerthRuntime", "BerthCore", "BerthConfig", "DockerEngine", "BerthTestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -160,13 +160,13 @@ struct DeployerTests {
         try await ControlPlane.with { plane in
             let engine = plane.engine
             try await plane.deploy()
-            engine.failStarts("no space left on device")
+            engine.failStarts(with: BerthError(.engineError, "no space left on device"))
             let failed = try await plane.request("a")
             #expect(failed.status == 500)
             #expect(failed.body.hasPrefix("Failed to start container: no space left on device"))
             let views = await plane.deployer.containerViews()
             #expect(views.first?.state == .degraded)
-            engine.failStarts(nil)
+            engine.failStarts(with: nil)
             #expect(try await plane.request("a").status == 200)
         }
     }

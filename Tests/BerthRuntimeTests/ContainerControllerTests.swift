@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 @testable import BerthRuntime
 import BerthCore
+import BerthTestSupport
 import Testing
 
 /// Records hook calls in the order they finish; `onStop` takes a little while, so a hook
@@ -25,19 +26,17 @@ struct RecordingHooks: ContainerHooks {
     }
 }
 
-/// A container class on a ``MemoryRuntime``, a loopback listener its instances "serve" on,
-/// and a manual clock.
+/// A container class on the in-memory engine (its instances serve on loopback ports), and a
+/// manual clock.
 final class ControllerFixture: Sendable {
-    let listener: PingListener
-    let runtime: MemoryRuntime
+    let runtime = MemoryEngine()
     let http: HTTPClient
     let time = ManualTime()
     let log = HookLog()
     let containerClass: ContainerClass
 
     init(maxInstances: Int = 10, sleepAfter: Duration = .seconds(600), expire: Bool = true) throws {
-        listener = try PingListener()
-        runtime = MemoryRuntime(endpoint: listener.endpoint)
+        runtime.addImage("img")
         http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)
         var settings = ContainerSettings(app: "app", className: "Mem", containerName: "mem", image: "img", defaultPort: 8080)
         settings.sleepAfter = sleepAfter
@@ -52,7 +51,7 @@ final class ControllerFixture: Sendable {
     func shutdown() async {
         await containerClass.stopAll()
         try? await http.shutdown()
-        listener.stop()
+        runtime.shutdown()
     }
 
     /// Waits (briefly, in real time) until `condition` holds.
@@ -76,7 +75,7 @@ struct ContainerControllerTests {
             return try await group.reduce(into: []) { $0.append($1) }
         }
         #expect(leases.count == 100)
-        #expect(await f.runtime.count("start") == 1)
+        #expect(f.runtime.count("start") == 1)
         #expect(Set(leases.map(\.instanceID)).count == 1)
         #expect(await object.status == .healthy)
         for lease in leases { await lease.release() }
@@ -94,7 +93,7 @@ struct ContainerControllerTests {
         }
         try await object.startAndWaitForPorts()
         let id = try #require(await object.containerID)
-        await f.runtime.exit(id, code: 3)
+        f.runtime.exit(id, code: 3)
         await f.eventually("the crash") { await object.status == .stoppedWithCode(3) }
         await object.hooksSettled()
         let stop = "stop(143,runtime_signal)"
@@ -115,20 +114,20 @@ struct ContainerControllerTests {
         #expect(await b.status == .stopped)
         #expect(f.containerClass.budget.inUse == 1)
         let id = try #require(await a.containerID)
-        await f.runtime.exit(id, code: 0)
+        f.runtime.exit(id, code: 0)
         await f.eventually("the exit") { await a.status == .stoppedWithCode(0) }
         #expect(f.containerClass.budget.inUse == 0)
         try await b.startAndWaitForPorts()
         #expect(await b.status == .healthy)
-        #expect(await f.runtime.count("start") == 2)
+        #expect(f.runtime.count("start") == 2)
         await f.shutdown()
     }
 
     @Test("a failed start fails every waiting request, with one onError")
     func startFailure() async throws {
         let f = try ControllerFixture()
-        await f.runtime.failStarts(with: BerthError(.internal, "no such image"))
-        await f.runtime.holdStarts()
+        f.runtime.failStarts(with: BerthError(.internal, "no such image"))
+        f.runtime.holdStarts()
         let object = f.containerClass.getByName("broken")
         let outcomes = await withTaskGroup(of: BerthError?.self) { group in
             for _ in 0..<10 {
@@ -137,14 +136,14 @@ struct ContainerControllerTests {
                     return nil
                 }
             }
-            await f.eventually("the start") { await f.runtime.heldStartCount == 1 }
+            await f.eventually("the start") { f.runtime.heldStartCount == 1 }
             await f.eventually("every request waiting") { await object.waiters.count == 10 }
-            await f.runtime.releaseStarts()
+            f.runtime.releaseStarts()
             return await group.reduce(into: []) { $0.append($1) }
         }
         #expect(outcomes.count == 10)
         #expect(outcomes.allSatisfy { $0?.message.contains("no such image") == true })
-        #expect(await f.runtime.count("start") == 1)
+        #expect(f.runtime.count("start") == 1)
         #expect(await object.status == .stopped)
         #expect(await object.snapshot().failure?.contains("no such image") == true)
         #expect(f.containerClass.budget.inUse == 0)
@@ -156,19 +155,19 @@ struct ContainerControllerTests {
     @Test("a stop while the engine is starting the container fails the waiters, then kills it once it exists")
     func stopWhileStarting() async throws {
         let f = try ControllerFixture()
-        await f.runtime.holdStarts()
+        f.runtime.holdStarts()
         let object = f.containerClass.getByName("interrupted")
         let request = Task { try await object.acquire() }
-        await f.eventually("the start") { await f.runtime.heldStartCount == 1 }
+        await f.eventually("the start") { f.runtime.heldStartCount == 1 }
         let stopped = Task { await object.stop() }
         await f.eventually("stopping") { await object.status == .stopping }
         await #expect(throws: BerthError.self) { _ = try await request.value }
-        await f.runtime.releaseStarts()
+        f.runtime.releaseStarts()
         await stopped.value
         #expect(await object.status == .stopped)
-        #expect(await f.runtime.count("kill") == 1)
+        #expect(f.runtime.count("kill") == 1)
         await f.eventually("the slot") { f.containerClass.budget.inUse == 0 }
-        #expect(await f.runtime.containerIDs.isEmpty)
+        #expect(f.runtime.containerIDs.isEmpty)
         await f.shutdown()
     }
 

@@ -41,7 +41,9 @@ public final class MemoryEngine: EngineDriver {
         var nextFollower = 0
         var calls: [String] = []
         var buildFailure: String?
-        var startFailure: String?
+        var startFailure: BerthError?
+        var holdingStarts = false
+        var heldStarts: [CheckedContinuation<Void, Never>] = []
         var available = true
         var pushed: [String] = []
     }
@@ -65,8 +67,32 @@ public final class MemoryEngine: EngineDriver {
 
     /// Makes builds fail with `message` (nil: succeed again).
     public func failBuilds(_ message: String?) { state.withLock { $0.buildFailure = message } }
-    /// Makes container starts fail with `message` (nil: succeed again).
-    public func failStarts(_ message: String?) { state.withLock { $0.startFailure = message } }
+    /// Makes container starts fail with `error` (nil: succeed again).
+    public func failStarts(with error: BerthError?) { state.withLock { $0.startFailure = error } }
+    /// Holds every start (after recording it) until ``releaseStarts()``.
+    public func holdStarts() { state.withLock { $0.holdingStarts = true } }
+    /// Lets every held start, and later ones, through.
+    public func releaseStarts() {
+        let held = state.withLock { state in
+            state.holdingStarts = false
+            defer { state.heldStarts = [] }
+            return state.heldStarts
+        }
+        for start in held { start.resume() }
+    }
+    /// Starts waiting in ``holdStarts()``.
+    public var heldStartCount: Int { state.withLock { $0.heldStarts.count } }
+    /// How many calls of one operation (`start`, `stop`, `kill`, `remove`, `build`…) were made.
+    public func count(_ operation: String) -> Int { calls.filter { $0 == operation || $0.hasPrefix(operation + " ") }.count }
+    /// Containers that exist now, running or not.
+    public var containerIDs: [String] { state.withLock { $0.containers.keys.sorted() } }
+    /// What the container was started with.
+    public func spec(_ containerID: String) -> InstanceSpec? { state.withLock { $0.containers[containerID]?.spec } }
+    /// An image that exists without a build (controller tests name an image and start it).
+    public func addImage(_ reference: String, exposedPorts: [Int] = [8080]) {
+        let id = "sha256:" + Hex.random(bytes: 32)
+        state.withLock { $0.images[id] = Image(id: id, tags: [reference], exposedPorts: exposedPorts, labels: [:], created: Date()) }
+    }
     /// Makes the engine unreachable (`ping` and every call fail) or reachable again.
     public func setAvailable(_ available: Bool) { state.withLock { $0.available = available } }
 
@@ -98,8 +124,15 @@ public final class MemoryEngine: EngineDriver {
     // MARK: ContainerRuntime
 
     public func startInstance(_ spec: InstanceSpec) async throws(BerthError) -> RunningInstance {
-        let failure = try record("start \(spec.labels[BerthLabel.className] ?? spec.image)") { $0.startFailure }
-        if let failure { throw BerthError(.engineError, failure) }
+        _ = try record("start \(spec.labels[BerthLabel.className] ?? spec.image)") { _ in nil as String? }
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let held = state.withLock { state in
+                if state.holdingStarts { state.heldStarts.append(continuation) }
+                return state.holdingStarts
+            }
+            if !held { continuation.resume() }
+        }
+        if let failure = state.withLock({ $0.startFailure }) { throw failure }
         guard state.withLock({ state in state.images.values.contains { $0.id == spec.image || $0.tags.contains(spec.image) } }) else {
             throw BerthError(.notFound, "no such image: \(spec.image)")
         }
@@ -125,7 +158,8 @@ public final class MemoryEngine: EngineDriver {
     public func stopInstance(_ containerID: String, signal: String, grace: Duration) async throws(BerthError) {
         _ = try record("stop \(containerID)") { _ in nil as String? }
         state.withLock { $0.containers[containerID]?.signals.append(signal) }
-        finish(containerID, code: 0)
+        // As a process ended by SIGTERM reports it: 128 + 15.
+        finish(containerID, code: 143)
     }
 
     public func killInstance(_ containerID: String) async throws(BerthError) {
