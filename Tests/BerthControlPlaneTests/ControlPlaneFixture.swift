@@ -76,6 +76,34 @@ final class ControlPlane: Sendable {
         await plane.close()
     }
 
+    /// A server's life before a `kill -9` (`before`), then the next server's on the same
+    /// project and engine (`after`, which calls `restore()` itself), with what `before` returned.
+    static func withRestart<T: Sendable>(
+        before: (ControlPlane) async throws -> T, after: (ControlPlane, T) async throws -> Void
+    ) async throws {
+        let project = try MemoryProject()
+        defer { project.remove() }
+        let engine = MemoryEngine()
+        defer { engine.shutdown() }
+        let first = try await open(project, engine: engine)
+        let kept: T
+        do {
+            kept = try await before(first)
+        } catch {
+            await first.close()
+            throw error
+        }
+        await first.abandon()
+        let second = try await open(project, engine: engine)
+        do {
+            try await after(second, kept)
+        } catch {
+            await second.close()
+            throw error
+        }
+        await second.close()
+    }
+
     static func open(
         _ project: MemoryProject, engine: MemoryEngine, containerTypes: [String: any Container.Type] = [:]
     ) async throws -> ControlPlane {

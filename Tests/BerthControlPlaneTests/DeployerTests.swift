@@ -75,64 +75,54 @@ struct DeployerTests {
 
     @Test("after a restart the last deployment serves again and running instances are adopted, never started twice")
     func restoreAdopts() async throws {
-        let project = try MemoryProject()
-        defer { project.remove() }
-        let engine = MemoryEngine()
-        defer { engine.shutdown() }
-        let first = try await ControlPlane.open(project, engine: engine)
-        let deployment = try await first.deploy()
-        let a = try await first.instance(answering: "a")
-        let b = try await first.instance(answering: "b")
-        await first.abandon()
-
-        let second = try await ControlPlane.open(project, engine: engine)
-        let outcome = try await second.deployer.restore()
-        #expect(Set(outcome.adopted) == [a, b])
-        #expect(outcome.stopped.isEmpty && outcome.removed.isEmpty)
-        #expect(await second.deployer.current?.id == deployment.id)
-        let starts = engine.calls.filter { $0.hasPrefix("start") }.count
-        #expect(try await second.instance(answering: "a") == a)
-        #expect(try await second.instance(answering: "b") == b)
-        #expect(engine.calls.filter { $0.hasPrefix("start") }.count == starts, "adopted instances serve without a new start")
-        #expect(engine.running.count == 2)
-        await second.close()
+        try await ControlPlane.withRestart { first in
+            let deployment = try await first.deploy()
+            return (deployment.id, try await first.instance(answering: "a"), try await first.instance(answering: "b"))
+        } after: { second, before in
+            let (deploymentID, a, b) = before
+            let engine = second.engine
+            let outcome = try await second.deployer.restore()
+            #expect(Set(outcome.adopted) == [a, b])
+            #expect(outcome.stopped.isEmpty && outcome.removed.isEmpty)
+            #expect(await second.deployer.current?.id == deploymentID)
+            let starts = engine.count("start")
+            #expect(try await second.instance(answering: "a") == a)
+            #expect(try await second.instance(answering: "b") == b)
+            #expect(engine.count("start") == starts, "adopted instances serve without a new start")
+            #expect(engine.running.count == 2)
+        }
     }
 
     @Test("reconcile stops orphans of unknown deployments and classes, removes stopped leftovers, leaves other servers' containers alone")
     func reconcileRules() async throws {
-        let project = try MemoryProject()
-        defer { project.remove() }
-        let engine = MemoryEngine()
-        defer { engine.shutdown() }
-        let first = try await ControlPlane.open(project, engine: engine)
-        let deployment = try await first.deploy()
-        let kept = try await first.instance(answering: "kept")
-        await first.abandon()
+        try await ControlPlane.withRestart { first in
+            (try await first.deploy(), try await first.instance(answering: "kept"))
+        } after: { second, before in
+            let (deployment, kept) = before
+            let (engine, project) = (second.engine, second.project)
+            let image = try #require(deployment.images["web"]?.reference)
+            func labels(_ changes: [String: String]) -> [String: String] {
+                var labels = [
+                    "berth.server": project.serverID, BerthLabel.app: project.app, BerthLabel.className: "MyContainer",
+                    BerthLabel.deployment: deployment.id, BerthLabel.object: ObjectID.unique().hex, BerthLabel.instance: Hex.random(bytes: 16),
+                ]
+                labels.merge(changes) { $1 }
+                return labels
+            }
+            let unknownDeployment = try await engine.plant(InstanceSpec(image: image, labels: labels([BerthLabel.deployment: "gone"]), ports: [8080]))
+            let unknownClass = try await engine.plant(InstanceSpec(image: image, labels: labels([BerthLabel.className: "Retired"]), ports: [8080]))
+            let exited = try await engine.plant(InstanceSpec(image: image, labels: labels([:]), ports: [8080]))
+            engine.exit(exited, code: 1)
+            let foreign = try await engine.plant(InstanceSpec(image: image, labels: labels(["berth.server": "another"]), ports: [8080]))
 
-        let image = try #require(deployment.images["web"]?.reference)
-        func labels(_ changes: [String: String]) -> [String: String] {
-            var labels = [
-                "berth.server": project.serverID, BerthLabel.app: project.app, BerthLabel.className: "MyContainer",
-                BerthLabel.deployment: deployment.id, BerthLabel.object: ObjectID.unique().hex, BerthLabel.instance: Hex.random(bytes: 16),
-            ]
-            labels.merge(changes) { $1 }
-            return labels
+            let outcome = try await second.deployer.restore()
+            #expect(outcome.adopted == [kept])
+            #expect(Set(outcome.stopped) == [unknownDeployment, unknownClass])
+            #expect(outcome.removed == [exited])
+            let left = Set(engine.containers.map(\.id))
+            #expect(!left.contains(unknownDeployment) && !left.contains(unknownClass) && !left.contains(exited))
+            #expect(engine.running.contains { $0.id == foreign }, "another server's container is not this server's to touch")
         }
-        let unknownDeployment = try await engine.plant(InstanceSpec(image: image, labels: labels([BerthLabel.deployment: "gone"]), ports: [8080]))
-        let unknownClass = try await engine.plant(InstanceSpec(image: image, labels: labels([BerthLabel.className: "Retired"]), ports: [8080]))
-        let exited = try await engine.plant(InstanceSpec(image: image, labels: labels([:]), ports: [8080]))
-        engine.exit(exited, code: 1)
-        let foreign = try await engine.plant(InstanceSpec(image: image, labels: labels(["berth.server": "another"]), ports: [8080]))
-
-        let second = try await ControlPlane.open(project, engine: engine)
-        let outcome = try await second.deployer.restore()
-        #expect(outcome.adopted == [kept])
-        #expect(Set(outcome.stopped) == [unknownDeployment, unknownClass])
-        #expect(outcome.removed == [exited])
-        let left = Set(engine.containers.map(\.id))
-        #expect(!left.contains(unknownDeployment) && !left.contains(unknownClass) && !left.contains(exited))
-        #expect(engine.running.contains { $0.id == foreign }, "another server's container is not this server's to touch")
-        await second.close()
     }
 
     @Test("max_instances: the object past the limit gets 503 with Cloudflare's text until a slot frees")
