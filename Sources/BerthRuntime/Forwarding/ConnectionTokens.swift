@@ -29,6 +29,7 @@ public struct ConnectionTokens: Equatable, Sendable, ExpressibleByArrayLiteral, 
 
     /// Adds the names listed in one `Connection` value: comma-separated tokens, blanks around
     /// them ignored, `close` and `keep-alive` left out.
+    @usableFromInline
     mutating func add(listedIn value: String) {
         var value = value
         value.withUTF8 { bytes in

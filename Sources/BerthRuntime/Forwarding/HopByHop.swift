@@ -22,6 +22,7 @@ public enum HopByHop {
 
     /// Header names listed in `Connection` values (beyond `close` and `keep-alive`): they too
     /// are for this connection only. Usually none, and then nothing is allocated.
+    @inlinable
     public static func connectionListed<Values: Sequence>(_ values: Values) -> ConnectionTokens where Values.Element == String {
         var tokens = ConnectionTokens()
         for value in values { tokens.add(listedIn: value) }
@@ -29,7 +30,9 @@ public enum HopByHop {
     }
 
     /// The tokens of the `Connection` fields among `headers`, found without allocating
-    /// anything unless one lists a header name.
+    /// anything unless one lists a header name. Inlinable, so that each proxy's own header
+    /// type is iterated directly rather than through the generic `Sequence` witness.
+    @inlinable
     public static func connectionListed<Headers: Sequence>(
         in headers: Headers
     ) -> ConnectionTokens where Headers.Element == (name: String, value: String) {
