@@ -27,7 +27,7 @@ extension Deployer {
             var objects: [(Date, ContainerController)] = []
             for object in containerClass.objects {
                 let snapshot = await object.snapshot()
-                guard snapshot.state == "healthy", snapshot.deploymentID != deployment.id else { continue }
+                guard snapshot.state == ContainerStatus.healthy.name, snapshot.deploymentID != deployment.id else { continue }
                 objects.append((snapshot.createdAt ?? .distantPast, object))
             }
             objects.sort { $0.0 < $1.0 }

@@ -49,7 +49,7 @@ public struct LogTail: Sendable {
             let from = since ?? Date()
             for containerClass in registry.all {
                 for snapshot in await containerClass.snapshots() {
-                    guard let containerID = snapshot.containerID, let instanceID = snapshot.instanceID, snapshot.state != "stopping",
+                    guard let containerID = snapshot.containerID, let instanceID = snapshot.instanceID, snapshot.state != ContainerStatus.stopping.name,
                           wanted(snapshot.className, instanceID), followed.insert(containerID).inserted else { continue }
                     let target = Target(className: snapshot.className, object: snapshot.objectName ?? snapshot.objectID, instanceID: instanceID, containerID: containerID)
                     group.addTask { await follow(target, from: from, out) }
