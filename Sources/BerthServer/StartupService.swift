@@ -17,6 +17,18 @@ struct StartupService: Service {
     let gate = StartupGate()
 
     func run() async throws {
+        do {
+            // A signal during startup (a long build) ends it: nothing more is started.
+            try await cancelWhenGracefulShutdown { try await startUp() }
+        } catch {
+            if Task.isShuttingDownGracefully { return }
+            throw error
+        }
+        gate.open()
+        try? await gracefulShutdown()
+    }
+
+    private func startUp() async throws {
         let outcome = try await deployer.restore()
         if let current = await deployer.current {
             say("Serving deployment \(current.id) of \(current.config.name)")
@@ -29,8 +41,6 @@ struct StartupService: Service {
             _ = try await deployer.deploy(deployment)
             say("Deployed \(deployment.id)")
         }
-        gate.open()
-        try? await gracefulShutdown()
     }
 }
 

@@ -166,4 +166,67 @@ struct DevCommandTests {
         #expect(try await client.listContainers(all: true, labels: ["\(BerthLabel.app)=\(app)"]).isEmpty)
         try await client.shutdown()
     }
+
+    @Test("SIGTERM during the build ends berth dev without finishing it: exit 0, nothing deployed, nothing left")
+    func signalDuringBuild() async throws {
+        let project = try ExampleProject(prefix: "dev")
+        defer { project.remove() }
+        let (app, folder) = (project.app, project.folder)
+        let busybox = try #require(["/bin/busybox", "/usr/bin/busybox"].first { FileManager.default.fileExists(atPath: $0) }, "busybox-static is missing")
+        try FileManager.default.copyItem(atPath: busybox, toPath: folder + "/busybox")
+        // A build that takes a minute: the signal comes while it runs.
+        try "FROM scratch\nLABEL berth.test.project=\(app)\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"sleep\", \"60\"]\nCOPY server /server\nEXPOSE 8080\nCMD [\"/server\"]\n"
+            .write(toFile: folder + "/Dockerfile", atomically: true, encoding: .utf8)
+
+        let process = Process()
+        process.executableURL = Self.executable
+        process.arguments = ["dev", folder, "--port", "0", "--admin-port", "0"]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        process.standardInput = FileHandle(forReadingAtPath: "/dev/null")
+        try process.run()
+        let watchdog = Task {
+            try await Task.sleep(for: .seconds(180))
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        }
+        defer { watchdog.cancel() }
+        // Read until the long step starts, then send SIGTERM.
+        let lines = Mutex<[String]>([])
+        let handle = output.fileHandleForReading
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            DispatchQueue.global().async {
+                var buffer = Data()
+                var signalled = false
+                while true {
+                    let data = handle.availableData
+                    if data.isEmpty { break }
+                    buffer.append(data)
+                    while let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
+                        let line = String(decoding: buffer[buffer.startIndex..<newline], as: UTF8.self)
+                        buffer.removeSubrange(buffer.startIndex...newline)
+                        lines.withLock { $0.append(line) }
+                        if !signalled && line.contains("sleep") {
+                            signalled = true
+                            process.terminate()
+                        }
+                    }
+                }
+                continuation.resume()
+            }
+        }
+        process.waitUntilExit()
+        let said = lines.withLock { $0 }
+        #expect(process.terminationReason == .exit)
+        #expect(process.terminationStatus == 0, "\(said)")
+        #expect(said.contains { $0.contains("sleep") }, "the long step began: \(said)")
+        #expect(!said.contains { $0.hasPrefix("Deployed") || $0.hasPrefix("Ready on") }, "\(said)")
+
+        let client = try DockerClient()
+        #expect(try await client.listContainers(all: true, labels: ["\(BerthLabel.app)=\(app)"]).isEmpty)
+        for image in (try? await client.listImages(labels: ["\(BerthLabel.app)=\(app)"])) ?? [] {
+            try? await client.removeImage(image.id, force: true)
+        }
+        try await client.shutdown()
+    }
 }
