@@ -41,25 +41,15 @@ struct DevCommandTests {
             let lines = Mutex<[String]>([])
             let handle = output.fileHandleForReading
             let port: Int = await withCheckedContinuation { continuation in
-                DispatchQueue.global().async {
-                    var buffer = Data()
-                    while true {
-                        let data = handle.availableData
-                        if data.isEmpty { continuation.resume(returning: 0); return }
-                        buffer.append(data)
-                        while let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
-                            let line = String(decoding: buffer[buffer.startIndex..<newline], as: UTF8.self)
-                            buffer.removeSubrange(buffer.startIndex...newline)
-                            lines.withLock { $0.append(line) }
-                            if let range = line.range(of: "Ready on http://127.0.0.1:") {
-                                continuation.resume(returning: Int(line[range.upperBound...]) ?? 0)
-                                // Keep draining so the server never blocks on a full pipe.
-                                while !handle.availableData.isEmpty {}
-                                return
-                            }
-                        }
-                    }
+                // Resumed once: with the port, or 0 when the output ends first.
+                let resumed = Mutex(false)
+                let resume: @Sendable (Int) -> Void = { port in
+                    if resumed.withLock({ done in defer { done = true }; return !done }) { continuation.resume(returning: port) }
                 }
+                followLines(handle, onLine: { line in
+                    lines.withLock { $0.append(line) }
+                    if let range = line.range(of: "Ready on http://127.0.0.1:") { resume(Int(line[range.upperBound...]) ?? 0) }
+                }, onEnd: { resume(0) })
             }
             #expect(port > 0, "no Ready line: \(lines.withLock { $0 })")
             #expect(lines.withLock { $0 }.contains { $0.contains("step 1/") })
@@ -195,25 +185,13 @@ struct DevCommandTests {
         let lines = Mutex<[String]>([])
         let handle = output.fileHandleForReading
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            DispatchQueue.global().async {
-                var buffer = Data()
-                var signalled = false
-                while true {
-                    let data = handle.availableData
-                    if data.isEmpty { break }
-                    buffer.append(data)
-                    while let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
-                        let line = String(decoding: buffer[buffer.startIndex..<newline], as: UTF8.self)
-                        buffer.removeSubrange(buffer.startIndex...newline)
-                        lines.withLock { $0.append(line) }
-                        if !signalled && line.contains("sleep") {
-                            signalled = true
-                            process.terminate()
-                        }
-                    }
+            followLines(handle, onLine: { line in
+                let first = lines.withLock { lines in
+                    defer { lines.append(line) }
+                    return line.contains("sleep") && !lines.contains { $0.contains("sleep") }
                 }
-                continuation.resume()
-            }
+                if first { process.terminate() }
+            }, onEnd: { continuation.resume() })
         }
         process.waitUntilExit()
         let said = lines.withLock { $0 }

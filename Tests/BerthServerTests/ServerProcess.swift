@@ -6,6 +6,25 @@ import NIOHTTP1
 import Synchronization
 import Testing
 
+/// Reads a process's output line by line on a thread of its own (reads block) until it ends,
+/// handing each line to `onLine`, then calls `onEnd`. Reading to the end keeps the process
+/// from ever blocking on a full pipe.
+func followLines(_ handle: FileHandle, onLine: @escaping @Sendable (String) -> Void, onEnd: @escaping @Sendable () -> Void = {}) {
+    DispatchQueue.global().async {
+        var buffer = Data()
+        while true {
+            let data = handle.availableData
+            if data.isEmpty { break }
+            buffer.append(data)
+            while let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
+                onLine(String(decoding: buffer[buffer.startIndex..<newline], as: UTF8.self))
+                buffer.removeSubrange(buffer.startIndex...newline)
+            }
+        }
+        onEnd()
+    }
+}
+
 /// A `berth serve` process on free loopback ports, for tests that need a real server: its
 /// output is read on a thread of its own and kept, its ports come from its Ready lines.
 final class ServerProcess: Sendable {
@@ -45,31 +64,23 @@ final class ServerProcess: Sendable {
         let lines = OutputLines()
         let handle = output.fileHandleForReading
         let ready: (Int, String)? = await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                var buffer = Data()
-                var gateway: Int?
-                var admin: String?
-                var resumed = false
-                while true {
-                    let data = handle.availableData
-                    if data.isEmpty { break }
-                    buffer.append(data)
-                    while let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
-                        let line = String(decoding: buffer[buffer.startIndex..<newline], as: UTF8.self)
-                        buffer.removeSubrange(buffer.startIndex...newline)
-                        lines.append(line)
-                        if let range = line.range(of: "Ready on http://127.0.0.1:") { gateway = Int(line[range.upperBound...]) }
-                        if let range = line.range(of: "Admin API on ") {
-                            admin = line[range.upperBound...].split(separator: "/api").first.map(String.init)
-                        }
-                        if !resumed, let gateway, let admin {
-                            resumed = true
-                            continuation.resume(returning: (gateway, admin))
-                        }
+            // Resumed once: with both addresses, or with nil when the output ends first.
+            let found = Mutex<(gateway: Int?, admin: String?, resumed: Bool)>((nil, nil, false))
+            followLines(handle, onLine: { line in
+                lines.append(line)
+                let both: (Int, String)? = found.withLock { found in
+                    if let range = line.range(of: "Ready on http://127.0.0.1:") { found.gateway = Int(line[range.upperBound...]) }
+                    if let range = line.range(of: "Admin API on ") {
+                        found.admin = line[range.upperBound...].split(separator: "/api").first.map(String.init)
                     }
+                    guard !found.resumed, let gateway = found.gateway, let admin = found.admin else { return nil }
+                    found.resumed = true
+                    return (gateway, admin)
                 }
-                if !resumed { continuation.resume(returning: nil) }
-            }
+                if let both { continuation.resume(returning: both) }
+            }, onEnd: {
+                if found.withLock({ state in defer { state.resumed = true }; return !state.resumed }) { continuation.resume(returning: nil) }
+            })
         }
         guard let (gateway, admin) = ready else {
             throw BerthError(.internal, "berth serve did not get ready: \(lines.storage.withLock { $0 }.joined(separator: "\n"))")
