@@ -121,7 +121,31 @@ extension ConfigValidator {
         if let n = node["instance_get_timeout"], let v = duration(n, "berth.instance_get_timeout") { settings.instanceGetTimeout = v }
         if let n = node["port_ready_timeout"], let v = duration(n, "berth.port_ready_timeout") { settings.portReadyTimeout = v }
         if let n = node["stop_grace_period"], let v = duration(n, "berth.stop_grace_period") { settings.stopGracePeriod = v }
+        if let n = node["limits"] { settings.limits = readLimits(n) }
         return settings
+    }
+
+    mutating func readLimits(_ node: ConfigNode) -> LimitSettings {
+        var limits = LimitSettings()
+        guard object(node, "berth.limits", known: Self.limitKeys) != nil else { return limits }
+        func timeout(_ key: String, _ apply: (inout LimitSettings, Duration) -> Void) {
+            guard let n = node[key], let v = duration(n, "berth.limits.\(key)") else { return }
+            guard v > .zero else {
+                error(n, "berth.limits.\(key)", "must be longer than 0s")
+                return
+            }
+            apply(&limits, v)
+        }
+        timeout("header_timeout") { $0.headerTimeout = $1 }
+        timeout("body_idle_timeout") { $0.bodyIdleTimeout = $1 }
+        timeout("keepalive_timeout") { $0.keepaliveTimeout = $1 }
+        timeout("response_timeout") { $0.responseTimeout = $1 }
+        timeout("send_timeout") { $0.sendTimeout = $1 }
+        timeout("object_idle_forget") { $0.objectIdleForget = $1 }
+        if let n = node["max_header_bytes"], let v = integer(n, "berth.limits.max_header_bytes", range: 1024...(16 << 20)) { limits.maxHeaderBytes = v }
+        if let n = node["max_connections"], let v = integer(n, "berth.limits.max_connections", range: 1...1_000_000) { limits.maxConnections = v }
+        if let n = node["max_objects"], let v = integer(n, "berth.limits.max_objects", range: 1...100_000_000) { limits.maxObjects = v }
+        return limits
     }
 
     mutating func address(_ node: ConfigNode, _ path: String) -> String? {

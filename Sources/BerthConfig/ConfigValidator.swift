@@ -38,8 +38,10 @@ struct ConfigValidator {
 
     static let berthKeys: Set<String> = [
         "port", "ip", "admin_port", "admin_ip", "state_dir", "instance_get_timeout", "port_ready_timeout",
-        "stop_grace_period", "classes", "routes",
+        "stop_grace_period", "classes", "routes", "limits",
     ]
+
+    static let limitKeys = Set(LimitSettings.documented.map(\.key))
 
     static let rolloutSteps = [5, 10, 20, 25, 50, 100]
 

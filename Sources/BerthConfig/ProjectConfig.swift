@@ -172,6 +172,8 @@ public struct BerthSettings: Sendable, Codable, Equatable {
     public var classes: [String: ClassSettings] = [:]
     /// Zero-code routes; empty means the template's routes when there is one container class.
     public var routes: [RouteConfig] = []
+    /// Timeouts and sizes that bound what clients can cost (`berth.limits`).
+    public var limits = LimitSettings()
 
     public init() {}
 
@@ -183,7 +185,7 @@ public struct BerthSettings: Sendable, Codable, Equatable {
         case instanceGetTimeout = "instance_get_timeout"
         case portReadyTimeout = "port_ready_timeout"
         case stopGracePeriod = "stop_grace_period"
-        case classes, routes
+        case classes, routes, limits
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -198,6 +200,7 @@ public struct BerthSettings: Sendable, Codable, Equatable {
         try c.encode(DurationText.format(stopGracePeriod), forKey: .stopGracePeriod)
         try c.encode(classes, forKey: .classes)
         try c.encode(routes, forKey: .routes)
+        try c.encode(limits, forKey: .limits)
     }
 
     public init(from decoder: any Decoder) throws {
@@ -219,5 +222,6 @@ public struct BerthSettings: Sendable, Codable, Equatable {
         stopGracePeriod = try duration(.stopGracePeriod)
         classes = try c.decodeIfPresent([String: ClassSettings].self, forKey: .classes) ?? [:]
         routes = try c.decodeIfPresent([RouteConfig].self, forKey: .routes) ?? []
+        limits = try c.decodeIfPresent(LimitSettings.self, forKey: .limits) ?? LimitSettings()
     }
 }
