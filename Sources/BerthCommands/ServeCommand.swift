@@ -38,6 +38,7 @@ struct ListenOptions: ParsableArguments {
         options.adminHost = adminIP ?? settings.adminIP
         options.adminPort = adminPort ?? settings.adminPort
         options.publicMetrics = publicMetrics
+        options.limits = settings.limits
         return options
     }
 }

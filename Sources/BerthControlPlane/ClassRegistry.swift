@@ -5,6 +5,7 @@ import BerthConfig
 import BerthCore
 import BerthRuntime
 import Logging
+import NIOCore
 import Synchronization
 
 /// Every container class a server has served, by class name. A deployment updates the
@@ -25,7 +26,7 @@ public final class ClassRegistry: Sendable {
 
     public init(
         runtime: any ContainerRuntime, logger: Logger, observer: (any InstanceObserver)? = nil, telemetry: Telemetry? = nil,
-        containerTypes: [String: any Container.Type] = [:], ownerLabels: [String: String] = [:]
+        containerTypes: [String: any Container.Type] = [:], ownerLabels: [String: String] = [:], responseTimeout: Duration? = nil
     ) {
         self.telemetry = telemetry
         self.runtime = runtime
@@ -34,7 +35,9 @@ public final class ClassRegistry: Sendable {
         self.containerTypes = containerTypes
         self.ownerLabels = ownerLabels
         var configuration = HTTPClient.Configuration()
-        configuration.timeout = .init(connect: .seconds(5), read: nil)
+        // `berth.limits.response_timeout`: the container's longest silence, before its
+        // response head and between two reads of its body.
+        configuration.timeout = .init(connect: .seconds(5), read: responseTimeout.map { TimeAmount($0) })
         configuration.decompression = .disabled
         configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 256)
         configuration.httpVersion = .http1Only

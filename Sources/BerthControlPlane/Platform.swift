@@ -48,7 +48,9 @@ public final class Platform: Sendable {
         config: ProjectConfig, images: [String: BuiltImage], runtime: any ContainerRuntime, logger: Logger,
         containerTypes: [String: any Container.Type] = [:]
     ) throws(BerthError) {
-        let registry = ClassRegistry(runtime: runtime, logger: logger, containerTypes: containerTypes)
+        let registry = ClassRegistry(
+            runtime: runtime, logger: logger, containerTypes: containerTypes, responseTimeout: config.berth.limits.responseTimeout
+        )
         let platform = try registry.platform(for: config, images: images, deploymentID: "dev")
         self.init(config: config, deploymentID: "dev", classes: platform.classes, registry: registry)
     }

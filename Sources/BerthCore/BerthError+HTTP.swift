@@ -7,8 +7,10 @@ extension BerthError.Code {
         case .invalidInput, .invalidConfig: 400
         case .unauthorized: 401
         case .notFound: 404
+        case .requestTimeout: 408
         case .conflict: 409
         case .buildFailed: 422
+        case .headersTooLarge: 431
         case .startFailed, .internal: 500
         case .engineError, .containerUnreachable: 502
         case .unavailable, .engineUnavailable, .capacityExceeded: 503
@@ -23,8 +25,10 @@ extension BerthError.Code {
         case 400: "Bad Request"
         case 401: "Unauthorized"
         case 404: "Not Found"
+        case 408: "Request Timeout"
         case 409: "Conflict"
         case 422: "Unprocessable Content"
+        case 431: "Request Header Fields Too Large"
         case 502: "Bad Gateway"
         case 503: "Service Unavailable"
         case 504: "Gateway Timeout"

@@ -38,6 +38,11 @@ public struct BerthError: Error, CustomStringConvertible, CustomDebugStringConve
         /// A running container did not answer a forwarded request (refused or closed the
         /// connection before a response).
         public static let containerUnreachable = Code("container_unreachable")
+        /// A client took longer than a limit allows to send its request (its head, or the
+        /// next part of its body).
+        public static let requestTimeout = Code("request_timeout")
+        /// A request's head is larger than the limit (`berth.limits.max_header_bytes`).
+        public static let headersTooLarge = Code("headers_too_large")
         /// A bug or an unexpected condition inside Berth.
         public static let `internal` = Code("internal")
     }

@@ -26,6 +26,9 @@ public struct ServerOptions: Sendable {
     public var shutdownSignals: [UnixSignal] = [.sigterm, .sigint]
     /// Serve `/metrics` without the admin token (for a Prometheus scraper).
     public var publicMetrics = false
+    /// What each client may cost (`berth.limits`); read when the server starts, for both
+    /// listeners.
+    public var limits = LimitSettings()
 
     public init(state: StateDirectory) {
         self.state = state
@@ -67,6 +70,7 @@ public struct PlatformServer: Sendable {
         engine: any EngineDriver, say: @escaping @Sendable (String) -> Void, onReady: @escaping @Sendable (ServerInfo) -> Void = { _ in }
     ) async throws {
         try await engine.ping()
+        Self.raiseOpenFileLimit(atLeast: 2 * options.limits.maxConnections + 1024, say: say)
         let state = options.state
         try state.create()
         let (token, created) = try state.adminToken()
@@ -75,13 +79,13 @@ public struct PlatformServer: Sendable {
         let telemetry = Telemetry()
         let recorder = StateRecorder(store: store, logger: logger)
         let events = InstanceEventHub(recorder: recorder, telemetry: telemetry)
-        let upstreams = UpstreamPools()
+        let upstreams = UpstreamPools(responseTimeout: options.limits.responseTimeout)
         var registry: ClassRegistry?
         do {
             let serverID = try await Self.serverID(store)
             let classes = ClassRegistry(
                 runtime: engine, logger: logger, observer: events, telemetry: telemetry, containerTypes: containerTypes,
-                ownerLabels: ["berth.server": serverID]
+                ownerLabels: ["berth.server": serverID], responseTimeout: options.limits.responseTimeout
             )
             registry = classes
             let deployer = Deployer(
@@ -158,7 +162,7 @@ public struct PlatformServer: Sendable {
         }
         let gateway = Application(
             responder: ServingResponder(serving: serving),
-            server: .gateway(routing: serving.warmRouting, upstreams: upstreams),
+            server: .berth(limits: options.limits, warm: WarmPath(routing: serving.warmRouting, upstreams: upstreams)),
             configuration: ApplicationConfiguration(address: .hostname(host, port: options.port), serverName: "berth"),
             onServerRunning: { channel in
                 listening.setGateway(channel.localAddress?.port ?? 0)
@@ -171,6 +175,7 @@ public struct PlatformServer: Sendable {
         adminAPI.publicMetrics = options.publicMetrics
         let admin = Application(
             router: adminAPI.router(token: token),
+            server: .berth(limits: options.limits),
             configuration: ApplicationConfiguration(address: .hostname(adminHost, port: options.adminPort), serverName: "berth-admin"),
             onServerRunning: { channel in
                 listening.setAdmin(channel.localAddress?.port ?? 0)
@@ -179,6 +184,22 @@ public struct PlatformServer: Sendable {
             logger: logger
         )
         return [admin, gateway]
+    }
+
+    /// Every client connection takes a descriptor, a warm one a second for its container:
+    /// the soft limit goes up to the hard one, and a limit too low for
+    /// `berth.limits.max_connections` is said once at start rather than found under load.
+    static func raiseOpenFileLimit(atLeast wanted: Int, say: (String) -> Void) {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
+        if limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max
+            _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+            _ = getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        }
+        if limit.rlim_cur != rlim_t.max, limit.rlim_cur < rlim_t(wanted) {
+            say("warning: the open-file limit is \(limit.rlim_cur); berth.limits.max_connections wants about \(wanted) (ulimit -n)")
+        }
     }
 
     static func hostText(_ host: String) -> String {

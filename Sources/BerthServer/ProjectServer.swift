@@ -53,6 +53,7 @@ public struct ProjectServer: Sendable {
         options.adminHost = adminHost ?? config.berth.adminIP
         options.adminPort = adminPort ?? config.berth.adminPort
         options.stopContainersOnExit = true
+        options.limits = config.berth.limits
         options.shutdownSignals = shutdownSignals
         options.publicMetrics = publicMetrics
         var server = PlatformServer(options: options, logger: logger, worker: worker)

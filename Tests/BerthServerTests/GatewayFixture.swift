@@ -121,10 +121,10 @@ final class GatewayFixture: Sendable {
             } else {
                 routing = { _ in nil }
             }
-            let upstreams = UpstreamPools()
+            let upstreams = UpstreamPools(responseTimeout: config.berth.limits.responseTimeout)
             let application = Application(
                 responder: GatewayResponder(worker: AnyWorker(worker ?? routes), env: platform.env),
-                server: .gateway(routing: routing, upstreams: upstreams),
+                server: .berth(limits: config.berth.limits, warm: WarmPath(routing: routing, upstreams: upstreams)),
                 configuration: ApplicationConfiguration(address: .hostname("127.0.0.1", port: 0)),
                 logger: logger
             )

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import BerthConfig
 import BerthCore
 @testable import BerthRuntime
 @testable import BerthServer
@@ -20,6 +21,8 @@ final class WarmHarness {
     let observer = RecordingObserver()
     let controller: ContainerController
     let connections: Connections
+    /// The listener's limits, when the pipeline is the gateway's own.
+    let listener: ListenerLimits?
 
     /// The container connections opened, in order.
     var upstreams: [EmbeddedChannel] { connections.opened }
@@ -56,7 +59,9 @@ final class WarmHarness {
         }
     }
 
-    init(maxIdle: Int = 4) throws {
+    /// `limits`: the client's pipeline is the gateway's own (``BerthHTTPChannel/configure``),
+    /// with those limits; otherwise the HTTP codec and the warm path alone.
+    init(maxIdle: Int = 4, limits: LimitSettings? = nil) throws {
         let settings = ContainerSettings(app: "test", className: "Warm", containerName: "warm", image: "none", defaultPort: 8080)
         let containerClass = ContainerClass(
             spec: ClassSpec(settings: settings, maxInstances: 1, deploymentID: "d1"), runtime: NoEngine(), http: HTTPClient.shared,
@@ -67,12 +72,23 @@ final class WarmHarness {
         self.controller = controller
         let connections = Connections(loop: loop)
         self.connections = connections
-        pool = UpstreamPool(eventLoop: loop, maxIdlePerEndpoint: maxIdle, connector: connections.connect)
+        let pool = UpstreamPool(
+            eventLoop: loop, maxIdlePerEndpoint: maxIdle, responseTimeout: TimeAmount(limits?.responseTimeout ?? .seconds(60)),
+            connector: connections.connect
+        )
+        self.pool = pool
         client = EmbeddedChannel(loop: loop)
         let pipeline = client.pipeline.syncOperations
         try pipeline.addHandler(reads)
-        try pipeline.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: false)
-        try pipeline.addHandler(WarmProxyHandler(routing: { _ in controller.tryAcquireWarm() }, pool: pool))
+        let routing: WarmRouting = { _ in controller.tryAcquireWarm() }
+        if let limits {
+            listener = ListenerLimits(limits)
+            try BerthHTTPChannel.configure(client, limits: listener!, warm: (routing, pool), addsCodec: false)
+        } else {
+            listener = nil
+            try pipeline.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: false)
+            try pipeline.addHandler(WarmProxyHandler(routing: routing, pool: pool))
+        }
         client.connect(to: try SocketAddress(ipAddress: "10.1.2.3", port: 5555), promise: nil)
     }
 

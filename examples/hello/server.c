@@ -7,6 +7,8 @@
  *   any  path with /headers echoes the request head
  *   POST/PUT any path       echoes the request body
  *   GET  path with /bytes/N N bytes, written in 64 KiB pieces (large responses, benchmarks)
+ *   any  path with /sleep/N answers after N seconds (a container slow to answer)
+ *   GET  path with /pause/N half of a 10-byte body, N seconds of silence, the rest
  *
  * SIGTERM ends it gracefully (exit 0), unless IGNORE_SIGTERM is set (to show the grace period
  * and SIGKILL). PORT changes the port. Connections are kept alive.
@@ -91,9 +93,15 @@ static void *serve(void *arg) {
             if (n <= 0) goto done;
             used += (size_t)n;
         }
-        char *bytes = strstr(path, "/bytes/");
+        char *bytes = strstr(path, "/bytes/"), *nap = strstr(path, "/sleep/"), *pause = strstr(path, "/pause/");
+        if (nap) sleep((unsigned)strtoul(nap + 7, NULL, 10));
         if (strstr(path, "/headers")) {
             /* already answered */
+        } else if (pause && strcmp(method, "GET") == 0) {
+            static const char head[] = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 10\r\n\r\nhello";
+            if (write_all(fd, head, sizeof head - 1) != 0) goto done;
+            sleep((unsigned)strtoul(pause + 7, NULL, 10));
+            if (write_all(fd, "world", 5) != 0) goto done;
         } else if (bytes && strcmp(method, "GET") == 0) {
             size_t total = strtoul(bytes + 7, NULL, 10);
             char head[256];

@@ -7,7 +7,8 @@ extension ForwardingPolicy {
     /// failed, or closed before a response head. Both proxies say the same; its code
     /// (`container_unreachable`) makes it a 502 in the one table of statuses.
     public static func failure(_ error: any Error) -> BerthError {
-        BerthError(
+        if case HTTPClientError.readTimeout? = error as? HTTPClientError { return silent(cause: error) }
+        return BerthError(
             .containerUnreachable, "the container did not answer: \(reason(error)); it may have crashed or closed the connection", cause: error
         )
     }
@@ -16,7 +17,17 @@ extension ForwardingPolicy {
     /// response cannot be completed: the client's connection is cut, never handed a
     /// truncated body as a whole one.
     public static func interrupted(_ error: any Error) -> BerthError {
-        BerthError(.containerUnreachable, "the container closed the connection in the middle of the response", cause: error)
+        if case HTTPClientError.readTimeout? = error as? HTTPClientError {
+            return BerthError(.timeout, "the container sent nothing for berth.limits.response_timeout in the middle of the response", cause: error)
+        }
+        return BerthError(.containerUnreachable, "the container closed the connection in the middle of the response", cause: error)
+    }
+
+    /// The error when a container stayed silent for `berth.limits.response_timeout` before
+    /// its response head (504): the request is given up, the connection to it closed.
+    public static func silent(after limit: Duration? = nil, cause: (any Error)? = nil) -> BerthError {
+        let limitText = limit.map { " (\(DurationText.format($0)))" } ?? ""
+        return BerthError(.timeout, "the container did not answer within berth.limits.response_timeout\(limitText)", cause: cause)
     }
 
     /// Why a connection to a container failed, in words, for NIO's and AsyncHTTPClient's

@@ -1,3 +1,4 @@
+import BerthConfig
 import BerthRuntime
 import HummingbirdCore
 import Logging
@@ -10,36 +11,70 @@ import NIOHTTPTypesHTTP1
 /// container it goes to, or nil for the Worker.
 public typealias WarmRouting = @Sendable (HTTPRequestHead) -> ContainerLease?
 
-/// The gateway's HTTP/1.1 channel: Hummingbird's, with a ``WarmProxyHandler`` right after the
-/// HTTP parser. Requests to healthy containers are forwarded by that handler on the
-/// connection's own event loop; every other request goes on to Hummingbird and the Worker.
-struct GatewayChannel: ServerChildChannel, HTTPChannelHandler {
+/// The limits one listener applies to each of its connections (from `berth.limits`).
+struct ListenerLimits: Sendable {
+    var timeouts: ClientTimeouts.Settings
+    var maxHeaderBytes: Int
+    let connections: ConnectionCount
+
+    init(_ settings: LimitSettings) {
+        timeouts = .init(
+            header: TimeAmount(settings.headerTimeout), bodyIdle: TimeAmount(settings.bodyIdleTimeout),
+            keepalive: TimeAmount(settings.keepaliveTimeout), send: TimeAmount(settings.sendTimeout)
+        )
+        maxHeaderBytes = settings.maxHeaderBytes
+        connections = ConnectionCount(limit: settings.maxConnections)
+    }
+}
+
+/// The warm path of a gateway: how requests are routed to it and the container connections.
+struct WarmPath: Sendable {
+    let routing: WarmRouting
+    let upstreams: UpstreamPools
+}
+
+/// Berth's HTTP/1.1 channel, for the gateway and the admin listener: Hummingbird's, with the
+/// listener's limits around the HTTP parser and, on the gateway, a ``WarmProxyHandler`` right
+/// after it. Requests to healthy containers are forwarded by that handler on the
+/// connection's own event loop; every other request goes on to Hummingbird.
+struct BerthHTTPChannel: ServerChildChannel, HTTPChannelHandler {
     typealias Value = NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>
 
     let responder: HTTPChannelHandler.Responder
-    let routing: WarmRouting
-    let upstreams: UpstreamPools
+    let limits: ListenerLimits
+    let warm: WarmPath?
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
-            let pipeline = channel.pipeline.syncOperations
-            let decoder = HTTP1Channel.Configuration().httpDecoder
-            var limits = NIOHTTPDecoderLimitConfiguration()
-            limits.maxHeaderFieldSize = decoder.maxHeaderFieldSize
-            limits.maxHeaderListSize = decoder.maxHeaderListSize
-            limits.maxHeaderFieldCount = decoder.maxHeaderFieldCount
-            try pipeline.configureHTTPServerPipeline(
-                withPipeliningAssistance: false,  // Hummingbird and the warm path keep the order themselves
-                withErrorHandling: false,
-                withOutboundHeaderValidation: false,
-                withEncoderConfiguration: .init(),
-                withDecoderLimitConfiguration: limits
-            )
-            try pipeline.addHandler(WarmProxyHandler(routing: routing, pool: upstreams.pool(for: channel.eventLoop)))
-            try pipeline.addHandler(HTTP1ToHTTPServerCodec(secure: false))
-            try pipeline.addHandler(HTTPConnectionStateHandler(logger: logger))
+            try Self.configure(channel, limits: limits, warm: warm.map { ($0.routing, $0.upstreams.pool(for: channel.eventLoop)) })
+            try channel.pipeline.syncOperations.addHandler(HTTPConnectionStateHandler(logger: logger))
             return try NIOAsyncChannel(wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true))
         }
+    }
+
+    /// The pipeline up to Hummingbird's HTTP types: connection count, byte arrival, parser
+    /// (with `max_header_bytes` as its limits), timeouts and head size, the warm path.
+    static func configure(_ channel: any Channel, limits: ListenerLimits, warm: (routing: WarmRouting, pool: UpstreamPool)?, addsCodec: Bool = true) throws {
+        let pipeline = channel.pipeline.syncOperations
+        var decoderLimits = NIOHTTPDecoderLimitConfiguration()
+        decoderLimits.maxHeaderFieldSize = limits.maxHeaderBytes
+        decoderLimits.maxHeaderListSize = limits.maxHeaderBytes
+        decoderLimits.maxHeaderFieldCount = HTTP1Channel.Configuration().httpDecoder.maxHeaderFieldCount
+        let clientLimits = ClientLimitsHandler(settings: limits.timeouts, now: channel.eventLoop.now)
+        try pipeline.addHandler(ConnectionLimitHandler(count: limits.connections))
+        try pipeline.addHandler(ClientBytesHandler(limits: clientLimits))
+        try pipeline.configureHTTPServerPipeline(
+            withPipeliningAssistance: false,  // Hummingbird and the warm path keep the order themselves
+            withErrorHandling: false,
+            withOutboundHeaderValidation: false,
+            withEncoderConfiguration: .init(),
+            withDecoderLimitConfiguration: decoderLimits
+        )
+        try pipeline.addHandler(clientLimits)
+        if let warm {
+            try pipeline.addHandler(WarmProxyHandler(routing: warm.routing, pool: warm.pool))
+        }
+        if addsCodec { try pipeline.addHandler(HTTP1ToHTTPServerCodec(secure: false)) }
     }
 
     func handle(value asyncChannel: Value, logger: Logger) async {
@@ -48,10 +83,12 @@ struct GatewayChannel: ServerChildChannel, HTTPChannelHandler {
 }
 
 extension HTTPServerBuilder {
-    /// HTTP/1.1 with the gateway's warm path in front of the responder.
-    static func gateway(routing: @escaping WarmRouting, upstreams: UpstreamPools) -> HTTPServerBuilder {
-        HTTPServerBuilder { responder in
-            GatewayChannel(responder: responder, routing: routing, upstreams: upstreams)
+    /// HTTP/1.1 with the listener's limits and, for the gateway, the warm path in front of
+    /// the responder. One connection count per listener.
+    static func berth(limits settings: LimitSettings, warm: WarmPath? = nil) -> HTTPServerBuilder {
+        let limits = ListenerLimits(settings)
+        return HTTPServerBuilder { responder in
+            BerthHTTPChannel(responder: responder, limits: limits, warm: warm)
         }
     }
 }

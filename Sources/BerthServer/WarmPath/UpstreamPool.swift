@@ -1,3 +1,4 @@
+import BerthConfig
 import BerthRuntime
 import NIOCore
 import NIOHTTP1
@@ -10,15 +11,18 @@ final class UpstreamPools: Sendable {
     private let pools = Mutex<[ObjectIdentifier: UpstreamPool]>([:])
     /// Idle connections kept per container endpoint and event loop.
     let maxIdlePerEndpoint: Int
+    /// `berth.limits.response_timeout` of the warm exchanges.
+    let responseTimeout: TimeAmount
 
-    init(maxIdlePerEndpoint: Int = 256) {
+    init(maxIdlePerEndpoint: Int = 256, responseTimeout: Duration = LimitSettings().responseTimeout) {
         self.maxIdlePerEndpoint = maxIdlePerEndpoint
+        self.responseTimeout = TimeAmount(responseTimeout)
     }
 
     func pool(for loop: any EventLoop) -> UpstreamPool {
         pools.withLock { pools in
             if let pool = pools[ObjectIdentifier(loop)] { return pool }
-            let pool = UpstreamPool(eventLoop: loop, maxIdlePerEndpoint: maxIdlePerEndpoint)
+            let pool = UpstreamPool(eventLoop: loop, maxIdlePerEndpoint: maxIdlePerEndpoint, responseTimeout: responseTimeout)
             pools[ObjectIdentifier(loop)] = pool
             return pool
         }
@@ -54,6 +58,7 @@ final class UpstreamPool: @unchecked Sendable {
 
     let eventLoop: any EventLoop
     let maxIdlePerEndpoint: Int
+    let responseTimeout: TimeAmount
     private let connector: Connector
     private var idle: [Endpoint: [UpstreamConnection]] = [:]
     /// Requests forwarded through this loop's warm path.
@@ -61,9 +66,10 @@ final class UpstreamPool: @unchecked Sendable {
     /// Connections to containers opened by this loop.
     var opened = 0
 
-    init(eventLoop: any EventLoop, maxIdlePerEndpoint: Int, connector: Connector? = nil) {
+    init(eventLoop: any EventLoop, maxIdlePerEndpoint: Int, responseTimeout: TimeAmount = .seconds(60), connector: Connector? = nil) {
         self.eventLoop = eventLoop
         self.maxIdlePerEndpoint = maxIdlePerEndpoint
+        self.responseTimeout = responseTimeout
         self.connector = connector ?? { endpoint, handler in Self.connectTCP(endpoint, handler: handler, on: eventLoop) }
     }
 
@@ -100,11 +106,14 @@ final class UpstreamPool: @unchecked Sendable {
             .connect(host: endpoint.host, port: endpoint.port)
     }
 
-    /// Gives back a connection whose last exchange ended cleanly.
+    /// Gives back a connection whose last exchange ended cleanly: its response was read
+    /// whole, and its reads are on (a connection with reads off would leave the next request
+    /// on it waiting forever: it is closed instead).
     func giveBack(_ connection: UpstreamConnection) {
         eventLoop.assertInEventLoop()
         connection.handler.exchange = nil
-        guard connection.channel.isActive, idle[connection.endpoint, default: []].count < maxIdlePerEndpoint else {
+        let reading = (try? connection.channel.syncOptions?.getOption(.autoRead)) ?? true
+        guard reading, connection.channel.isActive, idle[connection.endpoint, default: []].count < maxIdlePerEndpoint else {
             connection.channel.close(promise: nil)
             return
         }

@@ -25,6 +25,10 @@ final class WarmExchange {
     private var upstream: UpstreamConnection?
     /// Request parts read before the container's connection was ready.
     private var pending: [HTTPClientRequestPart] = []
+    /// `response_timeout`: runs from the request's head going out, counting the container's
+    /// silence while the exchange waits on it (``WarmExchangeStateMachine/waitsOnContainer``).
+    private var responseTimer: Scheduled<Void>?
+    private var lastProgress = NIODeadline.uptimeNanoseconds(0)
 
     init(handler: WarmProxyHandler, context: ChannelHandlerContext, pool: UpstreamPool, request: HTTPRequestHead, lease: ContainerLease) {
         self.handler = handler
@@ -70,12 +74,14 @@ final class WarmExchange {
         case .bufferRequestPart:
             pending.append(forwarded)
         case .forwardRequestPart:
+            progress()
             if case .end = forwarded {
                 upstream?.channel.writeAndFlush(NIOAny(forwarded), promise: nil)
             } else {
                 upstream?.channel.write(NIOAny(forwarded), promise: nil)
             }
         case .forwardRequestEnd(let finish):
+            progress()
             upstream?.channel.writeAndFlush(NIOAny(forwarded), promise: nil)
             self.finish(finish)
         default:
@@ -91,6 +97,7 @@ final class WarmExchange {
     var canSendUpstream: Bool { machine.canReadClient }
 
     func upstreamWritabilityChanged(_ writable: Bool) {
+        progress()
         perform(machine.upstreamWritabilityChanged(writable))
     }
 
@@ -123,7 +130,53 @@ final class WarmExchange {
         channel.flush()
         // A pooled connection always comes back with its reads on.
         if !upstreamReads { setUpstreamReading(false) }
+        startResponseTimer()
         handler.resumeReading(context: context)
+    }
+
+    // MARK: response_timeout
+
+    private func startResponseTimer() {
+        progress()
+        guard responseTimer == nil else { return }
+        scheduleResponseTimer(at: lastProgress + pool.responseTimeout)
+    }
+
+    /// The container did something (or the exchange stopped waiting on it): its silence
+    /// counts from now. A clock read, no rescheduling.
+    private func progress() {
+        lastProgress = context.eventLoop.now
+    }
+
+    private func scheduleResponseTimer(at deadline: NIODeadline) {
+        responseTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
+            responseTimer = nil
+            guard upstream != nil else { return }
+            let now = context.eventLoop.now
+            if !machine.waitsOnContainer { lastProgress = now }
+            let due = lastProgress + pool.responseTimeout
+            if due > now {
+                scheduleResponseTimer(at: due)
+            } else {
+                containerTimedOut()
+            }
+        }
+    }
+
+    private func stopResponseTimer() {
+        responseTimer?.cancel()
+        responseTimer = nil
+    }
+
+    private func containerTimedOut() {
+        let action = machine.containerTimedOut()
+        closeUpstream()
+        switch action {
+        case .sendFailure(let closeClient, let finish):
+            answerFailure(ForwardingPolicy.silent(after: Duration(pool.responseTimeout)), closeClient: closeClient, finish: finish)
+        default:
+            perform(action)
+        }
     }
 
     /// The container's connection failed or closed before the exchange ended, or could not
@@ -132,17 +185,23 @@ final class WarmExchange {
         upstream = nil
         switch machine.upstreamFailed() {
         case .sendFailure(let closeClient, let finish):
-            pending = []
-            sendError(ForwardingPolicy.failure(error), closeClient: closeClient)
-            lease.releaseNow()
-            if let finish {
-                self.finish(finish)
-            } else {
-                // The rest of the request is read and dropped.
-                handler.resumeReading(context: context)
-            }
+            answerFailure(ForwardingPolicy.failure(error), closeClient: closeClient, finish: finish)
         case let action:
             perform(action)
+        }
+    }
+
+    /// Answers Berth's error instead of the container's response and releases the lease.
+    private func answerFailure(_ error: BerthError, closeClient: Bool, finish: WarmExchangeStateMachine.Finish?) {
+        stopResponseTimer()
+        pending = []
+        sendError(error, closeClient: closeClient)
+        lease.releaseNow()
+        if let finish {
+            self.finish(finish)
+        } else {
+            // The rest of the request is read and dropped.
+            handler.resumeReading(context: context)
         }
     }
 
@@ -154,6 +213,7 @@ final class WarmExchange {
     // MARK: Response
 
     func upstreamRead(_ part: HTTPClientResponsePart) {
+        progress()
         switch part {
         case .head(let head):
             // Interim responses (100 Continue…) are not passed on; the final one follows.
@@ -213,12 +273,15 @@ final class WarmExchange {
         case .finish(let finish):
             self.finish(finish)
         case .abortClient:
+            stopResponseTimer()
             lease.releaseNow()
             handler.exchangeAborted(self, context: context)
         case .abandon:
+            stopResponseTimer()
             lease.releaseNow()
             closeUpstream()
         case .setUpstreamReads(let on):
+            progress()
             setUpstreamReading(on)
         case .resumeClientReads:
             handler.resumeReading(context: context)
@@ -229,6 +292,7 @@ final class WarmExchange {
     }
 
     private func finish(_ finish: WarmExchangeStateMachine.Finish) {
+        stopResponseTimer()
         if let upstream {
             switch finish.upstream {
             case .giveBack(let resumeReads):

@@ -71,6 +71,19 @@ struct WarmExchangeStateMachine {
         }
     }
 
+    /// Whether the exchange waits on the container now (its `response_timeout` runs): the
+    /// request went out whole, or the container takes no more of it; and the container's
+    /// reads are not paused for a slow client. Waiting on the client runs the client's
+    /// timers instead.
+    var waitsOnContainer: Bool {
+        switch state {
+        case .sending(let request, let upstream), .streaming(let request, let upstream, _):
+            (request.ended || !upstream.writable) && !upstream.readsPaused
+        case .idle, .connecting, .responseSent, .finished:
+            false
+        }
+    }
+
     // MARK: Request
 
     mutating func requestHead(expectsContinue: Bool) -> Action {
@@ -163,6 +176,21 @@ struct WarmExchangeStateMachine {
         }
         state = .responseSent(nil, closeClient: closeClient)
         return .sendFailure(closeClient: closeClient, then: nil)
+    }
+
+    /// The container was silent for `response_timeout` while the exchange waited on it:
+    /// before its response head, the client gets Berth's 504; after it, the cut response
+    /// closes the client's connection. The shell closes the container's connection.
+    mutating func containerTimedOut() -> Action {
+        switch state {
+        case .sending(let request, _):
+            return fail(request)
+        case .streaming:
+            state = .finished
+            return .abortClient
+        case .idle, .connecting, .responseSent, .finished:
+            return .none
+        }
     }
 
     // MARK: Response
