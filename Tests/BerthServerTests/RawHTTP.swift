@@ -57,6 +57,13 @@ final class RawHTTP {
         return taken
     }
 
+    /// Whether bytes (or the end) can be read within `milliseconds`.
+    func isReadable(within milliseconds: Int32) -> Bool {
+        if !buffer.isEmpty { return true }
+        var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        return poll(&entry, 1, milliseconds) > 0
+    }
+
     /// Whether the server closed the connection (the next read sees the end).
     func isClosedByServer() throws -> Bool {
         guard buffer.isEmpty else { return false }
