@@ -23,8 +23,11 @@ public struct GatewayResponder<W: Worker>: HTTPResponder {
 
     public func respond(to request: Hummingbird.Request, context: GatewayContext) async throws -> Hummingbird.Response {
         let hasBody = request.headers[.contentLength].map { $0 != "0" } ?? (request.headers[.transferEncoding] != nil)
+        var head = request.head
+        // The container port is the Worker's to choose (`switchPort`), never the client's.
+        head.headerFields[.containerTargetPort] = nil
         let workerRequest = Berth.Request(
-            head: request.head, body: hasBody ? Body(stream: request.body) : .empty, clientAddress: context.remoteAddress?.ipAddress
+            head: head, body: hasBody ? Body(stream: request.body) : .empty, clientAddress: context.remoteAddress?.ipAddress
         )
         let response: Berth.Response
         do {
@@ -58,12 +61,12 @@ public struct RoutesWorker: Worker {
     }
 
     /// A lease on the healthy container a request goes to, for the gateway's warm path;
-    /// nil when the request needs this Worker (no route, a port switch, an object whose
-    /// container is not healthy now).
+    /// nil when the request needs this Worker (no route, an object whose container is not
+    /// healthy now). A client's `cf-container-target-port` chooses nothing: the lease is on
+    /// the default port, and the header is not forwarded (``ForwardingPolicy``).
     public func warmLease(for head: HTTPRequestHead, env: Env) -> ContainerLease? {
         let headers = head.headers
-        guard headers.first(name: HTTPField.Name.containerTargetPort.rawName) == nil,
-              let (binding, name) = routes.resolve(path: head.uri, header: { headers.first(name: $0) }, cookies: { headers["cookie"] }),
+        guard let (binding, name) = routes.resolve(path: head.uri, header: { headers.first(name: $0) }, cookies: { headers["cookie"] }),
               let namespace = env.namespaces[binding]
         else { return nil }
         return namespace.containerClass.getByName(name).tryAcquireWarm()

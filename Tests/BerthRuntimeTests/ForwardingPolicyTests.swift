@@ -27,7 +27,7 @@ struct ForwardingPolicyTests {
             ("Host", .host), ("HOST", .host), ("x-forwarded-for", .forwardedFor), ("X-Forwarded-Proto", .drop),
             ("X-Forwarded-Host", .drop), ("Expect", .drop), ("Connection", .drop), ("Keep-Alive", .drop), ("TE", .drop),
             ("Upgrade", .drop), ("Proxy-Authorization", .drop), ("X-Keep", .keep), ("Accept", .keep), ("Hostname", .keep),
-            ("cf-container-target-port", .keep),
+            ("cf-container-target-port", .drop), ("CF-Container-Target-Port", .drop), ("cf-container-target-ports", .keep),
         ]
         for (name, rule) in cases {
             #expect(ForwardingPolicy.requestHeader(name, listed: none, framing: .asReceived) == rule, "\(name)")

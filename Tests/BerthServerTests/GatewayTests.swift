@@ -218,12 +218,17 @@ struct GatewayTests {
         }
     }
 
-    @Test("an unpublished target port and an unknown route are clear errors")
+    @Test("a client's cf-container-target-port chooses nothing, cold or warm; an unknown route is a clear error")
     func badRequests() async throws {
         try await GatewayFixture.with { f in
-            let port = try await f.request("/container/ports", headers: [("cf-container-target-port", "9999")])
-            #expect(port.status == 400)
-            #expect(port.body.contains("port 9999"))
+            // Cold (the Worker's path), then warm: the default port answers both, and the
+            // container never sees the header (only the SDK's switchPort sets it).
+            for _ in 0..<2 {
+                let port = try await f.request("/container/ports?/headers", headers: [("cf-container-target-port", "9999")])
+                #expect(port.status == 200)
+                #expect(port.body.hasPrefix("GET /container/ports?/headers HTTP/1.1\r\n"))
+                #expect(!port.body.lowercased().contains("cf-container-target-port"), "\(port.body)")
+            }
             let unknown = try await f.request("/nowhere")
             #expect(unknown.status == 404)
             #expect(unknown.body.contains("/container"))

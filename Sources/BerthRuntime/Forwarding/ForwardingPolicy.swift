@@ -8,6 +8,8 @@
 /// - the client's address appended to its `X-Forwarded-For`, `X-Forwarded-Proto` set;
 ///   `X-Forwarded-Proto` and `X-Forwarded-Host` from the client are dropped;
 /// - hop-by-hop headers and those listed in `Connection` dropped;
+/// - `cf-container-target-port` dropped: a port is the Worker's choice (`switchPort`), and
+///   the gateway removes a client's before any Worker sees it;
 /// - `Expect` dropped: the gateway answers `100-continue` itself where it can (the warm
 ///   path); a container's interim responses are never passed on;
 /// - framing (`Content-Length`, `Transfer-Encoding`) as ``Framing`` says.
@@ -60,6 +62,7 @@ public enum ForwardingPolicy {
         case 16 where HopByHop.equalsIgnoringCase(name, "x-forwarded-host"): return .drop
         case 17 where HopByHop.equalsIgnoringCase(name, "x-forwarded-proto"): return .drop
         case 17 where HopByHop.equalsIgnoringCase(name, "transfer-encoding"): return framing == .asReceived ? .keep : .drop
+        case 24 where HopByHop.equalsIgnoringCase(name, "cf-container-target-port"): return .drop
         default: return .keep
         }
     }
