@@ -6,6 +6,7 @@ extension BerthError.Code {
         switch self {
         case .invalidInput, .invalidConfig: 400
         case .unauthorized: 401
+        case .forbidden: 403
         case .notFound: 404
         case .requestTimeout: 408
         case .conflict: 409
@@ -24,6 +25,7 @@ extension BerthError.Code {
         switch httpStatus {
         case 400: "Bad Request"
         case 401: "Unauthorized"
+        case 403: "Forbidden"
         case 404: "Not Found"
         case 408: "Request Timeout"
         case 409: "Conflict"

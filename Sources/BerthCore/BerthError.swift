@@ -29,6 +29,9 @@ public struct BerthError: Error, CustomStringConvertible, CustomDebugStringConve
         public static let capacityExceeded = Code("capacity_exceeded")
         /// The request lacks valid credentials (the admin token).
         public static let unauthorized = Code("unauthorized")
+        /// The request is refused whatever its credentials (a change through the dashboard's
+        /// session cookie from another origin).
+        public static let forbidden = Code("forbidden")
         /// Nothing can serve the request now (no deployment, a deleted class, a server that is
         /// not running); it may succeed later.
         public static let unavailable = Code("unavailable")
