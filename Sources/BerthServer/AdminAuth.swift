@@ -10,16 +10,26 @@ import Hummingbird
 /// the session cookie the dashboard's login form sets (people). Comparisons take the same
 /// time whatever the input; neither the token nor the cookie is ever logged. Without them,
 /// pages redirect to the login form and everything else answers 401.
+///
+/// A change (any method but GET, HEAD and OPTIONS) made with the cookie, and one to an open
+/// path (the login form), must also pass ``SameOriginRule``: from this listener's own origin,
+/// with a JSON body unless it is one of the dashboard's HTML forms; else 403 with the reason.
+/// Bearer-token requests are not checked: a page elsewhere cannot send that header without a
+/// CORS preflight, which the admin API never grants.
 public struct AdminAuth<Context: RequestContext>: RouterMiddleware {
     let digest: SHA256.Digest
     let session: String
     /// Paths served without the token (the login form; `/metrics` when made public).
     let openPaths: Set<String>
+    /// The dashboard's HTML forms: their changes are checked for their origin only.
+    let formPaths: Set<String>
+    let rule = SameOriginRule()
 
-    public init(token: String, openPaths: Set<String> = []) {
+    public init(token: String, openPaths: Set<String> = [], formPaths: Set<String> = ["/login", "/logout"]) {
         digest = SHA256.hash(data: Data(token.utf8))
         session = Self.sessionValue(token: token)
         self.openPaths = openPaths
+        self.formPaths = formPaths
     }
 
     /// The session cookie's value: derived from the token (an HMAC), so it is not the token,
@@ -33,7 +43,7 @@ public struct AdminAuth<Context: RequestContext>: RouterMiddleware {
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let path = request.uri.path
-        if openPaths.contains(path) { return try await next(request, context) }
+        if openPaths.contains(path) { return try await sameOrigin(request, context: context, next: next) }
         if let header = request.headers[.authorization] {
             let parts = header.split(separator: " ", maxSplits: 1)
             guard parts.count == 2, parts[0].lowercased() == "bearer" else {
@@ -46,12 +56,20 @@ public struct AdminAuth<Context: RequestContext>: RouterMiddleware {
             return try await next(request, context)
         }
         if let cookie = Self.cookie(Self.cookieName, in: request), Self.equal(cookie, session) {
-            return try await next(request, context)
+            return try await sameOrigin(request, context: context, next: next)
         }
         if path.hasPrefix("/api/") || path == "/api" || path == "/metrics" {
             return AdminJSON.unauthorized("the admin API needs the admin token: send Authorization: Bearer <token> (the server wrote it to .berth/admin-token)")
         }
         return Response(status: .seeOther, headers: [.location: "/login", .cacheControl: "no-store"])
+    }
+
+    /// `next`, for a change only once it passed ``SameOriginRule``.
+    func sameOrigin(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if SameOriginRule.changes(request.method), let refusal = rule.refusal(request.head, form: formPaths.contains(request.uri.path)) {
+            return AdminJSON.error(BerthError(.forbidden, refusal))
+        }
+        return try await next(request, context)
     }
 
     static func cookie(_ name: String, in request: Request) -> String? {

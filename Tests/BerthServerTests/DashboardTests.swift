@@ -75,7 +75,8 @@ struct DashboardTests {
             // secure session cookie that is not the token, and the cookie opens everything.
             let form = try await Self.send(base + "/login")
             #expect(form.status == 200 && form.body.contains("<form method=\"post\" action=\"/login\">"))
-            let form_ = [("Content-Type", "application/x-www-form-urlencoded")]
+            // As a browser posts it: with the dashboard's own origin (see AdminOriginTests).
+            let form_ = [("Content-Type", "application/x-www-form-urlencoded"), ("Origin", base)]
             #expect(try await Self.send(base + "/login", method: .POST, headers: form_, body: "token=wrong").status == 401)
             let login = try await Self.send(base + "/login", method: .POST, headers: form_, body: "token=\(server.token)")
             #expect(login.status == 303)
