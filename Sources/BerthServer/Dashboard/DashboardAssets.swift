@@ -84,8 +84,12 @@ enum DashboardAssets {
         const bytes = (b) => b == null ? "-" : b > 1 << 30 ? (b / (1 << 30)).toFixed(1) + " GiB" : (b / (1 << 20)).toFixed(1) + " MiB";
         const num = (v, d = 1) => v == null ? "-" : Number(v).toFixed(d);
 
-        async function api(path) {
-          const response = await fetch(path, { credentials: "same-origin", headers: { "Accept": "application/json" } });
+        // A change (`method` other than GET) goes as JSON: the admin API takes no other body
+        // with the session cookie (see SameOriginRule), and fetch sends this page's Origin.
+        async function api(path, { method = "GET", data } = {}) {
+          const init = { method, credentials: "same-origin", headers: { "Accept": "application/json" } };
+          if (method !== "GET" && method !== "HEAD") { init.headers["Content-Type"] = "application/json"; init.body = JSON.stringify(data ?? {}); }
+          const response = await fetch(path, init);
           if (response.status === 401) { location.href = "/login"; throw new Error("logged out"); }
           const body = await response.json();
           if (!response.ok) throw new Error(body.error ? body.error.message : response.statusText);
