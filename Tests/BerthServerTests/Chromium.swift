@@ -17,6 +17,8 @@ final class Chromium: @unchecked Sendable {
 
     final class Answers: Sendable {
         let storage = Mutex<[Int: Data]>([:])
+        /// `Network.*` events (after `Network.enable`), as received.
+        let network = Mutex<[Data]>([])
     }
     private let nextID = Mutex(0)
     private let reader: Thread
@@ -64,8 +66,12 @@ final class Chromium: @unchecked Sendable {
                 while let end = buffer.firstIndex(of: 0) {
                     let message = buffer[buffer.startIndex..<end]
                     buffer.removeSubrange(buffer.startIndex...end)
-                    if let object = try? JSONSerialization.jsonObject(with: message) as? [String: Any], let id = object["id"] as? Int {
-                        answers.storage.withLock { $0[id] = Data(message) }
+                    if let object = try? JSONSerialization.jsonObject(with: message) as? [String: Any] {
+                        if let id = object["id"] as? Int {
+                            answers.storage.withLock { $0[id] = Data(message) }
+                        } else if (object["method"] as? String)?.hasPrefix("Network.") == true {
+                            answers.network.withLock { $0.append(Data(message)) }
+                        }
                     }
                 }
             }
@@ -104,6 +110,14 @@ final class Chromium: @unchecked Sendable {
         session = try require(attached["sessionId"] as? String)
         try await send("Page.enable")
         try await send("Runtime.enable")
+    }
+
+    /// The `Network.*` events so far (`Network.enable` starts them), each `(method, params)`.
+    var networkEvents: [(method: String, params: [String: Any])] {
+        answers.network.withLock { $0 }.compactMap { data in
+            guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any], let method = object["method"] as? String else { return nil }
+            return (method, object["params"] as? [String: Any] ?? [:])
+        }
     }
 
     func navigate(_ url: String) async throws {
