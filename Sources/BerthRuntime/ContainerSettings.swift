@@ -52,6 +52,8 @@ public struct ContainerSettings: Sendable {
         instanceGetTimeout = berth.instanceGetTimeout
         portReadyTimeout = berth.portReadyTimeout
         stopGracePeriod = berth.stopGracePeriod
+        objectIdleForget = berth.limits.objectIdleForget
+        maxObjects = berth.limits.maxObjects
         instanceType = container.instanceType
     }
 

@@ -6,11 +6,11 @@ import Testing
 struct ForgottenObjectTests {
     @Test("a container that ran and stopped is forgotten once idle; the next request to its name starts a new one")
     func ranAndStopped() async throws {
-        try await GatewayFixture.with { f in
+        try await GatewayFixture.with(berth: #"{ "limits": { "object_idle_forget": "1ms", "max_objects": 50 } }"#) { f in
             let containerClass = f.myContainer
-            var spec = containerClass.spec
-            spec.settings.objectIdleForget = .zero
-            containerClass.update(spec)
+            // berth.limits reaches the class.
+            #expect(containerClass.spec.settings.objectIdleForget == .milliseconds(1))
+            #expect(containerClass.spec.settings.maxObjects == 50)
 
             let first = try await f.request("/container/forgotten")
             #expect(first.status == 200)
@@ -18,6 +18,7 @@ struct ForgottenObjectTests {
             await controller.stop()
             #expect(try await f.eventually(within: 10) { try await f.engineContainers().isEmpty })
             await controller.hooksSettled()
+            try await Task.sleep(for: .milliseconds(5))
             #expect(containerClass.forgetIdleObjects() == 1)
             #expect(containerClass.objectCount == 0)
 
