@@ -10,6 +10,7 @@ extension BerthError.Code {
         case .conflict: 409
         case .buildFailed: 422
         case .startFailed, .internal: 500
+        case .notImplemented: 501
         case .engineError, .containerUnreachable: 502
         case .unavailable, .engineUnavailable, .capacityExceeded: 503
         case .timeout: 504
@@ -25,6 +26,7 @@ extension BerthError.Code {
         case 404: "Not Found"
         case 409: "Conflict"
         case 422: "Unprocessable Content"
+        case 501: "Not Implemented"
         case 502: "Bad Gateway"
         case 503: "Service Unavailable"
         case 504: "Gateway Timeout"

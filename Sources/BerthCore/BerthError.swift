@@ -38,6 +38,9 @@ public struct BerthError: Error, CustomStringConvertible, CustomDebugStringConve
         /// A running container did not answer a forwarded request (refused or closed the
         /// connection before a response).
         public static let containerUnreachable = Code("container_unreachable")
+        /// The request asks for what Berth does not implement (a transfer coding other than
+        /// chunked).
+        public static let notImplemented = Code("not_implemented")
         /// A bug or an unexpected condition inside Berth.
         public static let `internal` = Code("internal")
     }
