@@ -56,7 +56,9 @@ final class WarmHarness {
         }
     }
 
-    init(maxIdle: Int = 4) throws {
+    /// `warm: false`: every request passes on, as to Hummingbird (read them with
+    /// `client.readInbound`).
+    init(maxIdle: Int = 4, warm: Bool = true) throws {
         let settings = ContainerSettings(app: "test", className: "Warm", containerName: "warm", image: "none", defaultPort: 8080)
         let containerClass = ContainerClass(
             spec: ClassSpec(settings: settings, maxInstances: 1, deploymentID: "d1"), runtime: NoEngine(), http: HTTPClient.shared,
@@ -72,7 +74,7 @@ final class WarmHarness {
         let pipeline = client.pipeline.syncOperations
         try pipeline.addHandler(reads)
         try pipeline.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: false)
-        try pipeline.addHandler(WarmProxyHandler(routing: { _ in controller.tryAcquireWarm() }, pool: pool))
+        try pipeline.addHandler(WarmProxyHandler(routing: { _ in warm ? controller.tryAcquireWarm() : nil }, pool: pool))
         client.connect(to: try SocketAddress(ipAddress: "10.1.2.3", port: 5555), promise: nil)
     }
 
