@@ -13,6 +13,7 @@ extension BerthError.Code {
         case .buildFailed: 422
         case .headersTooLarge: 431
         case .startFailed, .internal: 500
+        case .notImplemented: 501
         case .engineError, .containerUnreachable: 502
         case .unavailable, .engineUnavailable, .capacityExceeded: 503
         case .timeout: 504
@@ -31,6 +32,7 @@ extension BerthError.Code {
         case 409: "Conflict"
         case 422: "Unprocessable Content"
         case 431: "Request Header Fields Too Large"
+        case 501: "Not Implemented"
         case 502: "Bad Gateway"
         case 503: "Service Unavailable"
         case 504: "Gateway Timeout"

@@ -46,6 +46,9 @@ public struct BerthError: Error, CustomStringConvertible, CustomDebugStringConve
         public static let requestTimeout = Code("request_timeout")
         /// A request's head is larger than the limit (`berth.limits.max_header_bytes`).
         public static let headersTooLarge = Code("headers_too_large")
+        /// The request asks for what Berth does not implement (a transfer coding other than
+        /// chunked).
+        public static let notImplemented = Code("not_implemented")
         /// A bug or an unexpected condition inside Berth.
         public static let `internal` = Code("internal")
     }
