@@ -44,6 +44,45 @@ struct WarmExchangeStateMachineTests {
         #expect(m.clientClosed() == .none)
     }
 
+    @Test("a request that breaks off (its body malformed): refused before a response, cut during one, dropped after")
+    func requestMalformed() {
+        var connecting = Machine(clientKeepAlive: true, retryable: true)
+        _ = connecting.requestHead(expectsContinue: false)
+        #expect(connecting.requestMalformed() == .refuseRequest)
+        #expect(connecting.state == .finished)
+        #expect(connecting.upstreamConnected(reused: false, writable: true) == .closeUpstream, "a connection that comes later is closed")
+
+        var midBody = sending()
+        #expect(midBody.requestBody() == .forwardRequestPart)
+        #expect(midBody.requestMalformed() == .refuseRequest)
+        #expect(midBody.state == .finished)
+        #expect(midBody.responseHead(upstreamKeepAlive: true, bodyEndsWithClose: false) == .none)
+
+        var midResponse = streaming(requestEnded: false)
+        #expect(midResponse.requestMalformed() == .abortClient, "the response cannot be finished: the client's connection is cut")
+        #expect(midResponse.state == .finished)
+
+        var sent = streaming(requestEnded: false)
+        _ = sent.responseEnd()
+        #expect(sent.requestMalformed() == .finish(Finish(upstream: .close, closeClient: true)), "never back in the pool mid-request")
+
+        var gone = streaming(requestEnded: false)
+        _ = gone.responseEnd()
+        _ = gone.upstreamFailed()
+        #expect(gone.requestMalformed() == .finish(Finish(upstream: .none, closeClient: true)))
+
+        // What is malformed came after a whole request: not this exchange's.
+        var ended = sending()
+        _ = ended.requestEnd()
+        #expect(ended.requestMalformed() == .none)
+        #expect(ended.state == .sending(.init(ended: true), .init(reused: true, writable: true)))
+        var finished = streaming()
+        _ = finished.responseEnd()
+        #expect(finished.requestMalformed() == .none)
+        var idle = Machine(clientKeepAlive: true, retryable: true)
+        #expect(idle.requestMalformed() == .none)
+    }
+
     @Test("the request's end buffered before the connection is ready")
     func bufferedEnd() {
         var m = Machine(clientKeepAlive: true, retryable: true)

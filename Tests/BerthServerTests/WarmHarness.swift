@@ -60,8 +60,9 @@ final class WarmHarness {
     }
 
     /// `limits`: the client's pipeline is the gateway's own (``BerthHTTPChannel/configure``),
-    /// with those limits; otherwise the HTTP codec and the warm path alone.
-    init(maxIdle: Int = 4, limits: LimitSettings? = nil) throws {
+    /// with those limits; otherwise the HTTP codec and the warm path alone. `warm: false`:
+    /// every request passes on, as to Hummingbird (read them with `client.readInbound`).
+    init(maxIdle: Int = 4, limits: LimitSettings? = nil, warm: Bool = true) throws {
         let settings = ContainerSettings(app: "test", className: "Warm", containerName: "warm", image: "none", defaultPort: 8080)
         let containerClass = ContainerClass(
             spec: ClassSpec(settings: settings, maxInstances: 1, deploymentID: "d1"), runtime: NoEngine(), http: HTTPClient.shared,
@@ -80,7 +81,7 @@ final class WarmHarness {
         client = EmbeddedChannel(loop: loop)
         let pipeline = client.pipeline.syncOperations
         try pipeline.addHandler(reads)
-        let routing: WarmRouting = { _ in controller.tryAcquireWarm() }
+        let routing: WarmRouting = { _ in warm ? controller.tryAcquireWarm() : nil }
         if let limits {
             listener = ListenerLimits(limits)
             try BerthHTTPChannel.configure(client, limits: listener!, warm: (routing, pool), addsCodec: false)

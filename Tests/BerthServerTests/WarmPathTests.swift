@@ -105,7 +105,7 @@ struct WarmPathTests {
         }
     }
 
-    @Test("bytes that are not HTTP after a warm request: its response arrives whole, then the connection closes")
+    @Test("bytes that are not HTTP after a warm request: its response arrives whole, then Berth's 400, then the connection closes")
     func garbageAfterRequest() async throws {
         try await GatewayFixture.with { f in
             #expect(try await f.request("/singleton").status == 200)
@@ -115,6 +115,9 @@ struct WarmPathTests {
             #expect(reply.status == 200)
             #expect(reply.body.count == 300_000)
             #expect(reply.body.allSatisfy { $0 == UInt8(ascii: "x") }, "nothing else is written into the response")
+            let refusal = try connection.readResponse()
+            #expect(refusal.status == 400)
+            #expect(refusal.text.hasPrefix("the request was refused: its method is not one this server knows"))
             #expect(try connection.isClosedByServer())
         }
     }

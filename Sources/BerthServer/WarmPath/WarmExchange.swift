@@ -89,6 +89,25 @@ final class WarmExchange {
         }
     }
 
+    /// The parser found the rest of the client's request malformed (`error` says how).
+    /// False if the request had already ended: what was malformed came after it.
+    func clientMalformed(_ error: BerthError) -> Bool {
+        let action = machine.requestMalformed()
+        switch action {
+        case .none:
+            return false
+        case .refuseRequest:
+            pending = []
+            closeUpstream()
+            sendError(error, closeClient: true)
+            lease.releaseNow()
+            handler.exchangeFinished(self, closeConnection: true, context: context)
+        default:
+            perform(action)
+        }
+        return true
+    }
+
     func flushUpstream() {
         upstream?.channel.flush()
     }
@@ -127,7 +146,9 @@ final class WarmExchange {
         channel.write(NIOAny(HTTPClientRequestPart.head(upstreamHead)), promise: nil)
         for part in pending { channel.write(NIOAny(part), promise: nil) }
         pending = []
-        channel.flush()
+        // Within the client's read the flush waits for its end (``flushUpstream()``): should
+        // the parser reject what follows the head in the same bytes, none of it goes out.
+        if !handler.inReadCycle { channel.flush() }
         // A pooled connection always comes back with its reads on.
         if !upstreamReads { setUpstreamReading(false) }
         startResponseTimer()
@@ -275,6 +296,7 @@ final class WarmExchange {
         case .abortClient:
             stopResponseTimer()
             lease.releaseNow()
+            closeUpstream()
             handler.exchangeAborted(self, context: context)
         case .abandon:
             stopResponseTimer()
@@ -286,7 +308,7 @@ final class WarmExchange {
         case .resumeClientReads:
             handler.resumeReading(context: context)
         case .sendRequest, .closeUpstream, .bufferRequestPart, .forwardRequestPart, .forwardRequestEnd, .sendResponseHead,
-             .forwardResponseBody, .sendResponseEnd, .sendFailure:
+             .forwardResponseBody, .sendResponseEnd, .sendFailure, .refuseRequest:
             assertionFailure("\(action) is performed by the event that returns it")
         }
     }
@@ -314,17 +336,7 @@ final class WarmExchange {
     }
 
     private func sendError(_ error: BerthError, closeClient: Bool) {
-        var headers = HTTPHeaders()
-        let body = ByteBuffer(string: error.message + "\n")
-        headers.add(name: "content-type", value: "text/plain; charset=utf-8")
-        headers.add(name: "content-length", value: String(body.readableBytes))
-        if closeClient { headers.add(name: "connection", value: "close") }
-        let head = HTTPResponseHead(
-            version: clientHead.version, status: HTTPResponseStatus(statusCode: error.code.httpStatus, reasonPhrase: error.code.httpReason), headers: headers
-        )
-        context.write(NIOAny(HTTPServerResponsePart.head(head)), promise: nil)
-        context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(body))), promise: nil)
-        context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)), promise: nil)
+        ErrorResponse.write(error, version: clientHead.version, closeClient: closeClient, context: context)
         ForwardingPolicy.report(lease.controller, status: error.code.httpStatus, since: started, failure: error.code)
     }
 }

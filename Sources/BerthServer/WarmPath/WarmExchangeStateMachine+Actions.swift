@@ -45,9 +45,12 @@ extension WarmExchangeStateMachine {
         case sendFailure(closeClient: Bool, then: Finish?)
         /// Finish as `Finish` says (the request part that completed it is dropped).
         case finish(Finish)
-        /// The response broke after it began: release the lease, close the client's
-        /// connection (a cut response is never passed off as a whole one).
+        /// The response broke after it began: release the lease, close the container's
+        /// connection if any and the client's (a cut response is never passed off as a whole one).
         case abortClient
+        /// The request broke off before any response: close the container's connection,
+        /// answer the client with Berth's 400 and close its connection, release the lease.
+        case refuseRequest
         /// The client went away: release the lease, close the container's connection if any.
         case abandon
         /// Turn the container's reads on or off.

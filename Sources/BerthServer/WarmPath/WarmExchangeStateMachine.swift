@@ -133,6 +133,26 @@ struct WarmExchangeStateMachine {
         }
     }
 
+    /// The client's request broke off before its end: the parser found its body malformed
+    /// (a bad chunk size). Its head, perhaps some of its body, may have reached the container,
+    /// whose connection therefore closes: it never gets the rest, nor anything after it.
+    /// `.none` when the request had already ended (what was malformed came after it).
+    mutating func requestMalformed() -> Action {
+        switch state {
+        case .connecting(let request) where !request.ended, .sending(let request, _) where !request.ended:
+            state = .finished
+            return .refuseRequest
+        case .streaming(let request, _, _) where !request.ended:
+            state = .finished
+            return .abortClient
+        case .responseSent(let upstream, _):
+            state = .finished
+            return .finish(Finish(upstream: upstream == nil ? .none : .close, closeClient: true))
+        case .idle, .connecting, .sending, .streaming, .finished:
+            return .none
+        }
+    }
+
     // MARK: The container's connection
 
     mutating func upstreamConnected(reused: Bool, writable: Bool) -> Action {

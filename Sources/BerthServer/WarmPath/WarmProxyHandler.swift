@@ -1,3 +1,4 @@
+import BerthCore
 import BerthRuntime
 import NIOCore
 import NIOHTTP1
@@ -10,6 +11,10 @@ import NIOHTTP1
 ///
 /// Responses leave in request order: while an exchange (warm, or one Hummingbird answers)
 /// is in flight, the parts of a pipelined next request wait here, and reading stops.
+///
+/// Every head meets ``RequestFraming`` first, on both paths: a request with ambiguous or
+/// undecodable framing, like bytes the parser rejects, is answered here with Berth's error
+/// (after the responses before it) and its connection closed; nothing of it goes on.
 final class WarmProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
@@ -31,11 +36,22 @@ final class WarmProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// Inside `channelRead`: parts passed on now reach Hummingbird with the read cycle's
     /// `channelReadComplete`; outside it (a pipelined request let through when an exchange
     /// ends) the handler completes the cycle itself, or they would wait in its buffer.
-    private var inReadCycle = false
+    private(set) var inReadCycle = false
     private var passedOn = false
     /// The connection closes once the warm exchange in flight has sent its whole response:
     /// the server is shutting down gracefully, or the client sent what is not HTTP.
     private var closeAfterExchange = false
+    /// A request refused for its framing, or bytes the parser rejected: answered once the
+    /// exchange in flight ends (`pending`), or already (`sent`). Nothing more is read.
+    private var refusal = Refusal.none
+    /// Hummingbird began the response to the request it has.
+    private var passthroughResponded = false
+
+    enum Refusal {
+        case none
+        case pending(BerthError, HTTPVersion)
+        case sent
+    }
 
     init(routing: @escaping WarmRouting, pool: UpstreamPool) {
         self.routing = routing
@@ -45,6 +61,7 @@ final class WarmProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     // MARK: Inbound
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard case .none = refusal else { return }
         queued.append(unwrapInboundIn(data))
         inReadCycle = true
         drain(context: context)
@@ -73,11 +90,32 @@ final class WarmProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         context.fireUserInboundEventTriggered(event)
     }
 
-    /// The parser failed on what follows a warm request. Hummingbird would answer 400 at
-    /// once, in the middle of the warm response; instead the response is finished and the
-    /// connection closed (the parser reads nothing more). Without a warm exchange,
+    /// The parser failed. In a warm request's body: the exchange breaks off (the container's
+    /// connection closes) and the client gets 400. In a body Hummingbird reads: its Worker
+    /// sees the body fail. Anywhere else (between requests): Berth's 400 once the responses
+    /// before it are sent, then the connection closes (the parser reads nothing more).
+    /// Other errors, and a head too large: after a warm exchange the connection closes
+    /// (Hummingbird would answer at once, in the middle of the warm response); otherwise
     /// Hummingbird answers as usual.
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        guard case .none = refusal else { return }
+        if let parserError = error as? HTTPParserError, let refused = BerthError.malformedRequest(parserError) {
+            switch mode {
+            case .warm(let exchange):
+                refusal = .sent
+                if exchange.clientMalformed(refused) { return }
+            case .passthrough(requestDone: false, _):
+                // The Worker's body fails, and with it the container's connection; the client
+                // gets the refusal unless the Worker's response has begun.
+                context.fireErrorCaught(error)
+                if !passthroughResponded { answer(refused, version: .http1_1, context: context) }
+                return
+            case .passthrough, .idle:
+                break
+            }
+            refuse(refused, version: .http1_1, context: context)
+            return
+        }
         if case .warm = mode {
             closeAfterExchange = true
             queued.removeAll()
@@ -101,9 +139,29 @@ final class WarmProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
+    /// Answers a refusal once no exchange is in flight: Berth's error, then the connection
+    /// closes when it is written.
+    private func refuse(_ error: BerthError, version: HTTPVersion, context: ChannelHandlerContext) {
+        refusal = .pending(error, version)
+        queued.removeAll()
+        if isIdle { answer(error, version: version, context: context) }
+    }
+
+    private func answer(_ error: BerthError, version: HTTPVersion, context: ChannelHandlerContext) {
+        refusal = .sent
+        queued.removeAll()
+        ErrorResponse.write(error, version: version, closeClient: true, context: context).assumeIsolated().whenComplete { _ in
+            context.close(promise: nil)
+        }
+    }
+
     /// Handles queued parts in order, up to the head of a request that must wait for the
     /// exchange in flight.
     private func drain(context: ChannelHandlerContext) {
+        if case .pending(let error, let version) = refusal {
+            refuse(error, version: version, context: context)
+            return
+        }
         while let part = queued.first {
             if case .head = part, !isIdle { break }
             queued.removeFirst()
@@ -124,12 +182,14 @@ final class WarmProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func handle(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
         switch part {
         case .head(let head):
+            if case .refuse(let error) = RequestFraming.check(head) { return refuse(error, version: head.version, context: context) }
             if let lease = routing(head) {
                 let exchange = WarmExchange(handler: self, context: context, pool: pool, request: head, lease: lease)
                 mode = .warm(exchange)
                 exchange.start()
             } else {
                 mode = .passthrough(requestDone: false, responseDone: false)
+                passthroughResponded = false
                 passedOn = true
                 context.fireChannelRead(wrapInboundOut(part))
             }
@@ -151,7 +211,17 @@ final class WarmProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     // MARK: Outbound (Hummingbird's responses)
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        let isEnd: Bool = if case .end = unwrapOutboundIn(data) { true } else { false }
+        let part = unwrapOutboundIn(data)
+        if case .passthrough = mode {
+            // After Berth's refusal took the place of the Worker's response, the Worker's
+            // comes too late.
+            if case .sent = refusal {
+                promise?.fail(ChannelError.ioOnClosedChannel)
+                return
+            }
+            if case .head(let head) = part, head.status.code >= 200 { passthroughResponded = true }
+        }
+        let isEnd: Bool = if case .end = part { true } else { false }
         context.write(data, promise: promise)
         if isEnd, case .passthrough(let requestDone, _) = mode {
             passthroughProgress(requestDone: requestDone, responseDone: true, context: context)
@@ -159,7 +229,7 @@ final class WarmProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        guard queued.isEmpty, canRead else {
+        guard queued.isEmpty, canRead, case .none = refusal else {
             readPending = true
             return
         }
@@ -186,7 +256,7 @@ final class WarmProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// The container's connection can take more: read the client again if we held back.
     func resumeReading(context: ChannelHandlerContext) {
-        guard readPending, queued.isEmpty, canRead else { return }
+        guard readPending, queued.isEmpty, canRead, case .none = refusal else { return }
         readPending = false
         context.read()
     }
