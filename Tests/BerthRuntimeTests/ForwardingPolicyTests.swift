@@ -30,19 +30,34 @@ struct ForwardingPolicyTests {
             ("cf-container-target-port", .drop), ("CF-Container-Target-Port", .drop), ("cf-container-target-ports", .keep),
         ]
         for (name, rule) in cases {
-            #expect(ForwardingPolicy.requestHeader(name, listed: none, framing: .asReceived) == rule, "\(name)")
-            #expect(ForwardingPolicy.requestHeader(name, listed: none, framing: .byHTTPClient) == rule, "\(name)")
+            #expect(ForwardingPolicy.requestHeader(name, listed: none) == rule, "\(name)")
         }
-        #expect(ForwardingPolicy.requestHeader("X-Secret", listed: ["x-secret"], framing: .asReceived) == .drop)
-        #expect(ForwardingPolicy.requestHeader("x-SECRET", listed: ["x-secret"], framing: .asReceived) == .drop)
+        #expect(ForwardingPolicy.requestHeader("X-Secret", listed: ["x-secret"]) == .drop)
+        #expect(ForwardingPolicy.requestHeader("x-SECRET", listed: ["x-secret"]) == .drop)
     }
 
-    @Test("framing: the warm path keeps the client's, AsyncHTTPClient sets its own")
+    @Test("framing: the client's is never forwarded; the warm path sets Berth's, as AsyncHTTPClient would")
     func framing() {
-        for name in ["Content-Length", "transfer-encoding"] {
-            #expect(ForwardingPolicy.requestHeader(name, listed: [], framing: .asReceived) == .keep)
-            #expect(ForwardingPolicy.requestHeader(name, listed: [], framing: .byHTTPClient) == .drop)
+        for name in ["Content-Length", "transfer-encoding", "CONTENT-LENGTH", "Transfer-Encoding"] {
+            #expect(ForwardingPolicy.requestHeader(name, listed: []) == .drop, "\(name)")
         }
+        let sent: [Header] = [("Transfer-Encoding", "Chunked"), ("Content-Length", "5"), ("transfer-encoding", "gzip, chunked")]
+        let cases: [(RequestFraming.Body, String, Header?)] = [
+            (.length(5), "POST", ("Content-Length", "5")), (.length(5), "GET", ("Content-Length", "5")),
+            (.length(12), "HEAD", ("Content-Length", "12")), (.chunked, "GET", ("Transfer-Encoding", "chunked")),
+            (.chunked, "OPTIONS", ("Transfer-Encoding", "chunked")), (.chunked, "DELETE", ("Transfer-Encoding", "chunked")),
+            (.none, "POST", ("Content-Length", "0")), (.none, "PUT", ("Content-Length", "0")), (.none, "OPTIONS", ("Content-Length", "0")),
+            (.none, "PROPFIND", ("Content-Length", "0")), (.none, "GET", nil), (.none, "HEAD", nil), (.none, "DELETE", nil), (.none, "TRACE", nil),
+        ]
+        for (body, method, header) in cases {
+            let out = rewritten(sent, framing: .gateway(body, method: method))
+            let framing = out.filter { ["content-length", "transfer-encoding"].contains($0.name.lowercased()) }
+            #expect(framing.map(\.name) == (header.map { [$0.name] } ?? []), "\(method) \(body)")
+            #expect(framing.map(\.value) == (header.map { [$0.value] } ?? []), "\(method) \(body)")
+            #expect(out.last?.name == header?.name ?? "X-Forwarded-Proto", "Berth's framing header comes last")
+        }
+        #expect(values(rewritten(sent, framing: .byHTTPClient), "content-length").isEmpty)
+        #expect(values(rewritten(sent, framing: .byHTTPClient), "transfer-encoding").isEmpty)
     }
 
     @Test("the rewritten request: Host first, kept headers in order, then X-Forwarded-*")
@@ -52,8 +67,8 @@ struct ForwardingPolicyTests {
             ("X-Forwarded-For", "10.0.0.1"), ("X-Forwarded-Proto", "https"), ("X-Forwarded-Host", "evil"), ("Expect", "100-continue"),
             ("Content-Length", "3"), ("X-B", "b"),
         ]
-        let out = rewritten(headers, framing: .asReceived)
-        #expect(out.map(\.name) == ["Host", "X-A", "Content-Length", "X-B", "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host"])
+        let out = rewritten(headers, framing: .gateway(.length(3), method: "POST"))
+        #expect(out.map(\.name) == ["Host", "X-A", "X-B", "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "Content-Length"])
         #expect(values(out, "host") == ["container"])
         #expect(values(out, "x-forwarded-for") == ["10.0.0.1, 127.0.0.1"])
         #expect(values(out, "x-forwarded-proto") == ["http"])
@@ -66,7 +81,7 @@ struct ForwardingPolicyTests {
         let out = rewritten([("Accept", "*/*")], authority: "site.test:8080", client: nil, framing: .byHTTPClient)
         #expect(values(out, "x-forwarded-host") == ["site.test:8080"])
         #expect(values(out, "x-forwarded-for").isEmpty)
-        #expect(values(rewritten([], client: "::1", framing: .asReceived), "x-forwarded-for") == ["::1"])
+        #expect(values(rewritten([], client: "::1", framing: .gateway(.none, method: "GET")), "x-forwarded-for") == ["::1"])
     }
 
     @Test("response headers: hop-by-hop, listed and Transfer-Encoding dropped; Content-Length noted")
@@ -132,5 +147,7 @@ struct ForwardingPolicyTests {
         #expect(BerthError.Code.startFailed.httpStatus == 500)
         #expect(BerthError.Code.internal.httpStatus == 500)
         #expect(BerthError.Code.invalidInput.httpStatus == 400)
+        #expect(BerthError.Code.notImplemented.httpStatus == 501)
+        #expect(BerthError.Code.notImplemented.httpReason == "Not Implemented")
     }
 }

@@ -24,22 +24,28 @@ enum Engine {
     }
 }
 
-/// The example's container server, compiled once per test process.
+/// The example's container server, and other static C servers of the repository, each
+/// compiled once per test process.
 enum ExampleServer {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    private static let compiled = Mutex<String?>(nil)
+    private static let compiled = Mutex<[String: String]>([:])
 
     static func binary() throws -> String {
-        try compiled.withLock { path in
-            if let path { return path }
-            let output = NSTemporaryDirectory() + "berth-example-server-\(getpid())"
+        try binary(of: "examples/hello/server.c")
+    }
+
+    /// `source`: a path in the repository.
+    static func binary(of source: String) throws -> String {
+        try compiled.withLock { paths in
+            if let path = paths[source] { return path }
+            let output = NSTemporaryDirectory() + "berth-\(source.split(separator: "/").last!.prefix { $0 != "." })-\(getpid())"
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["gcc", "-static", "-O2", "-pthread", "-o", output, repository.appendingPathComponent("examples/hello/server.c").path]
+            process.arguments = ["gcc", "-static", "-O2", "-pthread", "-o", output, repository.appendingPathComponent(source).path]
             try process.run()
             process.waitUntilExit()
-            guard process.terminationStatus == 0 else { throw BerthError(.internal, "gcc could not build examples/hello/server.c") }
-            path = output
+            guard process.terminationStatus == 0 else { throw BerthError(.internal, "gcc could not build \(source)") }
+            paths[source] = output
             return output
         }
     }
@@ -50,11 +56,12 @@ struct ExampleProject {
     let app: String
     let folder: String
 
-    init(prefix: String, berth: String = "{}", maxInstances: Int = 5, label: String? = nil) throws {
+    /// `server`: the container's static binary (default: the example's).
+    init(prefix: String, berth: String = "{}", maxInstances: Int = 5, label: String? = nil, server: String? = nil) throws {
         app = prefix + "-" + UUID().uuidString.lowercased().prefix(8)
         folder = NSTemporaryDirectory() + "berth-\(app)"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: try ExampleServer.binary(), toPath: folder + "/server")
+        try FileManager.default.copyItem(atPath: try server ?? ExampleServer.binary(), toPath: folder + "/server")
         try writeDockerfile(label: label)
         try GatewayFixture.configuration(app: app, maxInstances: maxInstances, berth: berth)
             .write(toFile: folder + "/wrangler.jsonc", atomically: true, encoding: .utf8)
@@ -94,9 +101,10 @@ final class GatewayFixture: Sendable {
         worker: (any Worker)? = nil,
         containerTypes: [String: any Container.Type] = [:],
         configure: (inout ProjectConfig) -> Void = { _ in },
+        server: String? = nil,
         _ body: @Sendable (GatewayFixture) async throws -> Void
     ) async throws {
-        let project = try ExampleProject(prefix: "t", berth: berth, maxInstances: maxInstances)
+        let project = try ExampleProject(prefix: "t", berth: berth, maxInstances: maxInstances, server: server)
         let (app, folder) = (project.app, project.folder)
         var config = try ConfigLoader.load(folder: folder).get()
         // These tests are about behaviour, not speed: while many of them build images and start

@@ -239,4 +239,69 @@ struct GatewayFramingTests {
         #expect(reply.hasPrefix(WarmProxyHandlerTests.ok + "HTTP/1.1 400 Bad Request\r\n"), "\(reply)")
         #expect(!h.client.isActive)
     }
+
+    /// What NIO's request encoder (the warm path's, towards the container) makes of a head
+    /// and a body on its own: why Berth must set the framing itself.
+    static func encoded(_ method: HTTPMethod, _ headers: HTTPHeaders = [:], body: String?) throws -> String {
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandler(HTTPRequestEncoder())
+        try channel.writeOutbound(HTTPClientRequestPart.head(HTTPRequestHead(version: .http1_1, method: method, uri: "/", headers: headers)))
+        if let body { try channel.writeOutbound(HTTPClientRequestPart.body(.byteBuffer(ByteBuffer(string: body)))) }
+        try channel.writeOutbound(HTTPClientRequestPart.end(nil))
+        return try WarmHarness.written(channel)
+    }
+
+    @Test("NIO's request encoder alone: without framing headers, bodies of GET, HEAD, OPTIONS, DELETE and TRACE go out unframed")
+    func encoderAlone() throws {
+        for method in [HTTPMethod.GET, .HEAD, .OPTIONS, .DELETE, .RAW(value: "PROPFIND")] {
+            #expect(try Self.encoded(method, body: "hello") == "\(method.rawValue) / HTTP/1.1\r\n\r\nhello", "\(method)")
+            #expect(try Self.encoded(method, body: nil) == "\(method.rawValue) / HTTP/1.1\r\n\r\n", "\(method)")
+        }
+        #expect(try Self.encoded(.TRACE, ["Content-Length": "5"], body: "hello") == "TRACE / HTTP/1.1\r\n\r\nhello", "its framing header is removed")
+        #expect(try Self.encoded(.GET, ["Transfer-Encoding": "Chunked"], body: "hello") == "GET / HTTP/1.1\r\nTransfer-Encoding: Chunked\r\n\r\nhello",
+                "a client's Chunked, passed through, announces chunks and the body goes out raw")
+        #expect(try Self.encoded(.GET, ["Transfer-Encoding": "gzip, chunked"], body: "hello") == "GET / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\nhello")
+        for method in [HTTPMethod.POST, .PUT, .PATCH] {
+            #expect(try Self.encoded(method, body: "hello") == "\(method.rawValue) / HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
+        }
+        // With Berth's own framing header every method is framed.
+        for method in [HTTPMethod.GET, .HEAD, .OPTIONS, .DELETE] {
+            #expect(try Self.encoded(method, ["Transfer-Encoding": "chunked"], body: "hello") == "\(method.rawValue) / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
+            #expect(try Self.encoded(method, ["Content-Length": "5"], body: "hello") == "\(method.rawValue) / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello")
+        }
+    }
+
+    @Test("what the container gets is framed by Berth: per method, with and without a body")
+    func forwardedFraming() throws {
+        // (request as sent, framing header and body the container must get)
+        let cases: [(String, String)] = [
+            ("GET /x HTTP/1.1\r\nHost: a\r\n\r\n", "\r\n"),
+            ("GET /x HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n", "\r\n"),
+            ("GET /x HTTP/1.1\r\nHost: a\r\nContent-Length: 005\r\n\r\nhello", "Content-Length: 5\r\n\r\nhello"),
+            ("GET /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked" + Self.body, "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"),
+            ("HEAD /x HTTP/1.1\r\nHost: a\r\n\r\n", "\r\n"),
+            ("HEAD /x HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello", "Content-Length: 5\r\n\r\nhello"),
+            ("HEAD /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked" + Self.body, "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"),
+            ("OPTIONS /x HTTP/1.1\r\nHost: a\r\n\r\n", "Content-Length: 0\r\n\r\n"),
+            ("OPTIONS /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:  chunked " + Self.body, "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"),
+            ("DELETE /x HTTP/1.1\r\nHost: a\r\n\r\n", "\r\n"),
+            ("DELETE /x HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello", "Content-Length: 5\r\n\r\nhello"),
+            ("TRACE /x HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n", "\r\n"),
+            ("POST /x HTTP/1.1\r\nHost: a\r\n\r\n", "Content-Length: 0\r\n\r\n"),
+            ("POST /x HTTP/1.0\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello", "Content-Length: 5\r\n\r\nhello"),
+            // For POST, PUT and PATCH NIO's encoder writes the name in lowercase.
+            ("PUT /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n0\r\nX-Trailer: 1\r\n\r\n", "transfer-encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"),
+            ("PATCH /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "transfer-encoding: chunked\r\n\r\n0\r\n\r\n"),
+            ("PROPFIND /x HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello", "Content-Length: 5\r\n\r\nhello"),
+        ]
+        for (sent, framed) in cases {
+            let h = try WarmHarness()
+            try h.send(sent)
+            h.loop.run()
+            let method = sent.prefix { $0 != " " }
+            let expected = "\(method) /x HTTP/1.1\r\nHost: container\r\nX-Forwarded-For: 10.1.2.3\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Host: a\r\n" + framed
+            let received = try h.containerReceived()
+            #expect(received == expected, "\(sent.debugDescription)")
+        }
+    }
 }

@@ -3,18 +3,19 @@ import Foundation
 import Glibc
 #endif
 
-/// A plain TCP connection to a loopback port, for what an HTTP client library hides:
-/// pipelined requests, HTTP/1.0, a client that goes away halfway through a response.
+/// A plain TCP connection to a loopback port (or a container's own address), for what an
+/// HTTP client library hides: pipelined requests, HTTP/1.0, a client that goes away halfway
+/// through a response.
 final class RawHTTP {
     let fd: Int32
     private var buffer: [UInt8] = []
 
-    init(port: Int, readTimeout seconds: Int = 30) throws {
+    init(host: String = "127.0.0.1", port: Int, readTimeout seconds: Int = 30) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_addr.s_addr = inet_addr(host)
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }

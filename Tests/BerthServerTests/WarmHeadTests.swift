@@ -25,7 +25,7 @@ struct WarmHeadTests {
             ("Expect", "100-continue"),
         ])
         let request = HTTPRequestHead(version: .http1_0, method: .POST, uri: "/a?b=c", headers: headers)
-        let forwarded = WarmExchange.forwardedHead(request, client: "127.0.0.1")
+        let forwarded = WarmExchange.forwardedHead(request, body: .length(3), client: "127.0.0.1")
         #expect(forwarded.version == .http1_1)
         #expect(forwarded.uri == "/a?b=c")
         #expect(forwarded.headers["Host"] == ["container"])

@@ -12,7 +12,9 @@
 ///   the gateway removes a client's before any Worker sees it;
 /// - `Expect` dropped: the gateway answers `100-continue` itself where it can (the warm
 ///   path); a container's interim responses are never passed on;
-/// - framing (`Content-Length`, `Transfer-Encoding`) as ``Framing`` says.
+/// - framing by Berth, never passed through: the client's `Content-Length` and
+///   `Transfer-Encoding` are dropped, and the body is framed as the gateway's parser decoded
+///   it (``RequestFraming``), as ``Framing`` says.
 ///
 /// The response the client gets: hop-by-hop headers, those listed in `Connection`, and
 /// `Transfer-Encoding` dropped (each proxy frames the body to its client itself).
@@ -37,14 +39,32 @@ public enum ForwardingPolicy {
         case contentLength
     }
 
-    /// Who frames the request body on the container's connection.
-    public enum Framing: Sendable {
-        /// The request goes out as the gateway's parser framed it: the client's
-        /// `Content-Length` or `Transfer-Encoding` (already validated) stay (the warm path).
-        case asReceived
-        /// The HTTP client frames the body itself (AsyncHTTPClient): the client's framing
-        /// headers are dropped.
+    /// Who frames the request body on the container's connection. Either way the client's
+    /// `Content-Length` and `Transfer-Encoding` are dropped: two parsers that disagree about
+    /// them (the gateway's and the container's) could otherwise see different requests in the
+    /// same bytes, on a connection shared by every client.
+    public enum Framing: Sendable, Equatable {
+        /// The proxy writes the head (the warm path): Berth adds the framing header of the
+        /// body the gateway decoded, as ``framingHeader(for:method:)`` says, after the others.
+        case gateway(RequestFraming.Body, method: String)
+        /// The HTTP client frames the body itself from its length (AsyncHTTPClient).
         case byHTTPClient
+    }
+
+    /// The framing header Berth sends with a body: `Content-Length` for a length,
+    /// `Transfer-Encoding: chunked` for a chunked one, and with none `Content-Length: 0` for
+    /// methods whose requests usually have a body, nothing for the others: as AsyncHTTPClient
+    /// frames the Worker path's requests, so both paths send the same.
+    public static func framingHeader(for body: RequestFraming.Body, method: String) -> (name: String, value: String)? {
+        switch body {
+        case .length(let length): return ("Content-Length", String(length))
+        case .chunked: return ("Transfer-Encoding", "chunked")
+        case .none:
+            switch method {
+            case "GET", "HEAD", "DELETE", "CONNECT", "TRACE": return nil
+            default: return ("Content-Length", "0")
+            }
+        }
     }
 
     /// The `Host` every container gets.
@@ -52,16 +72,16 @@ public enum ForwardingPolicy {
 
     /// The rule for the request header `name`; `listed` are the tokens of the request's
     /// `Connection` fields.
-    public static func requestHeader(_ name: String, listed: ConnectionTokens, framing: Framing) -> RequestHeaderRule {
+    public static func requestHeader(_ name: String, listed: ConnectionTokens) -> RequestHeaderRule {
         if HopByHop.contains(name) || listed.contains(name) { return .drop }
         switch name.utf8.count {
         case 4 where HopByHop.equalsIgnoringCase(name, "host"): return .host
         case 6 where HopByHop.equalsIgnoringCase(name, "expect"): return .drop
-        case 14 where HopByHop.equalsIgnoringCase(name, "content-length"): return framing == .asReceived ? .keep : .drop
+        case 14 where HopByHop.equalsIgnoringCase(name, "content-length"): return .drop
         case 15 where HopByHop.equalsIgnoringCase(name, "x-forwarded-for"): return .forwardedFor
         case 16 where HopByHop.equalsIgnoringCase(name, "x-forwarded-host"): return .drop
         case 17 where HopByHop.equalsIgnoringCase(name, "x-forwarded-proto"): return .drop
-        case 17 where HopByHop.equalsIgnoringCase(name, "transfer-encoding"): return framing == .asReceived ? .keep : .drop
+        case 17 where HopByHop.equalsIgnoringCase(name, "transfer-encoding"): return .drop
         case 24 where HopByHop.equalsIgnoringCase(name, "cf-container-target-port"): return .drop
         default: return .keep
         }
@@ -81,7 +101,8 @@ public enum ForwardingPolicy {
     }
 
     /// Rewrites a request's headers for the container: `add` gets `Host`, every header kept
-    /// (in order), then the forwarded headers. `authority` stands in for a missing `Host`.
+    /// (in order), the forwarded headers, then Berth's framing header if `framing` has one.
+    /// `authority` stands in for a missing `Host`.
     @inlinable
     public static func rewriteRequestHeaders<Headers: Sequence>(
         _ headers: Headers, authority: String? = nil, client: String?, scheme: String, framing: Framing,
@@ -92,7 +113,7 @@ public enum ForwardingPolicy {
         var forwardedFor: String?
         add("Host", containerHost)
         for (name, value) in headers {
-            switch requestHeader(name, listed: listed, framing: framing) {
+            switch requestHeader(name, listed: listed) {
             case .keep: add(name, value)
             case .drop: continue
             case .host: host = value
@@ -100,6 +121,9 @@ public enum ForwardingPolicy {
             }
         }
         appendForwardedHeaders(forwardedFor: forwardedFor, host: host ?? authority, client: client, scheme: scheme, add)
+        if case .gateway(let body, let method) = framing, let header = framingHeader(for: body, method: method) {
+            add(header.name, header.value)
+        }
     }
 
     /// The rule for the response header `name`; `listed` are the tokens of the response's

@@ -12,11 +12,12 @@ extension WarmExchange {
     }
 
     /// The request as the container gets it (see ``ForwardingPolicy``): HTTP/1.1 keep-alive,
-    /// framed as the client framed it.
-    static func forwardedHead(_ request: HTTPRequestHead, client: String?) -> HTTPRequestHead {
+    /// its body framed by Berth as the parser decoded it (`body`), whatever the client sent.
+    static func forwardedHead(_ request: HTTPRequestHead, body: RequestFraming.Body, client: String?) -> HTTPRequestHead {
         var headers = HTTPHeaders()
         headers.reserveCapacity(request.headers.count + 4)
-        ForwardingPolicy.rewriteRequestHeaders(request.headers, client: client, scheme: "http", framing: .asReceived) {
+        let framing = ForwardingPolicy.Framing.gateway(body, method: request.method.rawValue)
+        ForwardingPolicy.rewriteRequestHeaders(request.headers, client: client, scheme: "http", framing: framing) {
             headers.add(name: $0, value: $1)
         }
         return HTTPRequestHead(version: .http1_1, method: request.method, uri: request.uri, headers: headers)

@@ -30,13 +30,17 @@ final class WarmExchange {
     private var responseTimer: Scheduled<Void>?
     private var lastProgress = NIODeadline.uptimeNanoseconds(0)
 
-    init(handler: WarmProxyHandler, context: ChannelHandlerContext, pool: UpstreamPool, request: HTTPRequestHead, lease: ContainerLease) {
+    /// `body`: how the request's body is delimited, as ``RequestFraming`` found it.
+    init(
+        handler: WarmProxyHandler, context: ChannelHandlerContext, pool: UpstreamPool, request: HTTPRequestHead, body: RequestFraming.Body,
+        lease: ContainerLease
+    ) {
         self.handler = handler
         self.context = context
         self.pool = pool
         self.lease = lease
         self.clientHead = request
-        self.upstreamHead = Self.forwardedHead(request, client: context.channel.remoteAddress?.ipAddress)
+        self.upstreamHead = Self.forwardedHead(request, body: body, client: context.channel.remoteAddress?.ipAddress)
         self.machine = WarmExchangeStateMachine(
             clientKeepAlive: request.isKeepAlive, retryable: Self.isRetryable(request.method), clientWritable: context.channel.isWritable
         )
@@ -66,8 +70,9 @@ final class WarmExchange {
         case .body(let buffer):
             forwarded = .body(.byteBuffer(buffer))
             action = machine.requestBody()
-        case .end(let trailers):
-            forwarded = .end(trailers)
+        case .end:
+            // Trailers are not forwarded (nor are they on the Worker's path).
+            forwarded = .end(nil)
             action = machine.requestEnd()
         }
         switch action {

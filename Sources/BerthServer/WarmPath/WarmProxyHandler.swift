@@ -182,9 +182,13 @@ final class WarmProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func handle(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
         switch part {
         case .head(let head):
-            if case .refuse(let error) = RequestFraming.check(head) { return refuse(error, version: head.version, context: context) }
+            let body: RequestFraming.Body
+            switch RequestFraming.check(head) {
+            case .accept(let framing): body = framing
+            case .refuse(let error): return refuse(error, version: head.version, context: context)
+            }
             if let lease = routing(head) {
-                let exchange = WarmExchange(handler: self, context: context, pool: pool, request: head, lease: lease)
+                let exchange = WarmExchange(handler: self, context: context, pool: pool, request: head, body: body, lease: lease)
                 mode = .warm(exchange)
                 exchange.start()
             } else {
