@@ -63,7 +63,7 @@ public struct RoutesWorker: Worker {
     public func warmLease(for head: HTTPRequestHead, env: Env) -> ContainerLease? {
         let headers = head.headers
         guard headers.first(name: HTTPField.Name.containerTargetPort.rawName) == nil,
-              let (binding, name) = routes.resolve(path: head.uri, header: { headers.first(name: $0) }, cookies: { headers["cookie"] }),
+              let (binding, name) = routes.resolve(target: head.uri, fields: headers),
               let namespace = env.namespaces[binding]
         else { return nil }
         return namespace.containerClass.getByName(name).tryAcquireWarm()
