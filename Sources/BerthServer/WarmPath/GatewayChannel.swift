@@ -22,28 +22,35 @@ struct GatewayChannel: ServerChildChannel, HTTPChannelHandler {
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
-            let pipeline = channel.pipeline.syncOperations
-            let decoder = HTTP1Channel.Configuration().httpDecoder
-            var limits = NIOHTTPDecoderLimitConfiguration()
-            limits.maxHeaderFieldSize = decoder.maxHeaderFieldSize
-            limits.maxHeaderListSize = decoder.maxHeaderListSize
-            limits.maxHeaderFieldCount = decoder.maxHeaderFieldCount
-            try pipeline.configureHTTPServerPipeline(
-                withPipeliningAssistance: false,  // Hummingbird and the warm path keep the order themselves
-                withErrorHandling: false,
-                withOutboundHeaderValidation: false,
-                withEncoderConfiguration: .init(),
-                withDecoderLimitConfiguration: limits
-            )
-            try pipeline.addHandler(WarmProxyHandler(routing: routing, pool: upstreams.pool(for: channel.eventLoop)))
-            try pipeline.addHandler(HTTP1ToHTTPServerCodec(secure: false))
-            try pipeline.addHandler(HTTPConnectionStateHandler(logger: logger))
+            try channel.pipeline.syncOperations.addGatewayHandlers(routing: routing, pool: upstreams.pool(for: channel.eventLoop), logger: logger)
             return try NIOAsyncChannel(wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true))
         }
     }
 
     func handle(value asyncChannel: Value, logger: Logger) async {
         await handleHTTP(asyncChannel: asyncChannel, logger: logger)
+    }
+}
+
+extension ChannelPipeline.SynchronousOperations {
+    /// A gateway client connection's handlers, from the bytes up to Hummingbird's responder.
+    /// The fuzz target of the request head (fuzz/) builds its pipelines with this too.
+    package func addGatewayHandlers(routing: @escaping WarmRouting, pool: UpstreamPool, logger: Logger) throws {
+        let decoder = HTTP1Channel.Configuration().httpDecoder
+        var limits = NIOHTTPDecoderLimitConfiguration()
+        limits.maxHeaderFieldSize = decoder.maxHeaderFieldSize
+        limits.maxHeaderListSize = decoder.maxHeaderListSize
+        limits.maxHeaderFieldCount = decoder.maxHeaderFieldCount
+        try configureHTTPServerPipeline(
+            withPipeliningAssistance: false,  // Hummingbird and the warm path keep the order themselves
+            withErrorHandling: false,
+            withOutboundHeaderValidation: false,
+            withEncoderConfiguration: .init(),
+            withDecoderLimitConfiguration: limits
+        )
+        try addHandler(WarmProxyHandler(routing: routing, pool: pool))
+        try addHandler(HTTP1ToHTTPServerCodec(secure: false))
+        try addHandler(HTTPConnectionStateHandler(logger: logger))
     }
 }
 
