@@ -141,7 +141,7 @@ let package = Package(
         .target(
             name: "BerthFuzzEntries",
             dependencies: [
-                "BerthCore", "BerthConfig", "Berth", "BerthRuntime", "BerthControlPlane", "BerthServer",
+                "BerthCore", "BerthConfig", "Berth", "BerthRuntime", "BerthControlPlane", "BerthServer", "BerthTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),

@@ -4,6 +4,7 @@ import BerthControlPlane
 import BerthCore
 import BerthRuntime
 import BerthServer
+import BerthTestSupport
 import Logging
 import NIOCore
 import NIOEmbedded
@@ -138,16 +139,4 @@ enum GatewayFuzzing {
             }
         }
     }
-}
-
-/// The engine of a class whose gate is opened by hand: never called on the warm path.
-struct NoEngine: ContainerRuntime {
-    static let unused = BerthError(.internal, "the warm path must not call the engine")
-    func startInstance(_ spec: InstanceSpec) async throws(BerthError) -> RunningInstance { throw Self.unused }
-    func stopInstance(_ containerID: String, signal: String, grace: Duration) async throws(BerthError) { throw Self.unused }
-    func killInstance(_ containerID: String) async throws(BerthError) { throw Self.unused }
-    func removeInstance(_ containerID: String) async {}
-    func waitForExit(_ containerID: String) async throws(BerthError) -> Int { throw Self.unused }
-    func listInstances(labels: [String]) async throws(BerthError) -> [InstanceSummary] { throw Self.unused }
-    func runningInstance(_ containerID: String) async throws(BerthError) -> RunningInstance { throw Self.unused }
 }
