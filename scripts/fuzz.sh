@@ -7,6 +7,8 @@
 #   FUZZ_RUNS=N          executions per target
 #   FUZZ_TARGETS="a b"   the targets to run (default: jsonc toml routes gateway)
 #   FUZZ_CONFIG=release  build configuration (default debug)
+#   FUZZ_MAX_SECONDS=N   also stop each target after N seconds (default: no limit)
+#   FUZZ_RESULTS=FILE    where the JSON goes (default fuzz/out/results.json)
 #
 # New inputs go to fuzz/out/corpus/TARGET (started afresh each run), crash reproducers to
 # fuzz/out/crashes/; fix the crash, then copy its reproducer to fuzz/regressions/TARGET/.
@@ -18,8 +20,10 @@ command -v swift >/dev/null || { echo "berth-fuzz: error: swift is not on PATH (
 RUNS=${FUZZ_RUNS:-1000000}
 read -r -a TARGETS <<<"${FUZZ_TARGETS:-jsonc toml routes gateway}"
 CONFIG=${FUZZ_CONFIG:-debug}
+MAX_SECONDS=${FUZZ_MAX_SECONDS:-0}
 OUT=fuzz/out
 SCRATCH=fuzz/.build
+RESULTS=${FUZZ_RESULTS:-$OUT/results.json}
 mkdir -p "$OUT/crashes" "$OUT/logs"
 
 now() { date +%s.%N; }
@@ -48,7 +52,7 @@ for target in "${TARGETS[@]}"; do
   status=0
   # A trap goes straight to libFuzzer (Swift's own backtracer trips ASan). Leak checks are
   # off: the targets keep caches that are filled on first use.
-  SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=detect_leaks=0 "$bin/fuzz-$target" -runs="$RUNS" -max_len=8192 -timeout=10 \
+  SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=detect_leaks=0 "$bin/fuzz-$target" -runs="$RUNS" -max_total_time="$MAX_SECONDS" -max_len=8192 -timeout=10 \
     -print_final_stats=1 -dict=fuzz/dictionaries/$target.dict -artifact_prefix="$OUT/crashes/$target-" \
     "$corpus" fuzz/corpus/"$target" >"$log" 2>&1 || status=$?
   seconds=$(elapsed "$start" "$(now)")
@@ -70,14 +74,14 @@ for target in "${TARGETS[@]}"; do
 done
 
 {
-  printf '{\n  "date": "%s",\n  "configuration": "%s",\n  "runs_per_target": %s,\n  "build_seconds": %s,\n  "targets": {\n' \
-    "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$CONFIG" "$RUNS" "$build_seconds"
+  printf '{\n  "date": "%s",\n  "configuration": "%s",\n  "runs_per_target": %s,\n  "max_seconds_per_target": %s,\n  "build_seconds": %s,\n  "targets": {\n' \
+    "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$CONFIG" "$RUNS" "$MAX_SECONDS" "$build_seconds"
   for i in "${!json_targets[@]}"; do
     sep=$([ "$i" -lt $((${#json_targets[@]} - 1)) ] && echo "," || true)
     printf '    %s%s\n' "${json_targets[$i]}" "$sep"
   done
   printf '  }\n}\n'
-} >"$OUT/results.json"
+} >"$RESULTS"
 echo
-echo "berth-fuzz: $OUT/results.json"
+echo "berth-fuzz: $RESULTS"
 exit "$failed"
