@@ -1,4 +1,4 @@
-.PHONY: test engine build clean dev example bench bench-quick bench-tools bench-build
+.PHONY: test engine build clean dev example bench bench-quick bench-tools bench-build fuzz
 
 # Installs and starts what the tests need (Docker engine, busybox-static), builds, runs every test.
 test:
@@ -38,3 +38,9 @@ bench-build:
 
 bench-tools:
 	BERTH_EXTRA_PACKAGES="wrk nginx-light" bash scripts/ensure-engine.sh
+
+# Fuzzing (never part of `make test`): libFuzzer on the JSONC and TOML config loaders, the route
+# table and the gateway's client pipeline, FUZZ_RUNS executions each (default 1,000,000); a
+# table on stdout and fuzz/out/results.json. See fuzz/README.md.
+fuzz:
+	bash scripts/fuzz.sh

@@ -13,6 +13,8 @@ let package = Package(
         .executable(name: "berth-bench", targets: ["BerthBench"]),
         .library(name: "BerthConfig", targets: ["BerthConfig"]),
         .library(name: "DockerEngine", targets: ["DockerEngine"]),
+        // The fuzz targets' entry functions, for the libFuzzer package in fuzz/.
+        .library(name: "BerthFuzzEntries", targets: ["BerthFuzzEntries"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -134,6 +136,25 @@ let package = Package(
             path: "Tests/BerthTestSupport",
             swiftSettings: swiftSettings
         ),
+        // One function per fuzz target: fuzz/ builds them into libFuzzer executables, and
+        // BerthFuzzTests replays the checked-in corpus through them.
+        .target(
+            name: "BerthFuzzEntries",
+            dependencies: [
+                "BerthCore", "BerthConfig", "Berth", "BerthRuntime", "BerthControlPlane", "BerthServer", "BerthTestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
+            ],
+            path: "Tests/BerthFuzzEntries",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "BerthFuzzTests", dependencies: ["BerthFuzzEntries"], swiftSettings: swiftSettings),
         .testTarget(name: "BerthConfigTests", dependencies: ["BerthConfig", "BerthCore"], swiftSettings: swiftSettings),
         .testTarget(
             name: "DockerEngineTests",

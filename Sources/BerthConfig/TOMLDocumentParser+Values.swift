@@ -1,8 +1,9 @@
 extension TOMLDocumentParser {
     // MARK: Values
 
+    /// `depth`: how many tables and arrays hold the value (see ``TOMLDocumentParser/maxDepth``).
     mutating func parseValue(depth: Int) throws(ConfigSyntaxError) -> TOMLParser.Item {
-        guard depth < 256 else { throw scanner.error("values are nested more than 256 deep") }
+        try checkDepth(depth, at: scanner.position)
         let start = scanner.position
         guard let b = scanner.current else { throw scanner.error("expected a value, found end of file") }
         switch b {
@@ -31,7 +32,7 @@ extension TOMLDocumentParser {
             return .value(ConfigNode(.array(items), at: start))
         case UInt8(ascii: "{"):
             scanner.advance()
-            let table = TOMLParser.Table(at: start, origin: .dotted)
+            let table = TOMLParser.Table(at: start, origin: .dotted, depth: depth)
             skipWhitespace()
             if scanner.current == UInt8(ascii: "}") {
                 scanner.advance()

@@ -1,7 +1,11 @@
 /// Reads TOML statements into ``TOMLParser/Table``s, keeping positions.
 struct TOMLDocumentParser {
     var scanner: SourceScanner
-    let root = TOMLParser.Table(at: SourcePosition(line: 1, column: 1), origin: .header)
+    let root = TOMLParser.Table(at: SourcePosition(line: 1, column: 1), origin: .header, depth: 0)
+    /// The deepest a value may sit, counting every table and array that holds it, however it
+    /// was written (headers, dotted keys, inline tables, arrays): the parser and every walk
+    /// over the tree recurse once per level.
+    static let maxDepth = 256
     lazy var current: TOMLParser.Table = root
 
     // MARK: Document structure
@@ -75,13 +79,14 @@ struct TOMLDocumentParser {
         }
         let last = key.parts.last!
         if isArray {
+            try checkDepth(table.depth + 2, at: last.position)
             switch table.items[last.name]?.item {
             case nil:
-                let element = TOMLParser.Table(at: start, origin: .header)
+                let element = TOMLParser.Table(at: start, origin: .header, depth: table.depth + 2)
                 table.set(last.name, at: last.position, .tableArray([element], start))
                 current = element
             case .tableArray(var tables, let position)?:
-                let element = TOMLParser.Table(at: start, origin: .header)
+                let element = TOMLParser.Table(at: start, origin: .header, depth: table.depth + 2)
                 tables.append(element)
                 table.set(last.name, at: table.items[last.name]!.keyPosition, .tableArray(tables, position))
                 current = element
@@ -89,9 +94,10 @@ struct TOMLDocumentParser {
                 throw scanner.error("[[\(key.dotted)]] is already defined as a table or value, not an array of tables", at: start)
             }
         } else {
+            try checkDepth(table.depth + 1, at: last.position)
             switch table.items[last.name]?.item {
             case nil:
-                let element = TOMLParser.Table(at: start, origin: .header)
+                let element = TOMLParser.Table(at: start, origin: .header, depth: table.depth + 1)
                 table.set(last.name, at: last.position, .table(element))
                 current = element
             case .table(let existing)? where existing.origin == .implicit:
@@ -107,25 +113,33 @@ struct TOMLDocumentParser {
 
     /// Returns the table at `name` inside `table`, creating it when missing.
     mutating func descend(
-        _ table: TOMLParser.Table, _ name: String, at position: SourcePosition, creating origin: TOMLParser.Table.Origin, path: String
+        _ table: TOMLParser.Table, _ name: String, at position: SourcePosition, creating origin: TOMLParser.Table.Origin,
+        path: @autoclosure () -> String
     ) throws(ConfigSyntaxError) -> TOMLParser.Table {
         switch table.items[name]?.item {
         case nil:
-            let created = TOMLParser.Table(at: position, origin: origin)
+            try checkDepth(table.depth + 1, at: position)
+            let created = TOMLParser.Table(at: position, origin: origin, depth: table.depth + 1)
             table.set(name, at: position, .table(created))
             return created
         case .table(let existing)?:
             if existing.origin == .inline {
-                throw scanner.error("\(path): an inline table cannot be extended after it is written", at: position)
+                throw scanner.error("\(path()): an inline table cannot be extended after it is written", at: position)
             }
             return existing
         case .tableArray(let tables, _)?:
             if origin == .dotted {
-                throw scanner.error("\(path): \(name) is an array of tables; dotted keys cannot extend it", at: position)
+                throw scanner.error("\(path()): \(name) is an array of tables; dotted keys cannot extend it", at: position)
             }
             return tables.last!
         case .value?:
-            throw scanner.error("\(path): \(name) already holds a value, so it cannot also be a table", at: position)
+            throw scanner.error("\(path()): \(name) already holds a value, so it cannot also be a table", at: position)
+        }
+    }
+
+    func checkDepth(_ depth: Int, at position: SourcePosition) throws(ConfigSyntaxError) {
+        guard depth < Self.maxDepth else {
+            throw scanner.error("tables and values are nested more than \(Self.maxDepth) deep", at: position)
         }
     }
 
@@ -137,7 +151,8 @@ struct TOMLDocumentParser {
         }
         scanner.advance()
         skipWhitespace()
-        let value = try parseValue(depth: 0)
+        // The value sits one level below `table` per part of its dotted key.
+        let value = try parseValue(depth: table.depth + key.parts.count)
         var target = table
         for part in key.parts.dropLast() {
             target = try descend(target, part.name, at: part.position, creating: .dotted, path: key.dotted)

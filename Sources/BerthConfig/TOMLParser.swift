@@ -11,12 +11,16 @@ public enum TOMLParser {
         enum Origin { case implicit, header, dotted, inline }
         let position: SourcePosition
         var origin: Origin
+        /// How many tables and arrays hold this one (the root: 0), counted the way the
+        /// ``ConfigNode`` tree will nest them.
+        let depth: Int
         var keys: [String] = []
         var items: [String: (keyPosition: SourcePosition, item: Item)] = [:]
 
-        init(at position: SourcePosition, origin: Origin) {
+        init(at position: SourcePosition, origin: Origin, depth: Int) {
             self.position = position
             self.origin = origin
+            self.depth = depth
         }
 
         func set(_ key: String, at position: SourcePosition, _ item: Item) {

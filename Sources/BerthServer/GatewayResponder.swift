@@ -66,7 +66,7 @@ public struct RoutesWorker: Worker {
     /// the default port, and the header is not forwarded (``ForwardingPolicy``).
     public func warmLease(for head: HTTPRequestHead, env: Env) -> ContainerLease? {
         let headers = head.headers
-        guard let (binding, name) = routes.resolve(path: head.uri, header: { headers.first(name: $0) }, cookies: { headers["cookie"] }),
+        guard let (binding, name) = routes.resolve(target: head.uri, fields: headers),
               let namespace = env.namespaces[binding]
         else { return nil }
         return namespace.containerClass.getByName(name).tryAcquireWarm()

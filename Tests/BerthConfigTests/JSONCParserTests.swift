@@ -98,6 +98,17 @@ struct JSONCParserTests {
         #expect(error.message.contains(words), "\(error.message)")
     }
 
+    @Test("100,000 levels of nesting are a syntax error at the 256th, not a stack overflow", arguments: [
+        ("[", 100_000, 257),
+        ("{\"a\":", 100_000, 1281),
+        ("[{\"a\":", 50_000, 769),
+    ])
+    func nestingLimit(unit: String, count: Int, column: Int) throws {
+        let error = try #require(syntaxError(String(repeating: unit, count: count)))
+        #expect(error.position == SourcePosition(line: 1, column: column), "\(error.message)")
+        #expect(error.message.contains("nested more than 256 deep"), "\(error.message)")
+    }
+
     @Test("a syntax error in a config file is reported as file:line:column")
     func errorInFile() throws {
         let report = try load("{\n  \"containers\": [\n    { \"class_name\": \"A\" \"image\": \"x\" }\n  ]\n}")

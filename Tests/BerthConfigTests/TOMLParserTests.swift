@@ -114,6 +114,38 @@ struct TOMLParserTests {
         #expect(error.message.contains(words), "\(error.message)")
     }
 
+    /// Every way TOML nests (headers, arrays of tables, dotted keys, inline tables, arrays)
+    /// adds to one count: 100,000 levels are a syntax error at the 256th, not a stack overflow.
+    /// The file is `before`, `unit` `count` times, then `after`.
+    @Test("nesting is limited across inline tables, arrays, dotted keys and headers", arguments: [
+        // a = {b = [{b = [ …: the 256th level is the 128th '[' (column 10 + 6 × 127).
+        ("a = ", "{b = [", 100_000, "", 1, 772),
+        // 100,001 dotted parts: the value would sit 100,001 deep.
+        ("", "a.", 100_000, "a = 1", 1, 200_005),
+        // A header 100,001 tables deep: the 256th part (column 2 + 2 × 255).
+        ("[", "a.", 100_000, "a]", 1, 512),
+        ("[[", "a.", 100_000, "a]]", 1, 513),
+        // An array of tables (2 levels), then inline tables: the 254th '{' (column 5 + 5 × 253).
+        ("[[t]]\nx = ", "{a = ", 100_000, "", 2, 1270),
+        // Arrays alone: 255 levels are allowed, the 256th '[' is not.
+        ("x = ", "[", 256, String(repeating: "]", count: 256), 1, 260),
+    ])
+    func nestingLimit(before: String, unit: String, count: Int, after: String, line: Int, column: Int) throws {
+        let text = before + String(repeating: unit, count: count) + after
+        let error = try #require(syntaxError(text))
+        #expect(error.position == SourcePosition(line: line, column: column), "\(error.message)")
+        #expect(error.message.contains("nested more than 256 deep"), "\(error.message)")
+        let report = ConfigLoader.load(text: text, file: "wrangler.toml", folder: "/")
+        #expect(report.errors.map(\.description) == ["wrangler.toml:\(line):\(column): syntax error: \(error.message)"])
+    }
+
+    @Test("255 levels of any kind parse")
+    func nestingAtTheLimit() throws {
+        _ = try TOMLParser.parse("x = " + String(repeating: "[", count: 255) + String(repeating: "]", count: 255))
+        _ = try TOMLParser.parse("[[t]]\nx = " + String(repeating: "{a = [", count: 126) + "1" + String(repeating: "]}", count: 126))
+        _ = try TOMLParser.parse("[" + String(repeating: "a.", count: 253) + "a]\nb = 1")
+    }
+
     @Test("validation errors in wrangler.toml carry TOML positions")
     func validationInTOML() throws {
         let text = """

@@ -4,6 +4,7 @@ import BerthConfig
 @testable import BerthControlPlane
 @testable import BerthServer
 import HTTPTypes
+import NIOHTTP1
 import Testing
 
 @Suite("Zero-code route matching")
@@ -49,5 +50,37 @@ struct RouteTableTests {
             RouteConfig(prefix: "/a/b", binding: "SECOND", object: .singleton),
         ])
         #expect(table.resolve(Request(path: "/a/b/c"))?.binding == "FIRST")
+    }
+
+    /// Found by the route table's fuzz target (fuzz/corpus/routes/header.txt and host-header.txt):
+    /// the warm path took the first X-Tenant field, the Worker all of them joined; and a
+    /// route on Host named the object by the Host field on the warm path but found no Host
+    /// field in the Worker's request, whose first Host is its authority.
+    @Test("a header route picks one object on the warm path and through the Worker", arguments: [
+        ("/h", [("Host", "a.test"), ("X-Tenant", "acme"), ("x-tenant", "other")], "acme, other"),
+        ("/h", [("Host", "a.test"), ("X-TENANT", "acme")], "acme"),
+        ("/host", [("Host", "a.test")], "a.test"),
+        ("/host", [("Host", "a.test"), ("host", "b.test")], "a.test, b.test"),
+        ("/h", [("Host", "a.test")], ""),
+    ])
+    func headerOnBothPaths(path: String, fields: [(String, String)], name: String) throws {
+        let table = RouteTable(routes: [
+            RouteConfig(prefix: "/host", binding: "B", object: .header("Host")),
+            RouteConfig(prefix: "/h", binding: "B", object: .header("X-Tenant")),
+        ])
+        // The warm path reads NIO's head as the parser gave it.
+        let warm = try #require(table.resolve(target: path, fields: HTTPHeaders(fields)))
+        // The Worker's request is the HTTPRequest Hummingbird makes of it: the first Host
+        // field becomes the authority.
+        let firstHost = fields.firstIndex { $0.0.lowercased() == "host" }
+        var rest = HTTPFields()
+        for (index, (field, value)) in fields.enumerated() where index != firstHost {
+            rest.append(HTTPField(name: try #require(HTTPField.Name(field)), value: value))
+        }
+        let authority = firstHost.map { fields[$0].1 }
+        let request = Request(head: HTTPRequest(method: .get, scheme: "http", authority: authority, path: path, headerFields: rest))
+        let worker = try #require(table.resolve(request))
+        #expect(warm.binding == "B" && warm.name == name)
+        #expect(worker.binding == "B" && worker.name == name)
     }
 }

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import BerthConfig
 import BerthCore
+import BerthTestSupport
 @testable import BerthRuntime
 @testable import BerthServer
 import NIOCore
@@ -151,16 +152,4 @@ final class RecordingObserver: RequestObserver {
 
     var statuses: [Int] { seen.withLock { $0.map(\.status) } }
     var failures: [BerthError.Code?] { seen.withLock { $0.map(\.failure) } }
-}
-
-/// The engine of a class whose gate the test opens by hand: never called on the warm path.
-struct NoEngine: ContainerRuntime {
-    static let unused = BerthError(.internal, "the warm path must not call the engine")
-    func startInstance(_ spec: InstanceSpec) async throws(BerthError) -> RunningInstance { throw Self.unused }
-    func stopInstance(_ containerID: String, signal: String, grace: Duration) async throws(BerthError) { throw Self.unused }
-    func killInstance(_ containerID: String) async throws(BerthError) { throw Self.unused }
-    func removeInstance(_ containerID: String) async {}
-    func waitForExit(_ containerID: String) async throws(BerthError) -> Int { throw Self.unused }
-    func listInstances(labels: [String]) async throws(BerthError) -> [InstanceSummary] { throw Self.unused }
-    func runningInstance(_ containerID: String) async throws(BerthError) -> RunningInstance { throw Self.unused }
 }

@@ -82,6 +82,16 @@ struct BerthHTTPChannel: ServerChildChannel, HTTPChannelHandler {
     }
 }
 
+extension Channel {
+    /// A gateway client connection's handlers, from the bytes up to Hummingbird's responder,
+    /// exactly as ``BerthHTTPChannel`` sets them up. The fuzz target of the request head
+    /// (fuzz/) builds its pipelines with this, so whatever the gateway adds is fuzzed too.
+    package func addGatewayHandlers(routing: @escaping WarmRouting, pool: UpstreamPool, logger: Logger, limits: LimitSettings = LimitSettings()) throws {
+        try BerthHTTPChannel.configure(self, limits: ListenerLimits(limits), warm: (routing, pool))
+        try pipeline.syncOperations.addHandler(HTTPConnectionStateHandler(logger: logger))
+    }
+}
+
 extension HTTPServerBuilder {
     /// HTTP/1.1 with the listener's limits and, for the gateway, the warm path in front of
     /// the responder. One connection count per listener.

@@ -51,7 +51,7 @@ final class UpstreamPools: Sendable {
 /// Keep-alive connections to containers, owned by one event loop and touched only on it:
 /// a warm request and its container connection share a thread, so forwarding involves no
 /// handoff between threads.
-final class UpstreamPool: @unchecked Sendable {
+package final class UpstreamPool: @unchecked Sendable {
     /// Opens a channel to an endpoint whose pipeline ends with the HTTP client handlers and
     /// the given handler. Tests put `EmbeddedChannel`s here.
     typealias Connector = (Endpoint, UpstreamHandler) -> EventLoopFuture<any Channel>
@@ -97,13 +97,18 @@ final class UpstreamPool: @unchecked Sendable {
             .connectTimeout(.seconds(10))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    // The head is one the server's parser accepted, plus Berth's own fields:
-                    // validating it again for every request is work for nothing.
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers(enableOutboundHeaderValidation: false)
-                    try channel.pipeline.syncOperations.addHandler(handler)
+                    try addHandlers(to: channel.pipeline.syncOperations, handler: handler)
                 }
             }
             .connect(host: endpoint.host, port: endpoint.port)
+    }
+
+    /// A container connection's handlers; a ``Connector`` of a test or fuzz target adds these too.
+    static func addHandlers(to pipeline: ChannelPipeline.SynchronousOperations, handler: UpstreamHandler) throws {
+        // The head is one the server's parser accepted, plus Berth's own fields:
+        // validating it again for every request is work for nothing.
+        try pipeline.addHTTPClientHandlers(enableOutboundHeaderValidation: false)
+        try pipeline.addHandler(handler)
     }
 
     /// Gives back a connection whose last exchange ended cleanly: its response was read

@@ -1,0 +1,16 @@
+import BerthCore
+import BerthRuntime
+
+/// The engine of a class whose warm gate is opened by hand (the warm-path harnesses and
+/// the gateway's fuzz target): the warm path never calls it, and every call fails.
+public struct NoEngine: ContainerRuntime {
+    static let unused = BerthError(.internal, "the warm path must not call the engine")
+    public init() {}
+    public func startInstance(_ spec: InstanceSpec) async throws(BerthError) -> RunningInstance { throw Self.unused }
+    public func stopInstance(_ containerID: String, signal: String, grace: Duration) async throws(BerthError) { throw Self.unused }
+    public func killInstance(_ containerID: String) async throws(BerthError) { throw Self.unused }
+    public func removeInstance(_ containerID: String) async {}
+    public func waitForExit(_ containerID: String) async throws(BerthError) -> Int { throw Self.unused }
+    public func listInstances(labels: [String]) async throws(BerthError) -> [InstanceSummary] { throw Self.unused }
+    public func runningInstance(_ containerID: String) async throws(BerthError) -> RunningInstance { throw Self.unused }
+}
