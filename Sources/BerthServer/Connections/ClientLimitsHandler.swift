@@ -136,17 +136,7 @@ final class ClientLimitsHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func refuse(_ error: BerthError, context: ChannelHandlerContext) {
         closing = true
         timer?.cancel()
-        var headers = HTTPHeaders()
-        let body = ByteBuffer(string: error.message + "\n")
-        headers.add(name: "content-type", value: "text/plain; charset=utf-8")
-        headers.add(name: "content-length", value: String(body.readableBytes))
-        headers.add(name: "connection", value: "close")
-        let head = HTTPResponseHead(
-            version: .http1_1, status: HTTPResponseStatus(statusCode: error.code.httpStatus, reasonPhrase: error.code.httpReason), headers: headers
-        )
-        context.write(wrapOutboundOut(.head(head)), promise: nil)
-        context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
-        context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
+        ErrorResponse.write(error, version: .http1_1, closeClient: true, context: context).assumeIsolated().whenComplete { _ in
             context.close(promise: nil)
         }
     }
