@@ -229,6 +229,18 @@ struct GatewayFramingTests {
         #expect(!worker.client.isActive)
     }
 
+    @Test("a connection that ends mid-request gets no refusal: the parser's end-of-stream error is none")
+    func endOfStream() throws {
+        for warm in [true, false] {
+            let h = try WarmHarness(warm: warm)
+            try h.send("GET /x HTTP/1.1\r\nHost: a\r\n")
+            h.client.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+            h.loop.run()
+            #expect(throws: HTTPParserError.invalidEOFState, "passed on as before") { try h.client.throwIfErrorCaught() }
+            #expect(try h.clientReceived().isEmpty, "\(warm ? "warm" : "Worker"): nothing written to a client that is gone")
+        }
+    }
+
     @Test("bytes that are not HTTP after a warm request: its response, then Berth's 400, then the close")
     func garbageAfterWarmRequest() throws {
         let h = try WarmHarness()

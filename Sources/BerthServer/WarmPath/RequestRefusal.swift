@@ -11,11 +11,12 @@ extension RequestFraming {
 
 extension BerthError {
     /// The refusal of bytes NIO's HTTP parser rejected, saying why as far as the parser tells.
-    /// Nil for a head too large, which is the limits' to answer.
+    /// Nil for a head too large, which is the limits' to answer (431), and for a connection
+    /// that ended mid-request (a client gone, or closed by a timeout): nothing to answer.
     static func malformedRequest(_ error: HTTPParserError) -> BerthError? {
         let reason: String
         switch error {
-        case .headerOverflow:
+        case .headerOverflow, .invalidEOFState, .closedConnection:
             return nil
         case .invalidHeaderToken:
             reason = "a header name or value has a character it may not, whitespace where none is allowed, or obsolete line folding; send each header on one line as `Name: value` (RFC 9112 §5)"
