@@ -7,6 +7,9 @@ import Synchronization
 /// ``ContainerController`` per id. Lookups take one of several small locks chosen by the id,
 /// so objects do not contend on one lock; each controller then serialises only its own state.
 ///
+/// Objects that hold nothing are forgotten (see `ContainerClass+Forgetting.swift`), so the
+/// memory a class keeps does not grow with the number of names its clients send.
+///
 /// A class outlives deployments: a new deployment replaces its ``ClassSpec`` (new instances
 /// use it at once) while its objects, and their running containers, stay.
 public final class ContainerClass: Sendable {
@@ -23,10 +26,13 @@ public final class ContainerClass: Sendable {
     let clock: BerthClock
     /// Told of every request to the class's objects.
     public let requestObserver: (any RequestObserver)?
-    private let shards: [Shard]
+    let shards: [Shard]
+    /// Objects in memory now (the sum over the shards).
+    let objectCounter = Atomic(0)
 
     final class Shard: Sendable {
-        let objects = Mutex<[ObjectID: ContainerController]>([:])
+        /// The shard's objects by id, the least recently used last.
+        let objects = Mutex(RecencyTable<ObjectID, ContainerController>())
         /// Controllers by the name their id was derived from, so that a request routed by
         /// name (every request of a zero-code route) does not hash the name with SHA-256 again.
         let named = Mutex<[String: ContainerController]>([:])
@@ -87,33 +93,50 @@ public final class ContainerClass: Sendable {
         ObjectID.unique()
     }
 
-    /// `get(id)`: the object's controller, created on first use. Getting it starts nothing.
+    /// `get(id)`: the object's controller, created on first use (or first use after it was
+    /// forgotten). Getting it starts nothing.
     public func get(_ id: ObjectID) -> ContainerController {
-        shards[Self.shard(id, count: shards.count)].objects.withLock { objects in
-            if let existing = objects[id] { return existing }
+        let now = clock.now
+        let (controller, created) = shard(id).objects.withLock { objects in
+            if let existing = objects[id] { return (existing, false) }
             let controller = ContainerController(
                 objectID: id, containerClass: self, hooks: makeHooks(id)
             )
-            objects[id] = controller
-            return controller
+            objects.insert(controller, for: id, now: now)
+            return (controller, true)
         }
+        if created, objectCounter.add(1, ordering: .relaxed).newValue > settings.maxObjects {
+            forgetLeastRecentlyUsed(sparing: controller)
+        }
+        return controller
+    }
+
+    /// The object's controller if it is in memory; nil otherwise (nothing is created).
+    public func existing(_ id: ObjectID) -> ContainerController? {
+        shard(id).objects.withLock { $0[id] }
     }
 
     /// `getByName(name)`.
     public func getByName(_ name: String) -> ContainerController {
         let shard = shards[Self.shard(name: name, count: shards.count)]
-        if let known = shard.named.withLock({ $0[name] }) { return known }
+        if let known = shard.named.withLock({ $0[name] }), !known.isRetired { return known }
         let controller = get(idFromName(name))
-        shard.named.withLock { $0[name] = controller }
+        // Only under the name its id was derived from: forgetting drops that entry.
+        guard controller.objectID.name == name else { return controller }
+        shard.named.withLock { named in
+            // Forgetting marks the controller retired before it drops the entry, so an entry
+            // made before that is dropped, and after it none is made.
+            named[name] = controller.isRetired ? nil : controller
+        }
         return controller
     }
 
-    /// Every object used so far.
+    /// Every object in memory now.
     public var objects: [ContainerController] {
-        shards.flatMap { $0.objects.withLock { Array($0.values) } }
+        shards.flatMap { $0.objects.withLock { $0.values } }
     }
 
-    /// The state of every object used so far, with its instance.
+    /// The state of every object in memory, with its instance.
     public func snapshots() async -> [ObjectSnapshot] {
         var result: [ObjectSnapshot] = []
         for object in objects { result.append(await object.snapshot()) }
@@ -131,6 +154,10 @@ public final class ContainerClass: Sendable {
         var hash = 0
         for byte in name.utf8.suffix(8) { hash = hash &* 31 &+ Int(byte) }
         return abs(hash % count)
+    }
+
+    func shard(_ id: ObjectID) -> Shard {
+        shards[Self.shard(id, count: shards.count)]
     }
 
     static func shard(_ id: ObjectID, count: Int) -> Int {

@@ -36,6 +36,7 @@ extension ContainerController {
             }
         }
         hookDrainer = nil
+        settle()
     }
 
     /// Returns once every hook queued so far has run.

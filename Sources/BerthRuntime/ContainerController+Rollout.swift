@@ -5,7 +5,9 @@ import BerthCore
 extension ContainerController {
     /// Serves from a container that already runs: one Berth started before it restarted.
     /// Returns false (and touches nothing) when this object already has an instance.
-    public func adopt(_ adopted: AdoptedInstance) -> Bool {
+    public func adopt(_ adopted: AdoptedInstance) async -> Bool {
+        guard enter() else { return await successor().adopt(adopted) }
+        defer { leave() }
         let launch = ControllerStateMachine.Launch(
             instanceID: adopted.instanceID, deploymentID: adopted.deploymentID, fingerprint: adopted.fingerprint ?? "",
             created: adopted.created, requested: clock.now, settings: specBox.current.settings
@@ -13,6 +15,7 @@ extension ContainerController {
         guard case .stopped = machine.phase else { return false }
         budget.forceAcquire()
         guard let g = machine.adopt(now: clock.now, launch: launch, running: adopted.instance, slotHeld: true) else { return false }
+        hadContainer = true
         lastSettings = launch.settings
         machine.sleepAfter = settings.sleepAfter
         watchExit(g, containerID: adopted.instance.containerID)
@@ -37,6 +40,8 @@ extension ContainerController {
     /// the replacement answers. Requests arriving meanwhile wait for the replacement.
     /// Returns whether it replaced anything.
     public func rollOver() async throws(BerthError) -> Bool {
+        guard enter() else { return try await existingSuccessor()?.rollOver() ?? false }
+        defer { leave() }
         let (spec, settingsBox) = specBox.current
         guard case .healthy(let current) = machine.phase,
               current.launch.fingerprint != spec.fingerprint || current.launch.deploymentID != spec.deploymentID

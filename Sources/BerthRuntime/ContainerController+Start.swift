@@ -58,6 +58,7 @@ extension ContainerController {
 
     /// The engine created the container of `g`.
     private func instanceCreated(_ g: Int, _ running: RunningInstance) {
+        hadContainer = true
         watchExit(g, containerID: running.containerID)
         guard machine.instance(g) != nil else {
             // Nothing wants it any more (cannot happen today: only its own events end it).

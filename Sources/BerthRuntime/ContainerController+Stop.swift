@@ -50,6 +50,7 @@ extension ContainerController {
             return
         }
         let runtime = self.runtime
+        discarding += 1
         Task {
             try? await runtime.killInstance(id)
             let code = (try? await runtime.waitForExit(id)) ?? -1
@@ -61,5 +62,7 @@ extension ContainerController {
     private func discarded(_ instance: ControllerStateMachine.Instance, exitCode: Int) {
         report(instance, .stopped(exitCode: exitCode, reason: .runtimeSignal))
         if instance.slotHeld { budget.release() }
+        discarding -= 1
+        settle()
     }
 }

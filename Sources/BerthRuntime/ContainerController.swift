@@ -1,6 +1,7 @@
 import BerthCore
 import Foundation
 import Logging
+import Synchronization
 
 /// Owns the container of one Durable Object: starts it once however many requests arrive
 /// together, waits for its ports, counts requests in flight, stops it after `sleepAfter` of
@@ -52,6 +53,16 @@ public actor ContainerController {
     /// Hook calls not yet made, in order, and the task making them (while there are any).
     var hookEvents: [HookEvent] = []
     var hookDrainer: Task<Void, Never>?
+    /// Starts given up on whose container is still being removed.
+    var discarding = 0
+    /// Whether a container ever ran for this controller (an object that never had one
+    /// remembers nothing worth keeping).
+    var hadContainer = false
+    /// What it holds and the calls in progress, for its class to decide whether it may be
+    /// forgotten (``ContainerController/Presence``).
+    nonisolated let presence = Mutex(Presence())
+    /// Set once forgotten, read without the lock by lookups.
+    nonisolated let retiredFlag = Atomic(false)
 
     init(objectID: ObjectID, containerClass: ContainerClass, hooks: any ContainerHooks) {
         self.objectID = objectID
@@ -64,16 +75,32 @@ public actor ContainerController {
     // MARK: State
 
     /// `getState()`.
-    public var status: ContainerStatus { machine.status }
+    public var status: ContainerStatus {
+        get async {
+            if isRetired, let current = existingSuccessor() { return await current.status }
+            return machine.status
+        }
+    }
 
     /// The id of the running instance (its `CLOUDFLARE_DEPLOYMENT_ID`), if one runs.
-    public var instanceID: String? { machine.phase.instance?.launch.instanceID }
+    public var instanceID: String? {
+        get async {
+            if isRetired, let current = existingSuccessor() { return await current.instanceID }
+            return machine.phase.instance?.launch.instanceID
+        }
+    }
 
     /// The engine id of the running container, if one runs.
-    public var containerID: String? { machine.phase.instance?.running?.containerID }
+    public var containerID: String? {
+        get async {
+            if isRetired, let current = existingSuccessor() { return await current.containerID }
+            return machine.phase.instance?.running?.containerID
+        }
+    }
 
     /// The object's state and instance, for the admin API.
-    public func snapshot() -> ObjectSnapshot {
+    public func snapshot() async -> ObjectSnapshot {
+        if isRetired, let current = existingSuccessor() { return await current.snapshot() }
         let instance = machine.phase.instance
         return ObjectSnapshot(
             className: settings.className, objectID: objectID.hex, objectName: objectID.name, state: machine.status.name,
@@ -103,6 +130,8 @@ public actor ContainerController {
     }
 
     private func acquireThroughActor(port: Int?) async throws(BerthError) -> ContainerLease {
+        guard enter() else { return try await successor().acquire(port: port) }
+        defer { leave() }
         let (admission, actions) = machine.requestArrived(now: clock.now, launch: nextLaunch())
         if admission == .wait {
             do {
@@ -142,20 +171,29 @@ public actor ContainerController {
     }
 
     /// `renewActivityTimeout()`.
-    public func renewActivityTimeout() {
+    public func renewActivityTimeout() async {
+        guard enter() else {
+            await existingSuccessor()?.renewActivityTimeout()
+            return
+        }
+        defer { leave() }
         machine.renewActivity(now: clock.now)
     }
 
     // MARK: Explicit control
 
     /// `start(options)`: starts the container if none runs, without waiting for its ports.
-    public func start(_ options: StartOptions = StartOptions()) {
+    public func start(_ options: StartOptions = StartOptions()) async {
+        guard enter() else { return await successor().start(options) }
+        defer { leave() }
         nextStartOptions = options
         perform(machine.startRequested(launch: nextLaunch()))
     }
 
     /// `startAndWaitForPorts()`: starts if needed and returns once healthy.
     public func startAndWaitForPorts(_ options: StartOptions = StartOptions()) async throws(BerthError) {
+        guard enter() else { return try await successor().startAndWaitForPorts(options) }
+        defer { leave() }
         nextStartOptions = options
         let lease = try await acquire()
         await lease.release()
@@ -163,12 +201,22 @@ public actor ContainerController {
 
     /// `stop()`: the stop signal, the grace period, then SIGKILL. Returns once stopped.
     public func stop() async {
+        guard enter() else {
+            await existingSuccessor()?.stop()
+            return
+        }
+        defer { leave() }
         perform(machine.stopRequested(kill: false))
         await waitUntilStopped()
     }
 
     /// `destroy()`: SIGKILL at once. Returns once stopped.
     public func destroy() async {
+        guard enter() else {
+            await existingSuccessor()?.destroy()
+            return
+        }
+        defer { leave() }
         perform(machine.stopRequested(kill: true))
         await waitUntilStopped()
     }
@@ -228,6 +276,7 @@ public actor ContainerController {
             stopWaiters = []
             for waiter in done { waiter.resume() }
         }
+        settle()
     }
 
     /// Opens the gate while the container is healthy, closes it otherwise.

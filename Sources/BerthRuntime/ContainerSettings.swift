@@ -30,6 +30,12 @@ public struct ContainerSettings: Sendable {
     public var instanceType: InstanceType = .default
     /// `CLOUDFLARE_LOCATION` / `CLOUDFLARE_REGION` inside the container.
     public var location = "local"
+    /// How long an object that holds nothing (no container, no request, no work in
+    /// progress) stays in memory before it is forgotten (`berth.limits.object_idle_forget`).
+    public var objectIdleForget: Duration = .seconds(600)
+    /// Objects of the class kept in memory at most (`berth.limits.max_objects`): beyond,
+    /// each new one makes the class forget the least recently used that holds nothing.
+    public var maxObjects = 100_000
 
     public init(app: String, className: String, containerName: String, image: String, defaultPort: Int? = nil, requiredPorts: [Int] = []) {
         self.app = app

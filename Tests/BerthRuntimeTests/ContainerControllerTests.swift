@@ -35,16 +35,21 @@ final class ControllerFixture: Sendable {
     let log = HookLog()
     let containerClass: ContainerClass
 
-    init(maxInstances: Int = 10, sleepAfter: Duration = .seconds(600), expire: Bool = true) throws {
+    init(
+        maxInstances: Int = 10, sleepAfter: Duration = .seconds(600), expire: Bool = true,
+        configure: (inout ContainerSettings) -> Void = { _ in },
+        hooks: (@Sendable (HookLog) -> any ContainerHooks)? = nil
+    ) throws {
         runtime.addImage("img")
         http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)
         var settings = ContainerSettings(app: "app", className: "Mem", containerName: "mem", image: "img", defaultPort: 8080)
         settings.sleepAfter = sleepAfter
         settings.portReadyTimeout = .seconds(5)
+        configure(&settings)
         let log = self.log
         containerClass = ContainerClass(
             spec: ClassSpec(settings: settings, maxInstances: maxInstances, deploymentID: "d1"), runtime: runtime, http: http,
-            hooks: { _ in RecordingHooks(log: log, expire: expire) }, clock: .manual(time)
+            hooks: { _ in hooks?(log) ?? RecordingHooks(log: log, expire: expire) }, clock: .manual(time)
         )
     }
 
