@@ -18,6 +18,10 @@ extension ContainerClass {
     /// Objects in memory now.
     public var objectCount: Int { objectCounter.load(ordering: .relaxed) }
 
+    /// Starts refused so far because every `max_instances` slot was taken. They are counted
+    /// here (and by `berth_max_instances_rejections_total`), not recorded one by one.
+    public var refusedStartCount: Int { refusedStarts.load(ordering: .relaxed) }
+
     /// `controller` was used now: it moves to the front of its shard.
     func touch(_ controller: ContainerController) {
         let (id, now) = (controller.objectID, clock.now)

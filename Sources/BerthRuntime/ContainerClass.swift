@@ -29,6 +29,8 @@ public final class ContainerClass: Sendable {
     let shards: [Shard]
     /// Objects in memory now (the sum over the shards).
     let objectCounter = Atomic(0)
+    /// Starts refused because every `max_instances` slot was taken.
+    let refusedStarts = Atomic(0)
 
     final class Shard: Sendable {
         /// The shard's objects by id, the least recently used last.

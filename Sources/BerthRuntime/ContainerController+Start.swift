@@ -20,14 +20,17 @@ extension ContainerController {
         nextStartOptions = StartOptions()
         lastSettings = instance.launch.settings
         machine.sleepAfter = settings.sleepAfter
-        report(instance, .starting)
         if let reason = specBox.value.disabledReason {
             startError = BerthError(.unavailable, reason)
+            report(instance, .starting)
             report(instance, .failed(message: reason))
             perform(machine.startFailed(generation: g, launch: nextLaunch()))
             return
         }
+        // A refused start is counted, not recorded: an instance that never existed has no
+        // history, and a client sending many names must not grow the state store.
         guard budget.tryAcquire() else {
+            owner.refusedStarts.add(1, ordering: .relaxed)
             startError = BerthError(
                 .capacityExceeded,
                 "There is no Container instance available at this time. This is likely because you have reached your max concurrent instance count (max_instances = \(budget.limit) for \(settings.className)); try again shortly."
@@ -39,6 +42,7 @@ extension ContainerController {
             budget.release()
             return
         }
+        report(instance, .starting)
         let spec = makeSpec(instance.launch, options: options)
         let (runtime, limit) = (self.runtime, settings.instanceGetTimeout)
         Task {

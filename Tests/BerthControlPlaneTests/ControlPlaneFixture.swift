@@ -50,6 +50,8 @@ final class ControlPlane: Sendable {
     let deployer: Deployer
     let events: InstanceEventHub
     let telemetry: Telemetry
+    /// Writes instance events to `store`, when asked for (`recordEvents`).
+    let recording: Task<Void, Never>?
     private let served: Served
 
     /// What the deployer last handed the gateway.
@@ -59,14 +61,14 @@ final class ControlPlane: Sendable {
 
     /// A project, an engine and a control plane on them for `body`; all closed and removed after.
     static func with(
-        berth: String = "{}", maxInstances: Int = 5, containerTypes: [String: any Container.Type] = [:],
+        berth: String = "{}", maxInstances: Int = 5, containerTypes: [String: any Container.Type] = [:], recordEvents: Bool = false,
         _ body: (ControlPlane) async throws -> Void
     ) async throws {
         let project = try MemoryProject(berth: berth, maxInstances: maxInstances)
         defer { project.remove() }
         let engine = MemoryEngine()
         defer { engine.shutdown() }
-        let plane = try await open(project, engine: engine, containerTypes: containerTypes)
+        let plane = try await open(project, engine: engine, containerTypes: containerTypes, recordEvents: recordEvents)
         do {
             try await body(plane)
         } catch {
@@ -105,13 +107,15 @@ final class ControlPlane: Sendable {
     }
 
     static func open(
-        _ project: MemoryProject, engine: MemoryEngine, containerTypes: [String: any Container.Type] = [:]
+        _ project: MemoryProject, engine: MemoryEngine, containerTypes: [String: any Container.Type] = [:], recordEvents: Bool = false
     ) async throws -> ControlPlane {
         var logger = Logger(label: "berth.test")
         logger.logLevel = .critical
         let store = try await StateStore.open(path: project.folder + "/state.sqlite", logger: logger)
         let telemetry = Telemetry()
-        let events = InstanceEventHub(recorder: nil, telemetry: telemetry)
+        let recorder = recordEvents ? StateRecorder(store: store, logger: logger) : nil
+        let recording = recorder.map { recorder in Task { _ = try? await recorder.run() } }
+        let events = InstanceEventHub(recorder: recorder, telemetry: telemetry)
         let registry = ClassRegistry(
             runtime: engine, logger: logger, observer: events, telemetry: telemetry, containerTypes: containerTypes,
             ownerLabels: ["berth.server": project.serverID]
@@ -121,12 +125,15 @@ final class ControlPlane: Sendable {
             registry: registry, store: store, engine: engine, ownerLabel: "berth.server=\(project.serverID)", logger: logger,
             serve: { platform in served.platform.withLock { $0 = platform } }
         )
-        return ControlPlane(project: project, engine: engine, store: store, registry: registry, deployer: deployer, events: events, telemetry: telemetry, served: served)
+        return ControlPlane(
+            project: project, engine: engine, store: store, registry: registry, deployer: deployer, events: events, telemetry: telemetry,
+            recording: recording, served: served
+        )
     }
 
     private init(
         project: MemoryProject, engine: MemoryEngine, store: StateStore, registry: ClassRegistry, deployer: Deployer, events: InstanceEventHub,
-        telemetry: Telemetry, served: Served
+        telemetry: Telemetry, recording: Task<Void, Never>?, served: Served
     ) {
         self.project = project
         self.engine = engine
@@ -135,6 +142,7 @@ final class ControlPlane: Sendable {
         self.deployer = deployer
         self.events = events
         self.telemetry = telemetry
+        self.recording = recording
         self.served = served
     }
 
@@ -182,6 +190,7 @@ final class ControlPlane: Sendable {
     func abandon() async {
         await deployer.cancelRollout()
         await registry.closeConnections()
+        recording?.cancel()
         await store.close()
     }
 
@@ -189,6 +198,8 @@ final class ControlPlane: Sendable {
     func close() async {
         await deployer.cancelRollout()
         await registry.shutdown()
+        recording?.cancel()
+        await recording?.value
         await store.close()
     }
 }

@@ -175,7 +175,7 @@ struct ObjectForgettingTests {
         await f.shutdown()
     }
 
-    @Test("an object whose start max_instances refused is forgotten once idle")
+    @Test("an object whose start max_instances refused is forgotten once idle, and the refusal counted")
     func refusedForgotten() async throws {
         let f = try ControllerFixture(maxInstances: 1)
         let cls = f.containerClass
@@ -189,6 +189,7 @@ struct ObjectForgettingTests {
             }
         }
         await f.eventually("the refused objects forgotten") { cls.objectCount == 1 }
+        #expect(cls.refusedStartCount == 20)
         #expect(cls.shards.reduce(0) { $0 + $1.named.withLock { $0.count } } == 1)
         #expect(f.runtime.count("start") == 1)
         await f.shutdown()
