@@ -57,6 +57,8 @@ public actor StateStore {
         )
         """,
         "CREATE INDEX IF NOT EXISTS events_by_instance ON events (instance_id)",
+        // The retention rule counts each object's events from its newest.
+        "CREATE INDEX IF NOT EXISTS events_by_object ON events (class_name, object_id, id)",
         """
         CREATE TABLE IF NOT EXISTS classes (
             class_name TEXT PRIMARY KEY, container_name TEXT NOT NULL, deployment_id TEXT NOT NULL, image TEXT NOT NULL,

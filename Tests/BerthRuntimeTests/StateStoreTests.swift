@@ -64,6 +64,47 @@ struct StateStoreTests {
         await reopened.close()
     }
 
+    @Test("retention: every event of the last day, the last N of each object before, at most maxEvents; instances go with their events")
+    func retention() async throws {
+        let path = temporaryPath()
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
+        let store = try await StateStore.open(path: path)
+        let day = 86_400.0, now = 10 * day
+        // o1: five instances two days ago, three events each, and one today.
+        for n in 0..<5 {
+            let at = now - 2 * day + Double(n * 10)
+            try await store.record(record("old\(n)", object: "o1", at: at), .starting)
+            try await store.record(record("old\(n)", object: "o1", at: at + 1), .healthy(coldStart: .milliseconds(5)))
+            try await store.record(record("old\(n)", object: "o1", at: at + 2), .stopped(exitCode: 0, reason: .runtimeSignal))
+        }
+        try await store.record(record("today", object: "o1", at: now - 60), .starting)
+        try await store.record(record("today", object: "o1", at: now - 59), .healthy(coldStart: .milliseconds(5)))
+        // o2: old, but fewer events than N.
+        try await store.record(record("lone", object: "o2", at: now - 3 * day), .starting)
+        try await store.record(record("lone", object: "o2", at: now - 3 * day + 1), .stopped(exitCode: 0, reason: .runtimeSignal))
+        // o3: a start an earlier version recorded and then refused: still "starting".
+        try await store.record(record("refused", object: "o3", at: now - 2 * day), .starting)
+        #expect(try await store.rowCounts() == (instances: 8, events: 20))
+
+        let rule = EventRetention(perObject: 4, maxAge: .seconds(86_400))
+        #expect(try await store.prune(rule, now: Date(timeIntervalSince1970: now)) == 14)
+        #expect(try await store.rowCounts() == (instances: 3, events: 6))
+        #expect(try await store.events(instanceID: "today").map(\.kind) == ["starting", "healthy"])
+        #expect(try await store.events(instanceID: "old4").map(\.kind) == ["healthy", "stopped"])
+        #expect(try await store.events(instanceID: "lone").map(\.kind) == ["starting", "stopped"])
+        #expect(Set(try await store.instances().map(\.instanceID)) == ["today", "old4", "lone"])
+        // Pruning again changes nothing.
+        #expect(try await store.prune(rule, now: Date(timeIntervalSince1970: now)) == 0)
+
+        // At most maxEvents, the oldest written first; an instance that runs keeps its row.
+        var capped = rule
+        capped.maxEvents = 3
+        #expect(try await store.prune(capped, now: Date(timeIntervalSince1970: now)) == 3)
+        #expect(try await store.events(instanceID: "today").map(\.kind) == ["healthy"])
+        #expect(Set(try await store.instances().map(\.instanceID)) == ["today", "lone"])
+        await store.close()
+    }
+
     @Test("an unwritable path is a clear error naming it")
     func unwritable() async throws {
         do {
