@@ -111,6 +111,12 @@ public final class ClassRegistry: Sendable {
         return containerClass
     }
 
+    /// Forgets, in every class, the objects that have held nothing for `objectIdleForget`.
+    @discardableResult
+    public func forgetIdleObjects() -> Int {
+        all.reduce(0) { $0 + $1.forgetIdleObjects() }
+    }
+
     /// Stops every container (SIGTERM, grace, SIGKILL) and closes the proxy's connections.
     public func shutdown() async {
         await withTaskGroup(of: Void.self) { group in

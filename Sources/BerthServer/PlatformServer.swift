@@ -97,6 +97,7 @@ public struct PlatformServer: Sendable {
                 .init(service: recorder),
                 .init(service: ContainersService(deployer: deployer, stopContainers: options.stopContainersOnExit, say: say)),
                 .init(service: TelemetrySampler(telemetry: telemetry, registry: classes)),
+                .init(service: ObjectSweeper(registry: classes)),
                 // A failed startup shuts the group down gracefully, and its error is thrown.
                 .init(service: startup, failureTerminationBehavior: .gracefullyShutdownGroup),
             ]

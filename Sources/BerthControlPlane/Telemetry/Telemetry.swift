@@ -18,6 +18,7 @@ import Synchronization
 /// | `berth_proxy_errors_total{class}` | counter: the container dropped or refused a request |
 /// | `berth_max_instances_rejections_total{class}` | counter |
 /// | `berth_instances{class,state}` | gauge, set when scraped |
+/// | `berth_objects{class}` | gauge: objects in memory, set when scraped |
 public final class Telemetry: InstanceObserver {
     public let registry = PrometheusCollectorRegistry()
     let factory: PrometheusMetricsFactory
@@ -63,15 +64,21 @@ public final class Telemetry: InstanceObserver {
             var byState: [String: Int] = ["running": 0, "healthy": 0, "stopping": 0, "stopped": 0, "stopped_with_code": 0]
             for snapshot in snapshots { byState[snapshot.state, default: 0] += 1 }
             for (state, count) in byState { gauge(containerClass.className, state).record(count) }
+            gauge(containerClass.className, nil).record(containerClass.objectCount)
             forClass(containerClass.className).history.running(snapshots.filter(\.isLive).count)
         }
     }
 
-    private func gauge(_ className: String, _ state: String) -> CoreMetrics.Gauge {
+    /// `berth_instances{class,state}`, or `berth_objects{class}` without a state.
+    private func gauge(_ className: String, _ state: String?) -> CoreMetrics.Gauge {
         instanceGauges.withLock { gauges in
-            let key = className + "\u{0}" + state
+            let key = className + "\u{0}" + (state ?? "\u{0}objects")
             if let existing = gauges[key] { return existing }
-            let created = CoreMetrics.Gauge(label: "berth_instances", dimensions: [("class", className), ("state", state)], factory: factory)
+            let created = if let state {
+                CoreMetrics.Gauge(label: "berth_instances", dimensions: [("class", className), ("state", state)], factory: factory)
+            } else {
+                CoreMetrics.Gauge(label: "berth_objects", dimensions: [("class", className)], factory: factory)
+            }
             gauges[key] = created
             return created
         }
