@@ -9,9 +9,9 @@ extension Harness {
     /// this one): idle after its deployment, with 50 running instances, after 10,000 more
     /// objects were used, and after 200,000 names more. Those get `max_instances` (50)
     /// answers: each object is created, asked for a start and refused, so the growth per
-    /// object is what Berth keeps for an object that never ran (and, for the 200,000, what
-    /// state.sqlite keeps). Running and then stopping 10,000 containers would take this
-    /// machine about half an hour.
+    /// object is what Berth keeps for an object that never ran; and what state.sqlite keeps
+    /// per refused name, once the server has stopped. Running and then stopping 10,000
+    /// containers would take this machine about half an hour.
     func footprint(into results: inout Results) async throws {
         let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("berth").path
         guard FileManager.default.isExecutableFile(atPath: executable) else {
@@ -47,31 +47,29 @@ extension Harness {
         guard started[200] == runningCount else { throw BerthError(.internal, "50 starts answered \(started)") }
         try await Task.sleep(for: .seconds(1))
         let running = try Self.residentBytes(pid)
+        let stateBase = Self.stateBytes(project.folder)
 
         let refused = try await requestAll((0..<stoppedCount).map { "\(gateway)/container/stopped-\($0)" }, concurrency: 32)
         guard refused[503] == stoppedCount else { throw BerthError(.internal, "the used objects answered \(refused)") }
         try await Task.sleep(for: .seconds(1))
         let stopped = try Self.residentBytes(pid)
 
-        // Names no one will use again, all refused: what memory and state.sqlite keep for
-        // each is what an unauthenticated client can make Berth keep by varying the URL.
-        let stateBefore = Self.stateBytes(project.folder)
+        // Names no one will use again, all refused: what memory keeps for each is what an
+        // unauthenticated client can make Berth keep by varying the URL. Events are written
+        // off the request path: the state files unchanged for 5 s (at most 2 minutes) mean
+        // that nothing is queued any more.
         let unused = try await requestAll((0..<unusedCount).map { "\(gateway)/container/unused-\($0)" }, concurrency: 32)
         guard unused[503] == unusedCount else { throw BerthError(.internal, "the unused names answered \(unused)") }
-        // The events are written off the request path: wait (up to a minute) until the
-        // file stops growing, then read both.
-        var stateAfter = Self.stateBytes(project.folder)
-        for _ in 0..<60 {
+        var (lastState, quiet, waited) = (Self.stateBytes(project.folder), 0, 0)
+        while quiet < 5 && waited < 120 {
             try await Task.sleep(for: .seconds(1))
             let now = Self.stateBytes(project.folder)
-            if now == stateAfter { break }
-            stateAfter = now
+            (quiet, lastState, waited) = (now == lastState ? quiet + 1 : 0, now, waited + 1)
         }
         let afterUnused = try Self.residentBytes(pid)
 
         results.set("footprint.unused_names", Double(unusedCount))
         results.set("footprint.per_unused_name_bytes", Double(afterUnused - stopped) / Double(unusedCount))
-        results.set("footprint.per_unused_name_state_bytes", Double(stateAfter - stateBefore) / Double(unusedCount))
         results.set("footprint.idle_rss_mb", Double(idle) / 1_048_576)
         results.set("footprint.running50_rss_mb", Double(running) / 1_048_576)
         results.set("footprint.per_running_instance_bytes", Double(running - idle) / Double(runningCount))
@@ -81,6 +79,9 @@ extension Harness {
 
         process.interrupt()
         process.waitUntilExit()
+        // Stopped: the write-ahead log is in the file now, and removed.
+        let stateFinal = Self.stateBytes(project.folder)
+        results.set("footprint.per_refused_name_state_bytes", Double(stateFinal - stateBase) / Double(stoppedCount + unusedCount))
         for container in (try? await client.listContainers(all: true, labels: ["\(BerthLabel.app)=\(project.app)"])) ?? [] {
             try? await client.removeContainer(container.id, force: true)
         }
