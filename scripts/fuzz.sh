@@ -9,6 +9,7 @@
 #   FUZZ_CONFIG=release  build configuration (default debug)
 #   FUZZ_MAX_SECONDS=N   also stop each target after N seconds (default: no limit)
 #   FUZZ_RESULTS=FILE    where the JSON goes (default fuzz/out/results.json)
+#   FUZZ_SKIP_BUILD=1    run the executables already built
 #
 # New inputs go to fuzz/out/corpus/TARGET (started afresh each run), crash reproducers to
 # fuzz/out/crashes/; fix the crash, then copy its reproducer to fuzz/regressions/TARGET/.
@@ -29,16 +30,18 @@ mkdir -p "$OUT/crashes" "$OUT/logs"
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 
-echo "berth-fuzz: building the fuzz targets ($CONFIG, -sanitize=fuzzer,address)"
 build_start=$(now)
+if [ "${FUZZ_SKIP_BUILD:-}" != 1 ]; then
+echo "berth-fuzz: building the fuzz targets ($CONFIG, -sanitize=fuzzer,address)"
 # SwiftPM passes `--sanitize fuzzer --sanitize address` to swiftc as two -sanitize= flags, of
 # which swiftc keeps the last: Swift code would get no coverage. The one combined flag last
 # wins; the C targets (NIO's llhttp parser among them) get both from --sanitize.
 FLAGS=(-c "$CONFIG" --sanitize fuzzer --sanitize address -Xswiftc -sanitize=fuzzer,address -Xswiftc -g)
 swift build --package-path fuzz --scratch-path "$SCRATCH" "${FLAGS[@]}" >"$OUT/logs/build.log" 2>&1 \
   || { tail -40 "$OUT/logs/build.log" >&2; echo "berth-fuzz: error: the build failed ($OUT/logs/build.log)" >&2; exit 1; }
+fi
 build_seconds=$(elapsed "$build_start" "$(now)")
-bin=$(swift build --package-path fuzz --scratch-path "$SCRATCH" "${FLAGS[@]}" --show-bin-path)
+bin=$SCRATCH/$CONFIG
 echo "berth-fuzz: built in ${build_seconds}s"
 
 failed=0

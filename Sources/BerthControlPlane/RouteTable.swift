@@ -43,11 +43,13 @@ public struct RouteTable: Sendable {
         )
     }
 
-    /// A field's values as one, joined by ", "; nil when there is none.
+    /// A field's values as one, each without the spaces and tabs around it (NIO's parser
+    /// keeps trailing ones, HTTPTypes drops them), joined by ", "; nil when there is none.
     static func combined(_ values: some Sequence<String>) -> String? {
         var result: String?
         for value in values {
-            result = result.map { $0 + ", " + value } ?? value
+            let trimmed = value.trimmingCharacters(in: [" ", "\t"])
+            result = result.map { $0 + ", " + trimmed } ?? trimmed
         }
         return result
     }
