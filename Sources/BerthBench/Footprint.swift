@@ -9,9 +9,9 @@ extension Harness {
     /// this one): idle after its deployment, with 50 running instances, after 10,000 more
     /// objects were used, and after 200,000 names more. Those get `max_instances` (50)
     /// answers: each object is created, asked for a start and refused, so the growth per
-    /// object is what Berth keeps for an object that never ran; and what state.sqlite keeps
-    /// per refused name, once the server has stopped. Running and then stopping 10,000
-    /// containers would take this machine about half an hour.
+    /// object is what Berth keeps for an object that never ran; and the size of state.sqlite
+    /// once the server has stopped. Running and then stopping 10,000 containers would take
+    /// this machine about half an hour.
     func footprint(into results: inout Results) async throws {
         let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("berth").path
         guard FileManager.default.isExecutableFile(atPath: executable) else {
@@ -47,7 +47,6 @@ extension Harness {
         guard started[200] == runningCount else { throw BerthError(.internal, "50 starts answered \(started)") }
         try await Task.sleep(for: .seconds(1))
         let running = try Self.residentBytes(pid)
-        let stateBase = Self.stateBytes(project.folder)
 
         let refused = try await requestAll((0..<stoppedCount).map { "\(gateway)/container/stopped-\($0)" }, concurrency: 32)
         guard refused[503] == stoppedCount else { throw BerthError(.internal, "the used objects answered \(refused)") }
@@ -79,9 +78,11 @@ extension Harness {
 
         process.interrupt()
         process.waitUntilExit()
-        // Stopped: the write-ahead log is in the file now, and removed.
-        let stateFinal = Self.stateBytes(project.folder)
-        results.set("footprint.per_refused_name_state_bytes", Double(stateFinal - stateBase) / Double(stoppedCount + unusedCount))
+        // Stopped: the write-ahead log is in the file now, and removed. The whole file per
+        // refused name bounds what each of them left there.
+        let state = Self.stateBytes(project.folder)
+        results.set("footprint.state_mb", Double(state) / 1_048_576)
+        results.set("footprint.state_bytes_per_refused_name", Double(state) / Double(stoppedCount + unusedCount))
         for container in (try? await client.listContainers(all: true, labels: ["\(BerthLabel.app)=\(project.app)"])) ?? [] {
             try? await client.removeContainer(container.id, force: true)
         }
