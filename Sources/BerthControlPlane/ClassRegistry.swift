@@ -42,7 +42,7 @@ public final class ClassRegistry: Sendable {
         configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 256)
         configuration.httpVersion = .http1Only
         http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
-        proxy = ContainerProxy(http: http)
+        proxy = ContainerProxy(http: http, responseTimeout: responseTimeout)
     }
 
     /// Every class served so far, also those the current deployment no longer has.

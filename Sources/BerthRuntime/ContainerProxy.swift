@@ -7,9 +7,13 @@ import NIOHTTP1
 /// Forwards requests to containers over pooled connections, streaming both bodies.
 public struct ContainerProxy: Sendable {
     let http: HTTPClient
+    /// `berth.limits.response_timeout`, as `http` enforces it (its read timeout): named in
+    /// the errors, as the warm path names it.
+    let responseTimeout: Duration?
 
-    public init(http: HTTPClient) {
+    public init(http: HTTPClient, responseTimeout: Duration? = nil) {
         self.http = http
+        self.responseTimeout = responseTimeout
     }
 
     /// Sends `request` to the container behind `lease`. The returned body releases the lease
@@ -39,14 +43,14 @@ public struct ContainerProxy: Sendable {
             response = try await http.execute(outbound, timeout: .minutes(15))
         } catch {
             await lease.release()
-            throw ForwardingPolicy.failure(error)
+            throw ForwardingPolicy.failure(error, responseTimeout: responseTimeout)
         }
         var head = HTTPResponse(status: .init(code: Int(response.status.code), reasonPhrase: response.status.reasonPhrase))
         let listed = HopByHop.connectionListed(in: response.headers)
         for (name, value) in response.headers where ForwardingPolicy.responseHeader(name, listed: listed) != .drop {
             if let fieldName = HTTPField.Name(name) { head.headerFields.append(HTTPField(name: fieldName, value: value)) }
         }
-        return ProxiedResponse(head: head, body: ProxiedBody(body: response.body, lease: lease))
+        return ProxiedResponse(head: head, body: ProxiedBody(body: response.body, lease: lease, responseTimeout: responseTimeout))
     }
 }
 /// A container's response: its head, and its body as it streams.
@@ -61,14 +65,16 @@ public struct ProxiedBody: AsyncSequence, Sendable {
     public typealias Element = ByteBuffer
     let body: HTTPClientResponse.Body
     let lease: ContainerLease
+    let responseTimeout: Duration?
 
     public func makeAsyncIterator() -> Iterator {
-        Iterator(base: body.makeAsyncIterator(), lease: lease)
+        Iterator(base: body.makeAsyncIterator(), lease: lease, responseTimeout: responseTimeout)
     }
 
     public struct Iterator: AsyncIteratorProtocol {
         var base: HTTPClientResponse.Body.AsyncIterator
         let lease: ContainerLease
+        let responseTimeout: Duration?
 
         public mutating func next() async throws -> ByteBuffer? {
             do {
@@ -79,7 +85,7 @@ public struct ProxiedBody: AsyncSequence, Sendable {
                 return chunk
             } catch {
                 await lease.release()
-                throw ForwardingPolicy.interrupted(error)
+                throw ForwardingPolicy.interrupted(error, responseTimeout: responseTimeout)
             }
         }
     }

@@ -123,6 +123,7 @@ struct ClientLimitsEngineTests {
             let cold = try await f.request("/container/slow?/sleep/6")
             #expect(cold.status == 504)
             #expect(cold.body.contains("response_timeout"))
+            #expect(cold.body == "the container did not answer within berth.limits.response_timeout (2s)\n", "both paths say the same")
             // The warm path.
             let warm = try await f.request("/container/slow?/sleep/6")
             #expect(warm.status == 504)

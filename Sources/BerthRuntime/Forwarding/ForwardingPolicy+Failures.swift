@@ -5,9 +5,10 @@ import NIOCore
 extension ForwardingPolicy {
     /// The error a client gets when the container did not answer: the connection was refused,
     /// failed, or closed before a response head. Both proxies say the same; its code
-    /// (`container_unreachable`) makes it a 502 in the one table of statuses.
-    public static func failure(_ error: any Error) -> BerthError {
-        if case HTTPClientError.readTimeout? = error as? HTTPClientError { return silent(cause: error) }
+    /// (`container_unreachable`) makes it a 502 in the one table of statuses; a container
+    /// silent for `responseTimeout` gets ``silent(after:cause:)`` (504).
+    public static func failure(_ error: any Error, responseTimeout: Duration? = nil) -> BerthError {
+        if case HTTPClientError.readTimeout? = error as? HTTPClientError { return silent(after: responseTimeout, cause: error) }
         return BerthError(
             .containerUnreachable, "the container did not answer: \(reason(error)); it may have crashed or closed the connection", cause: error
         )
@@ -16,9 +17,12 @@ extension ForwardingPolicy {
     /// The error when the container's connection broke after its response began. The
     /// response cannot be completed: the client's connection is cut, never handed a
     /// truncated body as a whole one.
-    public static func interrupted(_ error: any Error) -> BerthError {
+    public static func interrupted(_ error: any Error, responseTimeout: Duration? = nil) -> BerthError {
         if case HTTPClientError.readTimeout? = error as? HTTPClientError {
-            return BerthError(.timeout, "the container sent nothing for berth.limits.response_timeout in the middle of the response", cause: error)
+            return BerthError(
+                .timeout, "the container sent nothing for berth.limits.response_timeout\(limitText(responseTimeout)) in the middle of the response",
+                cause: error
+            )
         }
         return BerthError(.containerUnreachable, "the container closed the connection in the middle of the response", cause: error)
     }
@@ -26,8 +30,11 @@ extension ForwardingPolicy {
     /// The error when a container stayed silent for `berth.limits.response_timeout` before
     /// its response head (504): the request is given up, the connection to it closed.
     public static func silent(after limit: Duration? = nil, cause: (any Error)? = nil) -> BerthError {
-        let limitText = limit.map { " (\(DurationText.format($0)))" } ?? ""
-        return BerthError(.timeout, "the container did not answer within berth.limits.response_timeout\(limitText)", cause: cause)
+        BerthError(.timeout, "the container did not answer within berth.limits.response_timeout\(limitText(limit))", cause: cause)
+    }
+
+    private static func limitText(_ limit: Duration?) -> String {
+        limit.map { " (\(DurationText.format($0)))" } ?? ""
     }
 
     /// Why a connection to a container failed, in words, for NIO's and AsyncHTTPClient's

@@ -23,8 +23,12 @@ final class ClientLimitsHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var context: ChannelHandlerContext?
     private var closing = false
 
-    init(settings: ClientTimeouts.Settings, now: NIODeadline) {
+    /// `berth.limits.max_header_bytes`, as the parser before this enforces it: named in the 431.
+    private let maxHeaderBytes: Int
+
+    init(settings: ClientTimeouts.Settings, maxHeaderBytes: Int, now: NIODeadline) {
         timeouts = ClientTimeouts(settings: settings, now: now)
+        self.maxHeaderBytes = maxHeaderBytes
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -94,7 +98,7 @@ final class ClientLimitsHandler: ChannelDuplexHandler, RemovableChannelHandler {
         // request must not become a second answer.
         if closing { return }
         if let parserError = error as? HTTPParserError, parserError == .headerOverflow, timeouts.pending == 0, !timeouts.responseStarted {
-            refuse(BerthError(.headersTooLarge, "the request head is larger than berth.limits.max_header_bytes"), context: context)
+            refuse(BerthError(.headersTooLarge, "the request head is larger than berth.limits.max_header_bytes (\(maxHeaderBytes) bytes); send fewer or shorter header fields (cookies, tokens)"), context: context)
             return
         }
         context.fireErrorCaught(error)

@@ -60,7 +60,7 @@ struct BerthHTTPChannel: ServerChildChannel, HTTPChannelHandler {
         decoderLimits.maxHeaderFieldSize = limits.maxHeaderBytes
         decoderLimits.maxHeaderListSize = limits.maxHeaderBytes
         decoderLimits.maxHeaderFieldCount = HTTP1Channel.Configuration().httpDecoder.maxHeaderFieldCount
-        let clientLimits = ClientLimitsHandler(settings: limits.timeouts, now: channel.eventLoop.now)
+        let clientLimits = ClientLimitsHandler(settings: limits.timeouts, maxHeaderBytes: limits.maxHeaderBytes, now: channel.eventLoop.now)
         try pipeline.addHandler(ConnectionLimitHandler(count: limits.connections))
         try pipeline.addHandler(ClientBytesHandler(limits: clientLimits))
         try pipeline.configureHTTPServerPipeline(

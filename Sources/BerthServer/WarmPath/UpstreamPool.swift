@@ -66,7 +66,7 @@ package final class UpstreamPool: @unchecked Sendable {
     /// Connections to containers opened by this loop.
     var opened = 0
 
-    init(eventLoop: any EventLoop, maxIdlePerEndpoint: Int, responseTimeout: TimeAmount = .seconds(60), connector: Connector? = nil) {
+    init(eventLoop: any EventLoop, maxIdlePerEndpoint: Int, responseTimeout: TimeAmount = TimeAmount(LimitSettings().responseTimeout), connector: Connector? = nil) {
         self.eventLoop = eventLoop
         self.maxIdlePerEndpoint = maxIdlePerEndpoint
         self.responseTimeout = responseTimeout
@@ -157,6 +157,31 @@ final class UpstreamHandler: ChannelInboundHandler, @unchecked Sendable {
     var exchange: WarmExchange?
     weak var pool: UpstreamPool?
     var endpoint: Endpoint?
+    private var eventLoop: (any EventLoop)?
+    /// The `response_timeout` timer, one per connection across its exchanges: an exchange
+    /// arms it only when none runs, and a timer that fires early (the exchange's deadline
+    /// moved on, or the connection went back to the pool) asks again or stops. So a warm
+    /// request schedules nothing in the usual case.
+    private var responseTimer: Scheduled<Void>?
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        eventLoop = context.eventLoop
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        responseTimer?.cancel()
+        responseTimer = nil
+    }
+
+    /// Makes sure the timer fires no later than `deadline`, which is never earlier than one
+    /// already set (each is a moment of progress plus the same timeout).
+    func armResponseTimer(at deadline: NIODeadline) {
+        guard responseTimer == nil, let eventLoop else { return }
+        responseTimer = eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
+            responseTimer = nil
+            if let next = exchange?.responseTimerFired() { armResponseTimer(at: next) }
+        }
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         exchange?.upstreamRead(unwrapInboundIn(data))
@@ -172,6 +197,8 @@ final class UpstreamHandler: ChannelInboundHandler, @unchecked Sendable {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        responseTimer?.cancel()
+        responseTimer = nil
         if let exchange {
             self.exchange = nil
             exchange.upstreamFailed(ChannelError.eof)

@@ -25,9 +25,9 @@ final class WarmExchange {
     private var upstream: UpstreamConnection?
     /// Request parts read before the container's connection was ready.
     private var pending: [HTTPClientRequestPart] = []
-    /// `response_timeout`: runs from the request's head going out, counting the container's
-    /// silence while the exchange waits on it (``WarmExchangeStateMachine/waitsOnContainer``).
-    private var responseTimer: Scheduled<Void>?
+    /// `response_timeout`: counts the container's silence from the request's head going out,
+    /// while the exchange waits on it (``WarmExchangeStateMachine/waitsOnContainer``). The
+    /// timer is the container connection's (``UpstreamHandler/armResponseTimer(at:)``).
     private var lastProgress = NIODeadline.uptimeNanoseconds(0)
 
     /// `body`: how the request's body is delimited, as ``RequestFraming`` found it.
@@ -164,8 +164,7 @@ final class WarmExchange {
 
     private func startResponseTimer() {
         progress()
-        guard responseTimer == nil else { return }
-        scheduleResponseTimer(at: lastProgress + pool.responseTimeout)
+        upstream?.handler.armResponseTimer(at: lastProgress + pool.responseTimeout)
     }
 
     /// The container did something (or the exchange stopped waiting on it): its silence
@@ -174,24 +173,16 @@ final class WarmExchange {
         lastProgress = context.eventLoop.now
     }
 
-    private func scheduleResponseTimer(at deadline: NIODeadline) {
-        responseTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
-            responseTimer = nil
-            guard upstream != nil else { return }
-            let now = context.eventLoop.now
-            if !machine.waitsOnContainer { lastProgress = now }
-            let due = lastProgress + pool.responseTimeout
-            if due > now {
-                scheduleResponseTimer(at: due)
-            } else {
-                containerTimedOut()
-            }
-        }
-    }
-
-    private func stopResponseTimer() {
-        responseTimer?.cancel()
-        responseTimer = nil
+    /// From the container connection's timer: when to look again, or nil when the exchange
+    /// gave up on a silent container (or no longer waits on one).
+    func responseTimerFired() -> NIODeadline? {
+        guard upstream != nil else { return nil }
+        let now = context.eventLoop.now
+        if !machine.waitsOnContainer { lastProgress = now }
+        let due = lastProgress + pool.responseTimeout
+        if due > now { return due }
+        containerTimedOut()
+        return nil
     }
 
     private func containerTimedOut() {
@@ -219,7 +210,6 @@ final class WarmExchange {
 
     /// Answers Berth's error instead of the container's response and releases the lease.
     private func answerFailure(_ error: BerthError, closeClient: Bool, finish: WarmExchangeStateMachine.Finish?) {
-        stopResponseTimer()
         pending = []
         sendError(error, closeClient: closeClient)
         lease.releaseNow()
@@ -299,12 +289,10 @@ final class WarmExchange {
         case .finish(let finish):
             self.finish(finish)
         case .abortClient:
-            stopResponseTimer()
             lease.releaseNow()
             closeUpstream()
             handler.exchangeAborted(self, context: context)
         case .abandon:
-            stopResponseTimer()
             lease.releaseNow()
             closeUpstream()
         case .setUpstreamReads(let on):
@@ -319,7 +307,6 @@ final class WarmExchange {
     }
 
     private func finish(_ finish: WarmExchangeStateMachine.Finish) {
-        stopResponseTimer()
         if let upstream {
             switch finish.upstream {
             case .giveBack(let resumeReads):
