@@ -22,6 +22,7 @@ public final class ClassRegistry: Sendable {
     let http: HTTPClient
     public let proxy: ContainerProxy
     private let classes = Mutex<[String: ContainerClass]>([:])
+    private let namespace = Mutex<String?>(nil)
     private let connectionsClosed = Atomic(false)
 
     public init(
@@ -49,6 +50,13 @@ public final class ClassRegistry: Sendable {
     public var all: [ContainerClass] { classes.withLock { Array($0.values) } }
 
     public subscript(className: String) -> ContainerClass? { classes.withLock { $0[className] } }
+
+    /// The app name every class's object ids are derived from (`idFromName`), whatever app
+    /// name a deployment has; until set, each class takes its first deployment's.
+    public var objectNamespace: String? {
+        get { namespace.withLock { $0 } }
+        set { namespace.withLock { $0 = newValue } }
+    }
 
     /// The platform of a deployment: its classes updated (new instances use the new spec at
     /// once), classes it does not name disabled.
@@ -108,7 +116,8 @@ public final class ClassRegistry: Sendable {
             hooks: { id in
                 guard let type, let owner = holder.value else { return DefaultHooks() }
                 return type.init(context: ContainerContext(id: id, containerClass: owner, proxy: proxy))
-            }
+            },
+            idNamespace: objectNamespace
         )
         holder.value = containerClass
         return containerClass

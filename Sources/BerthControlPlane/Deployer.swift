@@ -67,6 +67,7 @@ public actor Deployer {
         }
         for row in try await store.classes() { classRows[row.className] = row }
         if let current {
+            try await pinObjectNamespace(current)
             try activate(current)
             for row in classRows.values { if let reason = row.deleted { registry[row.className]?.disable(reason) } }
         }
@@ -109,6 +110,7 @@ public actor Deployer {
         let body: Data
         do { body = try encoder.encode(deployment) } catch { throw BerthError.wrap(error, "cannot encode the deployment") }
         try await store.insertDeployment(id: deployment.id, app: deployment.config.name, createdAt: deployment.createdAt, body: String(decoding: body, as: UTF8.self))
+        try await pinObjectNamespace(deployment)
         history.insert(deployment, at: 0)
         try activate(deployment)
         try await saveClasses(deployment)

@@ -14,6 +14,8 @@ import Synchronization
 /// use it at once) while its objects, and their running containers, stay.
 public final class ContainerClass: Sendable {
     public let className: String
+    /// The app name its objects' ids are derived from: fixed for the class's life, so that
+    /// a deployment under another app name does not move its objects (see `idNamespace`).
     public let app: String
     public let budget: InstanceBudget
     let runtime: any ContainerRuntime
@@ -44,11 +46,11 @@ public final class ContainerClass: Sendable {
         spec: ClassSpec, runtime: any ContainerRuntime, http: HTTPClient, logger: Logger = Logger(label: "berth.runtime"),
         observer: (any InstanceObserver)? = nil, requestObserver: (any RequestObserver)? = nil,
         hooks: @escaping @Sendable (ObjectID) -> any ContainerHooks = { _ in DefaultHooks() },
-        clock: BerthClock = .continuous
+        clock: BerthClock = .continuous, idNamespace: String? = nil
     ) {
         self.clock = clock
         self.className = spec.settings.className
-        self.app = spec.settings.app
+        self.app = idNamespace ?? spec.settings.app
         self.budget = InstanceBudget(limit: spec.maxInstances)
         self.runtime = runtime
         self.probe = ReadinessProbe(http: http)
