@@ -69,10 +69,13 @@ public struct PlatformServer: Sendable {
     public func run(
         engine: any EngineDriver, say: @escaping @Sendable (String) -> Void, onReady: @escaping @Sendable (ServerInfo) -> Void = { _ in }
     ) async throws {
-        try await engine.ping()
-        Self.raiseOpenFileLimit(atLeast: 2 * options.limits.maxConnections + 1024, say: say)
         let state = options.state
         try state.create()
+        // One server per state folder, decided before anything touches the engine.
+        let lock = try StateLock.acquire(state)
+        defer { lock.release() }
+        try await engine.ping()
+        Self.raiseOpenFileLimit(atLeast: 2 * options.limits.maxConnections + 1024, say: say)
         let (token, created) = try state.adminToken()
         say(created ? "Admin token written to \(state.tokenPath) (mode 0600)" : "Admin token: \(state.tokenPath)")
         let store = try await StateStore.open(path: state.databasePath, logger: logger)

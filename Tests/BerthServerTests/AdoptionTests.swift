@@ -61,4 +61,35 @@ struct AdoptionTests {
             await Self.cleanUp(app: renamed)
         }
     }
+
+    @Test("a second server on the same state folder is refused, naming the first; the first's container is untouched")
+    func secondServerRefused() async throws {
+        try await ServeTests.withProject("lock", message: "lock") { project in
+            let client = try DockerClient()
+            defer { Task { try? await client.shutdown() } }
+            var server = try await ServerProcess.start(folder: project.folder)
+            defer { server.stop() }
+            #expect(try await berth(["deploy", project.folder]).status == 0)
+            let before = try #require(instanceID(in: try await server.get("/container/locked").body))
+            let containers = try await client.listContainers(labels: ["\(BerthLabel.app)=\(project.app)"]).map(\.id)
+            #expect(containers.count == 1)
+
+            let pid = server.process.processIdentifier
+            for command in ["serve", "dev"] {
+                // Bounded: a second server that is not refused is interrupted after 60 s.
+                let second = try await berth([command, project.folder, "--port", "0", "--admin-port", "0"], interruptAfter: .seconds(60))
+                #expect(second.status != 0, "\(command): \(second.output)")
+                #expect(second.errors.contains("is in use by another Berth server (pid \(pid): "), "\(command): \(second.errors)")
+                #expect(second.errors.contains(" serve \(project.folder)"), "\(command): \(second.errors)")
+            }
+            #expect(try await client.listContainers(labels: ["\(BerthLabel.app)=\(project.app)"]).map(\.id) == containers)
+            #expect(instanceID(in: try await server.get("/container/locked").body) == before)
+
+            // kill -9 leaves no lock behind: the next server starts and adopts.
+            server.kill9()
+            server = try await ServerProcess.start(folder: project.folder)
+            #expect(server.output.contains { $0.contains("1 running instance(s) adopted") })
+            #expect(instanceID(in: try await server.get("/container/locked").body) == before)
+        }
+    }
 }
