@@ -4,7 +4,9 @@ import BerthCore
 /// (rolled over to the class's current spec).
 extension ContainerController {
     /// Serves from a container that already runs: one Berth started before it restarted.
-    /// Returns false (and touches nothing) when this object already has an instance.
+    /// Like a fresh start, it is served only once its ports answer (requests wait); one
+    /// that does not answer within `port_ready_timeout` is replaced. Returns false (and
+    /// touches nothing) when this object already has an instance.
     public func adopt(_ adopted: AdoptedInstance) async -> Bool {
         guard enter() else { return await successor().adopt(adopted) }
         defer { leave() }
@@ -19,20 +21,8 @@ extension ContainerController {
         lastSettings = launch.settings
         machine.sleepAfter = settings.sleepAfter
         watchExit(g, containerID: adopted.instance.containerID)
-        scheduleIdleTimer()
-        syncGate()
-        if let instance = machine.instance(g) { report(instance, .adopted) }
-        let (probe, settings, running) = (self.probe, self.settings, adopted.instance)
-        Task {
-            let endpoints = await Self.directEndpoints(running, probe: probe, settings: settings)
-            self.directEndpointsFound(g, endpoints)
-        }
+        perform([.probe(generation: g)])
         return true
-    }
-
-    /// An adopted instance moves to the container's own address once it answers there.
-    private func directEndpointsFound(_ g: Int, _ endpoints: [Int: Endpoint]) {
-        if machine.endpointsChanged(generation: g, endpoints: endpoints) { syncGate() }
     }
 
     /// A rollout step: when the running instance runs something other than the class's

@@ -103,9 +103,11 @@ extension ContainerController {
         guard let instance = machine.instance(g) else { return }
         let elapsed = started.duration(to: clock.now)
         if case .starting = machine.phase {
-            logger.info("container healthy", metadata: ["instance": "\(instance.launch.instanceID)", "cold_start_ms": "\(elapsed.milliseconds)"])
+            logger.info(instance.adopted ? "adopted container answers" : "container healthy", metadata: [
+                "instance": "\(instance.launch.instanceID)", "cold_start_ms": "\(elapsed.milliseconds)",
+            ])
             failure = nil
-            report(instance, .healthy(coldStart: elapsed))
+            report(instance, instance.adopted ? .adopted : .healthy(coldStart: elapsed))
         }
         perform(machine.startSucceeded(generation: g, endpoints: endpoints, now: clock.now))
     }
@@ -114,6 +116,13 @@ extension ContainerController {
     private func startFailed(_ g: Int, _ error: BerthError) {
         if g == machine.generation { probeTask = nil }
         guard let instance = machine.instance(g) else { return }
+        if instance.adopted, case .starting = machine.phase {
+            logger.warning("an adopted container does not answer; replaced", metadata: [
+                "instance": "\(instance.launch.instanceID)", "error": "\(error.message)",
+            ])
+            perform(machine.adoptionFailed(generation: g, restart: !waiters.isEmpty, launch: nextLaunch()))
+            return
+        }
         if case .starting = machine.phase {
             // Refusals keep their own code and text; every other failure is a start failure,
             // in Cloudflare's words.

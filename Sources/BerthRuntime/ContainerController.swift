@@ -243,7 +243,8 @@ public actor ContainerController {
                 let resumed = waiters
                 waiters = []
                 for waiter in resumed { waiter.resume() }
-                enqueueHook(.start)
+                // An adopted container started before Berth restarted: no second onStart.
+                if machine.phase.instance?.adopted != true { enqueueHook(.start) }
                 scheduleIdleTimer()
             case .failWaiters:
                 let error = startError ?? BerthError(.startFailed, "Failed to start container: it stopped while starting")

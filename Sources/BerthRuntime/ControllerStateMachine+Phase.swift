@@ -49,6 +49,8 @@ extension ControllerStateMachine {
         var running: RunningInstance?
         /// Whether it counts against `max_instances`.
         var slotHeld = false
+        /// Found running after a restart of Berth rather than started.
+        var adopted = false
 
         static func == (a: Instance, b: Instance) -> Bool {
             a.generation == b.generation && a.launch == b.launch && a.slotHeld == b.slotHeld

@@ -139,14 +139,25 @@ struct ControllerStateMachine {
     }
 
     /// A container that already runs (found on the engine after a restart of Berth) becomes
-    /// this object's healthy instance; `slotHeld` when it was counted in `max_instances`.
-    /// Only from `stopped`; returns its generation.
+    /// this object's instance, starting until its ports answer as a fresh one's do (the
+    /// caller probes them); `slotHeld` when it was counted in `max_instances`. Only from
+    /// `stopped`; returns its generation.
     mutating func adopt(now: Instant, launch: Launch, running: RunningInstance, slotHeld: Bool) -> Int? {
         guard case .stopped = phase else { return nil }
         generation += 1
-        phase = .healthy(Instance(generation: generation, launch: launch, running: running, slotHeld: slotHeld))
+        phase = .starting(Instance(generation: generation, launch: launch, running: running, slotHeld: slotHeld, adopted: true))
         lastActivity = now
         return generation
+    }
+
+    /// The ports of the adopted instance of `generation` never answered: it is discarded, and
+    /// when requests wait (`restart`) a fresh start begins, which they wait for.
+    mutating func adoptionFailed(generation: Int, restart: Bool, launch: @autoclosure () -> Launch) -> [Action] {
+        guard case .starting(let instance) = phase, instance.generation == generation, instance.adopted else { return [] }
+        phase = .stopped(exitCode: nil)
+        var actions = Self.discarding(instance)
+        if restart { actions.append(beginStart(launch())) }
+        return actions
     }
 
     /// The start of `generation` took a `max_instances` slot. False when that start is no
@@ -219,16 +230,6 @@ struct ControllerStateMachine {
     }
 
     // MARK: Running
-
-    /// An adopted instance answers on other endpoints (the container's own address).
-    mutating func endpointsChanged(generation: Int, endpoints: [Int: Endpoint]) -> Bool {
-        guard case .healthy(var instance) = phase, instance.generation == generation,
-              let running = instance.running, running.endpoints != endpoints
-        else { return false }
-        instance.running?.endpoints = endpoints
-        phase = .healthy(instance)
-        return true
-    }
 
     /// A rollout whose content is the same: the healthy instance joins `deploymentID` and
     /// takes its settings without a restart.

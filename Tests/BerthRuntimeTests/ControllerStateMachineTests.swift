@@ -135,17 +135,38 @@ struct ControllerStateMachineTests {
         #expect(ObjectID.unique() != ObjectID.unique())
     }
 
-    @Test("adopting a running container: healthy at once with a new generation, idle from now; never over an instance")
+    @Test("adopting a running container: starting until its ports answer, with a new generation; never over an instance")
     func adopt() {
         var m = ControllerStateMachine(now: t0, sleepAfter: .seconds(10))
         #expect(m.adopt(now: at(1)) == 1)
+        #expect(m.status == .running, "not served before its ports answer")
+        #expect(m.requestArrived(now: at(2)).0 == .wait)
+        #expect(m.startSucceeded(generation: 1, endpoints: ControllerStateMachine.testRunning(1).endpoints, now: at(2)) == [.resumeWaiters])
         #expect(m.status == .healthy)
-        #expect(m.requestArrived(now: at(2)).0 == .proceed)
+        m.waiterAdmitted(now: at(2))
         m.requestFinished(now: at(2))
         #expect(m.idleDeadline == at(12))
         #expect(m.adopt(now: at(3)) == nil, "an object that has an instance adopts no second one")
         #expect(m.containerExited(generation: 1, exitCode: 0) == [.stopped(generation: 1, exitCode: 0, reason: .exit)])
         #expect(m.adopt(now: at(4)) == 2)
+    }
+
+    @Test("an adopted instance whose ports never answer is discarded; waiting requests get a fresh start")
+    func adoptionFailed() {
+        var m = ControllerStateMachine(now: t0, sleepAfter: .seconds(10))
+        #expect(m.adopt(now: at(1)) == 1)
+        let adopted = m.phase.instance!
+        #expect(m.adoptionFailed(generation: 2, restart: true, launch: ControllerStateMachine.testLaunch(2)) == [], "another generation changes nothing")
+        #expect(m.adoptionFailed(generation: 1, restart: true, launch: ControllerStateMachine.testLaunch(2)) == [.discard(adopted), .start(generation: 2)])
+        #expect(m.status == .running)
+        #expect(m.phase.instance?.adopted == false)
+        #expect(m.adoptionFailed(generation: 2, restart: true, launch: ControllerStateMachine.testLaunch(3)) == [], "a fresh start is not an adoption")
+
+        var idle = ControllerStateMachine(now: t0, sleepAfter: .seconds(10))
+        _ = idle.adopt(now: at(1))
+        let unused = idle.phase.instance!
+        #expect(idle.adoptionFailed(generation: 1, restart: false, launch: ControllerStateMachine.testLaunch(2)) == [.discard(unused)])
+        #expect(idle.status == .stopped)
     }
 }
 
@@ -237,24 +258,17 @@ struct ControllerStateMachinePhaseTests {
         var m = M(now: t0, sleepAfter: .seconds(10))
         #expect(m.adopt(now: t0, launch: M.testLaunch(1), running: M.testRunning(1), slotHeld: true) == 1)
         #expect(m.phase.instance?.slotHeld == true)
+        _ = m.startSucceeded(generation: 1, endpoints: M.testRunning(1).endpoints, now: t0)
         #expect(m.containerExited(generation: 1, exitCode: 3) == [
             .stopped(generation: 1, exitCode: 3, reason: .exit), .releaseSlot(generation: 1),
         ])
     }
 
-    @Test("a healthy instance takes new endpoints and a new deployment in place")
+    @Test("a healthy instance takes a new deployment in place")
     func inPlaceChanges() {
         var m = M(now: t0, sleepAfter: .seconds(10))
         _ = m.requestArrived(now: t0)
         _ = m.startSucceeded(generation: 1, now: t0)
-        let direct = [8080: Endpoint(host: "172.17.0.2", port: 8080)]
-        let changed = m.endpointsChanged(generation: 1, endpoints: direct)
-        let again = m.endpointsChanged(generation: 1, endpoints: direct)
-        let stale = m.endpointsChanged(generation: 2, endpoints: [:])
-        #expect(changed)
-        #expect(!again, "the same endpoints change nothing")
-        #expect(!stale)
-        #expect(m.phase.instance?.running?.endpoints == direct)
         let settings = SettingsBox(M.testSettings.value)
         m.joinDeployment("d2", settings: settings)
         #expect(m.phase.instance?.launch.deploymentID == "d2")
