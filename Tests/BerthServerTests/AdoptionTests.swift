@@ -11,18 +11,6 @@ import Testing
 /// served only once they answer.
 @Suite("berth serve restarts: adoption and the state folder's lock", .enabled(if: Engine.enabled, "no Docker engine here; `make test` starts one"))
 struct AdoptionTests {
-    /// Removes what a project made under another app name.
-    static func cleanUp(app: String) async {
-        guard let client = try? DockerClient() else { return }
-        for container in (try? await client.listContainers(all: true, labels: ["\(BerthLabel.app)=\(app)"])) ?? [] {
-            try? await client.removeContainer(container.id, force: true)
-        }
-        for image in (try? await client.listImages(labels: ["\(BerthLabel.app)=\(app)"])) ?? [] {
-            try? await client.removeImage(image.id, force: true)
-        }
-        try? await client.shutdown()
-    }
-
     static func serverID(_ server: ServerProcess) async throws -> String {
         let info = try await server.admin("/api/server", token: server.token)
         return try #require((try JSONSerialization.jsonObject(with: Data(info.body.utf8)) as? [String: Any])?["server_id"] as? String)
@@ -54,11 +42,11 @@ struct AdoptionTests {
                 let containers = try await client.listContainers(all: true, labels: ["\(BerthLabel.app)=\(renamed)"])
                 #expect(containers.count == 1, "one container for the object: \(containers.map(\.id))")
             } catch {
-                await Self.cleanUp(app: renamed)
+                await ServeTests.cleanUp(app: renamed)
                 throw error
             }
             server.stop()
-            await Self.cleanUp(app: renamed)
+            await ServeTests.cleanUp(app: renamed)
         }
     }
 

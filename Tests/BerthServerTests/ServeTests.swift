@@ -41,15 +41,20 @@ struct ServeTests {
 
     /// Removes every container and image of a project.
     static func cleanUp(_ project: ExampleProject) async {
+        await cleanUp(app: project.app)
+        project.remove()
+    }
+
+    /// Removes every container and image labelled with `app`.
+    static func cleanUp(app: String) async {
         guard let client = try? DockerClient() else { return }
-        for container in (try? await client.listContainers(all: true, labels: ["\(BerthLabel.app)=\(project.app)"])) ?? [] {
+        for container in (try? await client.listContainers(all: true, labels: ["\(BerthLabel.app)=\(app)"])) ?? [] {
             try? await client.removeContainer(container.id, force: true)
         }
-        for image in (try? await client.listImages(labels: ["\(BerthLabel.app)=\(project.app)"])) ?? [] {
+        for image in (try? await client.listImages(labels: ["\(BerthLabel.app)=\(app)"])) ?? [] {
             try? await client.removeImage(image.id, force: true)
         }
         try? await client.shutdown()
-        project.remove()
     }
 
     @Test("deploy, list, a cached redeploy, a gradual rollout of new envVars, images, rollback")
