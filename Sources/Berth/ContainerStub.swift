@@ -87,7 +87,7 @@ extension Response {
     /// status from the one table (``BerthCore/BerthError/Code/httpStatus``).
     public static func error(_ error: BerthError) -> Response {
         var response = Response.text(error.message + "\n", status: HTTPResponse.Status(code: error.code.httpStatus, reasonPhrase: error.code.httpReason))
-        if let seconds = error.code.retryAfterSeconds { response.headers[.retryAfter] = String(seconds) }
+        if let seconds = error.retryAfterSeconds { response.headers[.retryAfter] = String(seconds) }
         return response
     }
 }

@@ -56,11 +56,20 @@ public struct BerthError: Error, CustomStringConvertible, CustomDebugStringConve
     public var code: Code
     public var message: String
     public var cause: (any Error)?
+    /// Seconds a client should wait before trying again, when this error says (else its code's).
+    private var retryAfter: Int?
 
     public init(_ code: Code, _ message: String, cause: (any Error)? = nil) {
         self.code = code
         self.message = message
         self.cause = cause
+    }
+
+    /// Seconds a client should wait before trying again (`Retry-After`): this error's own
+    /// figure when it has one, else its code's (``Code/retryAfterSeconds``).
+    public var retryAfterSeconds: Int? {
+        get { retryAfter ?? code.retryAfterSeconds }
+        set { retryAfter = newValue }
     }
 
     /// The message alone: it is written to stand on its own in front of a user.

@@ -115,7 +115,7 @@ extension AdminJSON {
             status: HTTPResponse.Status(code: error.code.httpStatus, reasonPhrase: error.code.httpReason), headers: [.contentType: "application/json"],
             body: .init(byteBuffer: ByteBuffer(bytes: data))
         )
-        if let seconds = error.code.retryAfterSeconds { response.headers[.retryAfter] = String(seconds) }
+        if let seconds = error.retryAfterSeconds { response.headers[.retryAfter] = String(seconds) }
         return response
     }
 

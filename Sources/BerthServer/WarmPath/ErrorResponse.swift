@@ -13,6 +13,7 @@ enum ErrorResponse {
         let body = ByteBuffer(string: error.message + "\n")
         headers.add(name: "content-type", value: "text/plain; charset=utf-8")
         headers.add(name: "content-length", value: String(body.readableBytes))
+        if let seconds = error.retryAfterSeconds { headers.add(name: "retry-after", value: String(seconds)) }
         if closeClient { headers.add(name: "connection", value: "close") }
         let status = HTTPResponseStatus(statusCode: error.code.httpStatus, reasonPhrase: error.code.httpReason)
         context.write(NIOAny(HTTPServerResponsePart.head(HTTPResponseHead(version: version, status: status, headers: headers))), promise: nil)
