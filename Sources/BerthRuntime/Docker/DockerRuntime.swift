@@ -49,6 +49,11 @@ public struct DockerRuntime: ContainerRuntime {
             try await client.startContainer(id)
             let details = try await client.inspectContainer(id)
             var endpoints: [Int: Endpoint] = [:]
+            // Exited already (the engine publishes no ports for a stopped container).
+            if !details.state.running, details.state.status == "exited" || details.state.status == "dead" {
+                let code = details.state.exitCode
+                throw BerthError(.startFailed, "the container exited with code \(code) as soon as it started", cause: InstanceExited(exitCode: code))
+            }
             for port in spec.ports {
                 guard let hostPort = details.hostPort(for: port) else {
                     throw BerthError(.engineError, "the engine published no host port for container port \(port)")

@@ -73,6 +73,12 @@ public struct InstanceSummary: Sendable {
     }
 }
 
+/// The cause of a failed start whose container exited before it could be reached.
+public struct InstanceExited: Error, Sendable {
+    public let exitCode: Int
+    public init(exitCode: Int) { self.exitCode = exitCode }
+}
+
 /// The engine behind Berth: the Docker driver now, a cluster driver later. Implementations
 /// are safe to call concurrently.
 public protocol ContainerRuntime: Sendable {
