@@ -15,6 +15,8 @@ public struct ClassSettings: Sendable, Equatable {
     /// `pingEndpoint`: `host[/path]` of the readiness request.
     public var pingEndpoint = "ping"
     public var labels: [String: String] = [:]
+    /// `crash_backoff`: waits between starts that keep failing.
+    public var crashBackoff = CrashBackoff()
 
     public init() {}
 }
@@ -23,6 +25,7 @@ extension ClassSettings: Codable {
     enum CodingKeys: String, CodingKey {
         case defaultPort = "default_port", requiredPorts = "required_ports", sleepAfter = "sleep_after", envVars = "env_vars"
         case entrypoint, enableInternet = "enable_internet", pingEndpoint = "ping_endpoint", labels
+        case crashBackoff = "crash_backoff"
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -35,6 +38,7 @@ extension ClassSettings: Codable {
         try c.encode(enableInternet, forKey: .enableInternet)
         try c.encode(pingEndpoint, forKey: .pingEndpoint)
         try c.encode(labels, forKey: .labels)
+        try c.encode(crashBackoff, forKey: .crashBackoff)
     }
 
     public init(from decoder: any Decoder) throws {
@@ -47,6 +51,7 @@ extension ClassSettings: Codable {
         enableInternet = try c.decodeIfPresent(Bool.self, forKey: .enableInternet) ?? true
         pingEndpoint = try c.decodeIfPresent(String.self, forKey: .pingEndpoint) ?? "ping"
         labels = try c.decodeIfPresent([String: String].self, forKey: .labels) ?? [:]
+        crashBackoff = try c.decodeIfPresent(CrashBackoff.self, forKey: .crashBackoff) ?? CrashBackoff()
     }
 }
 

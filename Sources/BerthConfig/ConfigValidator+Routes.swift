@@ -4,6 +4,7 @@ import Foundation
 extension ConfigValidator {
     static let classKeys: Set<String> = [
         "default_port", "required_ports", "sleep_after", "env_vars", "entrypoint", "enable_internet", "ping_endpoint", "labels",
+        "crash_backoff",
     ]
 
     /// `berth.classes`: Container class properties by class name.
@@ -37,9 +38,29 @@ extension ConfigValidator {
                 }
             }
             if let n = node["ping_endpoint"], let v = string(n, join(path, "ping_endpoint")) { settings.pingEndpoint = v }
+            if let n = node["crash_backoff"] { settings.crashBackoff = readCrashBackoff(n, join(path, "crash_backoff")) }
             result[member.key] = settings
         }
         return result
+    }
+
+    /// `crash_backoff`: `{ "initial": "1s", "max": "60s" }`, either key optional.
+    mutating func readCrashBackoff(_ node: ConfigNode, _ path: String) -> CrashBackoff {
+        var backoff = CrashBackoff()
+        guard object(node, path, known: ["initial", "max"]) != nil else { return backoff }
+        if let n = node["initial"], let v = duration(n, join(path, "initial")) {
+            if v > .zero { backoff.initial = v } else { error(n, join(path, "initial"), "must be longer than 0s") }
+        }
+        // An initial wait longer than the default max, with no max given, is kept as it is.
+        backoff.max = Swift.max(backoff.max, backoff.initial)
+        if let n = node["max"], let v = duration(n, join(path, "max")) {
+            if v >= backoff.initial {
+                backoff.max = v
+            } else {
+                error(n, join(path, "max"), "must be at least initial (\(DurationText.format(backoff.initial)))")
+            }
+        }
+        return backoff
     }
 
     mutating func stringMap(_ node: ConfigNode, _ path: String) -> [String: String] {
