@@ -40,6 +40,8 @@ public final class ContainerClass: Sendable {
         /// Controllers by the name their id was derived from, so that a request routed by
         /// name (every request of a zero-code route) does not hash the name with SHA-256 again.
         let named = Mutex<[String: ContainerController]>([:])
+        /// Objects whose last starts failed (crash-loop backoff), kept when they are forgotten.
+        let crashes = Mutex<[ObjectID: CrashStreak]>([:])
     }
 
     public init(

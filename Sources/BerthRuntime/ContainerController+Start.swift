@@ -108,6 +108,7 @@ extension ContainerController {
             ])
             failure = nil
             report(instance, instance.adopted ? .adopted : .healthy(coldStart: elapsed))
+            owner.clearFailedStarts(objectID)
         }
         perform(machine.startSucceeded(generation: g, endpoints: endpoints, now: clock.now))
     }
@@ -127,7 +128,11 @@ extension ContainerController {
             // Refusals keep their own code and text; every other failure is a start failure,
             // in Cloudflare's words.
             let kept = error.code == .startFailed || error.code == .capacityExceeded
-            let message = kept ? error.message : "Failed to start container: \(error.message)"
+            var message = kept ? error.message : "Failed to start container: \(error.message)"
+            if Self.isContainerFailure(error, created: instance.running != nil) {
+                let exitCode = (error.cause as? InstanceExited)?.exitCode
+                message += " (\(noteFailedStart(exitCode: exitCode, reason: "the start failed (\(error.message))")))"
+            }
             startError = BerthError(error.code == .capacityExceeded ? .capacityExceeded : .startFailed, message, cause: error)
             logger.warning("start failed", metadata: ["error": "\(message)"])
             if error.code != .capacityExceeded { failure = (message, Date()) }

@@ -35,6 +35,11 @@ extension ContainerController {
         guard let instance = machine.instance(g) else { return }
         probeTask?.cancel()
         probeTask = nil
+        if case .starting = machine.phase {
+            // Exited before its ports answered: a crash loop backs off.
+            let next = noteFailedStart(exitCode: exitCode, reason: "the container exited with code \(exitCode)")
+            startError = BerthError(.startFailed, "Failed to start container: the container exited with code \(exitCode) before its ports answered (\(next))")
+        }
         let actions = machine.containerExited(generation: g, exitCode: exitCode, launch: nextLaunch())
         for case .stopped(_, let code, let reason) in actions {
             if reason == .exit && code != 0 { failure = ("the container exited with code \(code)", .now) }

@@ -132,6 +132,7 @@ public actor ContainerController {
     private func acquireThroughActor(port: Int?) async throws(BerthError) -> ContainerLease {
         guard enter() else { return try await successor().acquire(port: port) }
         defer { leave() }
+        if let refusal = backoffRefusal() { throw refusal }
         let (admission, actions) = machine.requestArrived(now: clock.now, launch: nextLaunch())
         if admission == .wait {
             do {
@@ -186,6 +187,10 @@ public actor ContainerController {
     public func start(_ options: StartOptions = StartOptions()) async {
         guard enter() else { return await successor().start(options) }
         defer { leave() }
+        if let refusal = backoffRefusal() {
+            logger.info("start not attempted", metadata: ["reason": "\(refusal.message)"])
+            return
+        }
         nextStartOptions = options
         perform(machine.startRequested(launch: nextLaunch()))
     }

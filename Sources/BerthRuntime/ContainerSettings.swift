@@ -36,6 +36,8 @@ public struct ContainerSettings: Sendable {
     /// Objects of the class kept in memory at most (`berth.limits.max_objects`): beyond,
     /// each new one makes the class forget the least recently used that holds nothing.
     public var maxObjects = 100_000
+    /// Waits between starts that keep failing (`berth.classes.<Class>.crash_backoff`).
+    public var crashBackoff = CrashBackoff()
 
     public init(app: String, className: String, containerName: String, image: String, defaultPort: Int? = nil, requiredPorts: [Int] = []) {
         self.app = app

@@ -102,6 +102,7 @@ final class GatewayFixture: Sendable {
         containerTypes: [String: any Container.Type] = [:],
         configure: (inout ProjectConfig) -> Void = { _ in },
         server: String? = nil,
+        wrapRuntime: (any ContainerRuntime) -> any ContainerRuntime = { $0 },
         _ body: @Sendable (GatewayFixture) async throws -> Void
     ) async throws {
         let project = try ExampleProject(prefix: "t", berth: berth, maxInstances: maxInstances, server: server)
@@ -118,7 +119,7 @@ final class GatewayFixture: Sendable {
         let runtime = DockerRuntime(client: client, logger: logger)
         do {
             let images = try await ImageBuilder(images: runtime).buildAll(config, version: "test")
-            let platform = try Platform(config: config, images: images, runtime: runtime, logger: logger, containerTypes: containerTypes)
+            let platform = try Platform(config: config, images: images, runtime: wrapRuntime(runtime), logger: logger, containerTypes: containerTypes)
             // The gateway as `berth serve` runs it: requests to healthy containers of zero-code
             // routes take the warm path, the others reach the Worker.
             let routes = RoutesWorker(routes: platform.routes, appName: config.name)

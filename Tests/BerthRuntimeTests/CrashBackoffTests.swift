@@ -1,0 +1,94 @@
+@testable import BerthRuntime
+import BerthConfig
+import BerthCore
+import Testing
+
+@Suite("Crash-loop backoff")
+struct CrashBackoffTests {
+    @Test("the schedule: 1s doubling to 60s by default, and as configured")
+    func schedule() {
+        let d = CrashBackoff()
+        #expect((0...9).map { d.delay(afterFailures: $0) } == [0, 1, 2, 4, 8, 16, 32, 60, 60, 60].map { .seconds($0) })
+        #expect(d.delay(afterFailures: 10_000) == .seconds(60))
+        let custom = CrashBackoff(initial: .milliseconds(500), max: .seconds(3))
+        #expect((1...5).map { custom.delay(afterFailures: $0) } == [.milliseconds(500), .seconds(1), .seconds(2), .seconds(3), .seconds(3)])
+    }
+
+    @Test("a streak refuses with Retry-After (seconds until the next start) and the last exit code")
+    func streak() throws {
+        let start = ContinuousClock.now
+        var streak = CrashStreak(now: start)
+        #expect(streak.refusal(at: start) == nil)
+        streak.failed(at: start, exitCode: 3, reason: "", backoff: CrashBackoff())
+        let first = try #require(streak.refusal(at: start))
+        #expect(first.code == .unavailable && first.code.httpStatus == 503)
+        #expect(first.retryAfterSeconds == 1)
+        #expect(first.message.contains("exited with code 3 once; next start in 1s"))
+        #expect(streak.refusal(at: start.advanced(by: .seconds(1))) == nil)
+        let later = start.advanced(by: .seconds(1))
+        streak.failed(at: later, exitCode: 3, reason: "", backoff: CrashBackoff())
+        streak.failed(at: later, exitCode: 4, reason: "", backoff: CrashBackoff())
+        let third = try #require(streak.refusal(at: later.advanced(by: .milliseconds(1500))))
+        #expect(third.retryAfterSeconds == 3)
+        #expect(third.message.contains("exited with code 4 3 times in a row; next start in 3s"))
+    }
+
+    @Test("failed starts back off: no engine call while waiting, the wait survives forgetting, a healthy start ends it")
+    func controller() async throws {
+        let f = try ControllerFixture { settings in
+            settings.crashBackoff = CrashBackoff(initial: .seconds(10), max: .seconds(40))
+            settings.objectIdleForget = .seconds(1)
+        }
+        let exited = BerthError(.startFailed, "the container exited with code 3 as soon as it started", cause: InstanceExited(exitCode: 3))
+        f.runtime.failStarts(with: exited)
+        let id = f.containerClass.idFromName("crashy")
+        func attempt() async -> BerthError? {
+            do throws(BerthError) {
+                let lease = try await f.containerClass.get(id).acquire()
+                await lease.release()
+                return nil
+            } catch { return error }
+        }
+        let failed = try #require(await attempt())
+        #expect(failed.code == .startFailed)
+        #expect(failed.message.contains("exited with code 3") && failed.message.contains("next start in 10s"))
+        let refused = try #require(await attempt())
+        #expect(refused.code == .unavailable)
+        #expect(refused.retryAfterSeconds == 10)
+        #expect(refused.message.contains("exited with code 3 once"))
+        #expect(f.runtime.count("start") == 1)
+
+        // Forgotten while it waits: the new controller of the id waits too.
+        await f.containerClass.get(id).hooksSettled()
+        f.time.advance(by: .seconds(5))
+        #expect(f.containerClass.forgetIdleObjects() == 1)
+        #expect(f.containerClass.objectCount == 0)
+        #expect(await attempt()?.retryAfterSeconds == 5)
+        #expect(f.runtime.count("start") == 1)
+
+        // The wait doubles.
+        f.time.advance(by: .seconds(5))
+        #expect(await attempt()?.code == .startFailed)
+        #expect(f.runtime.count("start") == 2)
+        #expect(await attempt()?.retryAfterSeconds == 20)
+        #expect(f.containerClass.failedStarts(id)?.count == 2)
+        #expect(f.containerClass.failedStarts(id)?.lastExitCode == 3)
+
+        // Fixed: the next start after the wait succeeds and ends the streak.
+        f.runtime.failStarts(with: nil)
+        f.time.advance(by: .seconds(20))
+        #expect(await attempt() == nil)
+        #expect(f.containerClass.failedStarts(id) == nil)
+        #expect(f.runtime.count("start") == 3)
+        await f.shutdown()
+    }
+
+    @Test("a slow or unreachable engine and a full max_instances do not count as crashes")
+    func notCrashes() {
+        #expect(!ContainerController.isContainerFailure(BerthError(.timeout, "slow"), created: false))
+        #expect(!ContainerController.isContainerFailure(BerthError(.engineUnavailable, "down"), created: false))
+        #expect(!ContainerController.isContainerFailure(BerthError(.capacityExceeded, "full"), created: true))
+        #expect(ContainerController.isContainerFailure(BerthError(.engineError, "exec format error"), created: false))
+        #expect(ContainerController.isContainerFailure(BerthError(.timeout, "port 8080 did not answer"), created: true))
+    }
+}
