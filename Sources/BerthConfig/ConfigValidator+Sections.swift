@@ -121,6 +121,7 @@ extension ConfigValidator {
         if let n = node["instance_get_timeout"], let v = duration(n, "berth.instance_get_timeout") { settings.instanceGetTimeout = v }
         if let n = node["port_ready_timeout"], let v = duration(n, "berth.port_ready_timeout") { settings.portReadyTimeout = v }
         if let n = node["stop_grace_period"], let v = duration(n, "berth.stop_grace_period") { settings.stopGracePeriod = v }
+        if let n = node["max_concurrent_starts"], let v = integer(n, "berth.max_concurrent_starts", range: 1...1024) { settings.maxConcurrentStarts = v }
         if let n = node["limits"] { settings.limits = readLimits(n) }
         return settings
     }

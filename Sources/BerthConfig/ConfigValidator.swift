@@ -39,6 +39,7 @@ struct ConfigValidator {
     static let berthKeys: Set<String> = [
         "port", "ip", "admin_port", "admin_ip", "state_dir", "instance_get_timeout", "port_ready_timeout",
         "stop_grace_period", "classes", "routes", "limits",
+        "max_concurrent_starts",
     ]
 
     static let limitKeys = Set(LimitSettings.documented.map(\.key))

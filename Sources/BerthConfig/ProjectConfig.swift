@@ -168,6 +168,9 @@ public struct BerthSettings: Sendable, Codable, Equatable {
     public var portReadyTimeout: Duration = .seconds(20)
     /// Time between SIGTERM and SIGKILL when an instance stops.
     public var stopGracePeriod: Duration = .seconds(10)
+    /// Container starts (create + start on the engine) in progress at once, for the whole
+    /// server; more wait their turn in arrival order.
+    public var maxConcurrentStarts: Int = 4
     /// Container class properties by class name, for projects without Swift code.
     public var classes: [String: ClassSettings] = [:]
     /// Zero-code routes; empty means the template's routes when there is one container class.
@@ -185,6 +188,7 @@ public struct BerthSettings: Sendable, Codable, Equatable {
         case instanceGetTimeout = "instance_get_timeout"
         case portReadyTimeout = "port_ready_timeout"
         case stopGracePeriod = "stop_grace_period"
+        case maxConcurrentStarts = "max_concurrent_starts"
         case classes, routes, limits
     }
 
@@ -198,6 +202,7 @@ public struct BerthSettings: Sendable, Codable, Equatable {
         try c.encode(DurationText.format(instanceGetTimeout), forKey: .instanceGetTimeout)
         try c.encode(DurationText.format(portReadyTimeout), forKey: .portReadyTimeout)
         try c.encode(DurationText.format(stopGracePeriod), forKey: .stopGracePeriod)
+        try c.encode(maxConcurrentStarts, forKey: .maxConcurrentStarts)
         try c.encode(classes, forKey: .classes)
         try c.encode(routes, forKey: .routes)
         try c.encode(limits, forKey: .limits)
@@ -220,6 +225,7 @@ public struct BerthSettings: Sendable, Codable, Equatable {
         instanceGetTimeout = try duration(.instanceGetTimeout)
         portReadyTimeout = try duration(.portReadyTimeout)
         stopGracePeriod = try duration(.stopGracePeriod)
+        maxConcurrentStarts = try c.decodeIfPresent(Int.self, forKey: .maxConcurrentStarts) ?? BerthSettings().maxConcurrentStarts
         classes = try c.decodeIfPresent([String: ClassSettings].self, forKey: .classes) ?? [:]
         routes = try c.decodeIfPresent([RouteConfig].self, forKey: .routes) ?? []
         limits = try c.decodeIfPresent(LimitSettings.self, forKey: .limits) ?? LimitSettings()

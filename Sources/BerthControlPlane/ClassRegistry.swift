@@ -24,6 +24,8 @@ public final class ClassRegistry: Sendable {
     private let classes = Mutex<[String: ContainerClass]>([:])
     private let namespace = Mutex<String?>(nil)
     private let connectionsClosed = Atomic(false)
+    /// Container starts in progress at once across every class (`berth.max_concurrent_starts`).
+    public let pacer = EnginePacer(limit: BerthSettings().maxConcurrentStarts)
 
     public init(
         runtime: any ContainerRuntime, logger: Logger, observer: (any InstanceObserver)? = nil, telemetry: Telemetry? = nil,
@@ -61,6 +63,7 @@ public final class ClassRegistry: Sendable {
     /// The platform of a deployment: its classes updated (new instances use the new spec at
     /// once), classes it does not name disabled.
     public func platform(for config: ProjectConfig, images: [String: BuiltImage], deploymentID: String) throws(BerthError) -> Platform {
+        pacer.limit = config.berth.maxConcurrentStarts
         var ordered: [ClassSpec] = []
         for container in config.containers {
             guard let image = images[container.name] else {
@@ -118,7 +121,8 @@ public final class ClassRegistry: Sendable {
                 guard let type, let owner = holder.value else { return DefaultHooks() }
                 return type.init(context: ContainerContext(id: id, containerClass: owner, proxy: proxy))
             },
-            idNamespace: objectNamespace
+            idNamespace: objectNamespace,
+            pacer: pacer
         )
         holder.value = containerClass
         return containerClass

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import BerthConfig
 import BerthCore
 import Logging
 import Synchronization
@@ -18,6 +19,8 @@ public final class ContainerClass: Sendable {
     /// a deployment under another app name does not move its objects (see `idNamespace`).
     public let app: String
     public let budget: InstanceBudget
+    /// Container starts in progress at once, shared by every class of a server.
+    let pacer: EnginePacer
     let runtime: any ContainerRuntime
     let probe: ReadinessProbe
     let logger: Logger
@@ -48,9 +51,11 @@ public final class ContainerClass: Sendable {
         spec: ClassSpec, runtime: any ContainerRuntime, http: HTTPClient, logger: Logger = Logger(label: "berth.runtime"),
         observer: (any InstanceObserver)? = nil, requestObserver: (any RequestObserver)? = nil,
         hooks: @escaping @Sendable (ObjectID) -> any ContainerHooks = { _ in DefaultHooks() },
-        clock: BerthClock = .continuous, idNamespace: String? = nil
+        clock: BerthClock = .continuous, idNamespace: String? = nil,
+        pacer: EnginePacer = EnginePacer(limit: BerthSettings().maxConcurrentStarts)
     ) {
         self.clock = clock
+        self.pacer = pacer
         self.className = spec.settings.className
         self.app = idNamespace ?? spec.settings.app
         self.budget = InstanceBudget(limit: spec.maxInstances)

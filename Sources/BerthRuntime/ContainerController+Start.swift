@@ -44,10 +44,16 @@ extension ContainerController {
         }
         report(instance, .starting)
         let spec = makeSpec(instance.launch, options: options)
-        let (runtime, limit) = (self.runtime, settings.instanceGetTimeout)
+        let (runtime, limit, pacer) = (self.runtime, settings.instanceGetTimeout, owner.pacer)
         Task {
             do throws(BerthError) {
-                let running = try await withDeadline(limit, "getting a container instance") { try await runtime.startInstance(spec) }
+                // The deadline counts from the engine call: time in Berth's own queue is not the engine's.
+                let running = try await pacer.run { () async throws(BerthError) -> RunningInstance in
+                    guard await self.isStarting(g) else {
+                        throw BerthError(.startFailed, "Failed to start container: it was stopped before its turn to start")
+                    }
+                    return try await withDeadline(limit, "getting a container instance") { try await runtime.startInstance(spec) }
+                }
                 self.instanceCreated(g, running)
             } catch {
                 // A start cut off by the deadline may still have created the container.
@@ -58,6 +64,12 @@ extension ContainerController {
                 self.startFailed(g, error)
             }
         }
+    }
+
+    /// Whether `g` is still the start in progress (not stopped while it waited for its turn).
+    private func isStarting(_ g: Int) -> Bool {
+        guard case .starting(let instance) = machine.phase else { return false }
+        return instance.generation == g
     }
 
     /// The engine created the container of `g`.
