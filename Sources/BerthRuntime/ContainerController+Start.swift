@@ -141,11 +141,17 @@ extension ContainerController {
             // in Cloudflare's words.
             let kept = error.code == .startFailed || error.code == .capacityExceeded
             var message = kept ? error.message : "Failed to start container: \(error.message)"
+            if error.code == .engineUnavailable {
+                message = "Failed to start container: the container engine is not answering (\(error.message)); try again shortly"
+            }
             if Self.isContainerFailure(error, created: instance.running != nil) {
                 let exitCode = (error.cause as? InstanceExited)?.exitCode
                 message += " (\(noteFailedStart(exitCode: exitCode, reason: "the start failed (\(error.message))")))"
             }
-            startError = BerthError(error.code == .capacityExceeded ? .capacityExceeded : .startFailed, message, cause: error)
+            // Refusals and an engine that does not answer are 503s: waiting helps.
+            let code: BerthError.Code = error.code == .capacityExceeded || error.code == .engineUnavailable ? error.code : .startFailed
+            startError = BerthError(code, message, cause: error)
+            if code == .engineUnavailable { startError?.retryAfterSeconds = 5 }
             logger.warning("start failed", metadata: ["error": "\(message)"])
             if error.code != .capacityExceeded { failure = (message, Date()) }
             report(instance, .failed(message: message))
