@@ -1,7 +1,7 @@
 import BerthCore
 
 /// Crash-loop backoff as the controller applies it: a start that failed for a reason of the
-/// container's (it exited, its ports never answered, the engine refused to run it) makes the
+/// container's (it exited, or its ports never answered) makes the
 /// next start wait (``CrashStreak``, kept by the class); meanwhile requests get 503 with
 /// `Retry-After` instead of a new start. A start whose ports answer ends the streak.
 extension ContainerController {
@@ -25,10 +25,11 @@ extension ContainerController {
     }
 
     /// Whether a failed start counts toward the backoff: once the container exists, any
-    /// failure is the container's; before, only the engine refusing to run it (not a slow or
-    /// unreachable engine, a full `max_instances` or a disabled class).
+    /// failure is the container's; before, only a container that exited as soon as it
+    /// started (not an engine error such as a full disk, a slow or unreachable engine, a full
+    /// `max_instances` or a disabled class).
     static func isContainerFailure(_ error: BerthError, created: Bool) -> Bool {
         if created { return error.code != .capacityExceeded && error.code != .unavailable }
-        return error.code == .startFailed || error.code == .engineError
+        return error.cause is InstanceExited
     }
 }

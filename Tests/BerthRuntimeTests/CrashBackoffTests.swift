@@ -83,12 +83,13 @@ struct CrashBackoffTests {
         await f.shutdown()
     }
 
-    @Test("a slow or unreachable engine and a full max_instances do not count as crashes")
+    @Test("an engine error, a slow or unreachable engine and a full max_instances do not count as crashes")
     func notCrashes() {
         #expect(!ContainerController.isContainerFailure(BerthError(.timeout, "slow"), created: false))
         #expect(!ContainerController.isContainerFailure(BerthError(.engineUnavailable, "down"), created: false))
         #expect(!ContainerController.isContainerFailure(BerthError(.capacityExceeded, "full"), created: true))
-        #expect(ContainerController.isContainerFailure(BerthError(.engineError, "exec format error"), created: false))
+        #expect(!ContainerController.isContainerFailure(BerthError(.engineError, "no space left on device"), created: false))
+        #expect(ContainerController.isContainerFailure(BerthError(.startFailed, "exited", cause: InstanceExited(exitCode: 3)), created: false))
         #expect(ContainerController.isContainerFailure(BerthError(.timeout, "port 8080 did not answer"), created: true))
     }
 }
