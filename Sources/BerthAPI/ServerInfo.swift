@@ -10,6 +10,8 @@ public struct ServerInfo: Sendable, Codable, Equatable {
     public var startedAt: Date
     public var app: String?
     public var deploymentID: String?
+    /// Whether the container engine answers (set when served).
+    public var engine: EngineHealth?
 
     public init(serverID: String, gatewayURL: String, adminURL: String, stateDirectory: String, pid: Int32, startedAt: Date) {
         self.serverID = serverID
@@ -23,6 +25,7 @@ public struct ServerInfo: Sendable, Codable, Equatable {
     enum CodingKeys: String, CodingKey {
         case serverID = "server_id", gatewayURL = "gateway_url", adminURL = "admin_url", stateDirectory = "state_directory"
         case pid, startedAt = "started_at", app, deploymentID = "deployment_id"
+        case engine
     }
 }
 

@@ -28,6 +28,8 @@ public struct AdminAPI: Sendable {
     let info: ServerInfo
     /// `/metrics` without the token, for a scraper.
     var publicMetrics = false
+    /// The engine's state, for `GET /api/server`.
+    var engineHealth: (@Sendable () -> EngineHealth)?
     /// Where the server wrote its addresses once listening.
     let state: StateDirectory?
 
@@ -128,6 +130,7 @@ public struct AdminAPI: Sendable {
         var info = state?.readServerInfo() ?? self.info
         info.deploymentID = await deployer.current?.id
         info.app = await deployer.current?.config.name
+        info.engine = engineHealth?()
         return AdminJSON.response(info)
     }
 }

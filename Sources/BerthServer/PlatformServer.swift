@@ -96,15 +96,17 @@ public struct PlatformServer: Sendable {
                 serve: { [serving, worker] platform in serving.serve(platform, worker: worker) }
             )
             let startup = StartupService(deployer: deployer, engine: engine, initialDeployment: initialDeployment, say: say)
+            let engineMonitor = EngineMonitor(engine: engine, telemetry: telemetry, logger: logger)
             let listeners = listenerServices(
                 deployer: deployer, events: events, telemetry: telemetry, upstreams: upstreams, token: token, serverID: serverID,
-                say: say, onReady: onReady
+                engineMonitor: engineMonitor, say: say, onReady: onReady
             )
             var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
                 .init(service: recorder),
                 .init(service: ContainersService(deployer: deployer, stopContainers: options.stopContainersOnExit, say: say)),
                 .init(service: TelemetrySampler(telemetry: telemetry, registry: classes)),
                 .init(service: ObjectSweeper(registry: classes)),
+                .init(service: engineMonitor),
                 // A failed startup shuts the group down gracefully, and its error is thrown.
                 .init(service: startup, failureTerminationBehavior: .gracefullyShutdownGroup),
             ]
@@ -145,7 +147,7 @@ public struct PlatformServer: Sendable {
     /// The gateway and the admin API.
     private func listenerServices(
         deployer: Deployer, events: InstanceEventHub, telemetry: Telemetry, upstreams: UpstreamPools, token: String, serverID: String,
-        say: @escaping @Sendable (String) -> Void, onReady: @escaping @Sendable (ServerInfo) -> Void
+        engineMonitor: EngineMonitor, say: @escaping @Sendable (String) -> Void, onReady: @escaping @Sendable (ServerInfo) -> Void
     ) -> [any Service] {
         let state = options.state
         let listening = ListeningPorts()
@@ -177,6 +179,7 @@ public struct PlatformServer: Sendable {
         let info = ServerInfo(serverID: serverID, gatewayURL: "", adminURL: "", stateDirectory: state.path, pid: getpid(), startedAt: startedAt)
         var adminAPI = AdminAPI(deployer: deployer, events: events, telemetry: telemetry, info: info, state: state)
         adminAPI.publicMetrics = options.publicMetrics
+        adminAPI.engineHealth = { engineMonitor.health }
         let admin = Application(
             router: adminAPI.router(token: token),
             server: .berth(limits: options.limits),

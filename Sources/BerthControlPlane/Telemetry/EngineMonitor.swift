@@ -1,0 +1,67 @@
+import BerthAPI
+import BerthCore
+import BerthRuntime
+import CoreMetrics
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// Watches whether the container engine answers while Berth serves: a ping every `interval`.
+/// The state shows in `berth_engine_up` (1 or 0), in `GET /api/server` (`engine`) and in one
+/// log line at each change. Nothing waits for it: starts meanwhile fail with 503 on their own,
+/// the exit watcher reconnects its events stream and looks again at every container it waits
+/// for (so containers the engine lost meanwhile end their objects' instances).
+public final class EngineMonitor: Service, Sendable {
+    let engine: any EngineDriver
+    let logger: Logger
+    let interval: Duration
+    let gauge: CoreMetrics.Gauge
+    private let state: Mutex<EngineHealth>
+
+    public init(engine: any EngineDriver, telemetry: Telemetry, logger: Logger, interval: Duration = .seconds(2)) {
+        self.engine = engine
+        self.logger = logger
+        self.interval = interval
+        gauge = CoreMetrics.Gauge(label: "berth_engine_up", factory: telemetry.factory)
+        gauge.record(1)
+        state = Mutex(EngineHealth(up: true, since: Date()))
+    }
+
+    /// The engine's state as last seen.
+    public var health: EngineHealth { state.withLock { $0 } }
+
+    /// Pings the engine once and records what it found.
+    public func check() async {
+        do {
+            try await engine.ping()
+            record(up: true, error: nil)
+        } catch {
+            record(up: false, error: error.message)
+        }
+    }
+
+    private func record(up: Bool, error: String?) {
+        let changed = state.withLock { health -> Bool in
+            defer { health.error = error }
+            guard health.up != up else { return false }
+            health.up = up
+            health.since = Date()
+            return true
+        }
+        gauge.record(up ? 1 : 0)
+        guard changed else { return }
+        if up {
+            logger.info("the container engine answers again")
+        } else {
+            logger.warning("the container engine is not answering; retrying", metadata: ["error": "\(error ?? "")"])
+        }
+    }
+
+    public func run() async throws {
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.interval) }
+            await check()
+        }
+    }
+}
