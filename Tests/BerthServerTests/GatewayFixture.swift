@@ -103,6 +103,7 @@ final class GatewayFixture: Sendable {
         configure: (inout ProjectConfig) -> Void = { _ in },
         server: String? = nil,
         wrapRuntime: (any ContainerRuntime) -> any ContainerRuntime = { $0 },
+        dockerHost: DockerHost? = nil,
         _ body: @Sendable (GatewayFixture) async throws -> Void
     ) async throws {
         let project = try ExampleProject(prefix: "t", berth: berth, maxInstances: maxInstances, server: server)
@@ -113,7 +114,7 @@ final class GatewayFixture: Sendable {
         if !berth.contains("instance_get_timeout") { config.berth.instanceGetTimeout = .seconds(60) }
         configure(&config)
 
-        let client = try DockerClient()
+        let client = try dockerHost.map { DockerClient(host: $0) } ?? DockerClient()
         var logger = Logger(label: "berth.test")
         logger.logLevel = .warning
         let runtime = DockerRuntime(client: client, logger: logger)

@@ -19,6 +19,7 @@ import Synchronization
 /// | `berth_max_instances_rejections_total{class}` | counter |
 /// | `berth_instances{class,state}` | gauge, set when scraped |
 /// | `berth_objects{class}` | gauge: objects in memory, set when scraped |
+/// | `berth_engine_up` | gauge: 1 while the engine answers (``EngineMonitor``) |
 public final class Telemetry: InstanceObserver {
     public let registry = PrometheusCollectorRegistry()
     let factory: PrometheusMetricsFactory
