@@ -37,7 +37,8 @@ final class ChaosSuite: @unchecked Sendable {
         engine = try DockerClient(logger: logger)
         var configuration = HTTPClient.Configuration()
         configuration.connectionPool = .init(idleTimeout: .seconds(30), concurrentHTTP1ConnectionsPerHostSoftLimit: 2000)
-        configuration.timeout = .init(connect: .seconds(10), read: .seconds(120))
+        // 1,000 connections at once queue in the listener's backlog: a generous connect timeout.
+        configuration.timeout = .init(connect: .seconds(60), read: .seconds(120))
         http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }
 
@@ -61,15 +62,22 @@ final class ChaosSuite: @unchecked Sendable {
     }
 
     /// `berth serve` on the project, ready to answer; the engine from `dockerHost` when given.
-    func serve(_ project: Project, scenario: String, ports: (gateway: Int, admin: Int)? = nil, dockerHost: String? = nil, engine: DockerClient? = nil) async throws -> ServeProcess {
+    func serve(_ project: Project, scenario: String, dockerHost: String? = nil, engine: DockerClient? = nil) async throws -> ServeProcess {
         let server = try ServeProcess(
-            berth: berth, project: project, log: out + "/logs/\(scenario).log", ports: ports, dockerHost: dockerHost, http: http
+            berth: berth, project: project, log: out + "/logs/\(scenario).log", ports: nil, dockerHost: dockerHost, http: http
         )
         lock.withLock {
             servers.append(server)
             apps.append((project.app, engine ?? self.engine))
         }
         try await server.waitUntilReady()
+        return server
+    }
+
+    /// `serve`, then `deploy`: the project served and its deployment live.
+    func serveDeployed(_ project: Project, scenario: String, dockerHost: String? = nil, engine: DockerClient? = nil) async throws -> ServeProcess {
+        let server = try await serve(project, scenario: scenario, dockerHost: dockerHost, engine: engine)
+        try await deploy(project, to: server, scenario: scenario)
         return server
     }
 
@@ -142,6 +150,21 @@ extension Duration {
     var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }
 
+extension [Answer] {
+    /// `200×3, 503×7`: how many answers had each status.
+    var statusSummary: String {
+        Dictionary(grouping: self, by: \.status).mapValues(\.count).sorted { $0.key < $1.key }.map { "\($0.key)×\($0.value)" }.joined(separator: ", ")
+    }
+}
+
+extension [ContainerSummary] {
+    /// How many object names have more than one of these containers (an object's id also
+    /// depends on its app's name, its name does not).
+    var duplicateObjects: Int {
+        Dictionary(grouping: self) { $0.labels[BerthLabel.objectName] ?? $0.labels[BerthLabel.object] ?? "" }.filter { $0.value.count > 1 }.count
+    }
+}
+
 /// One HTTP answer as the load saw it.
 struct Answer: Sendable {
     var status: UInt
@@ -149,6 +172,9 @@ struct Answer: Sendable {
     var body: String
     var started: Date
     var ended: Date
+
+    /// Status and the start of the body, for notes.
+    var summary: String { "\(status) \(body.trimmingCharacters(in: .whitespacesAndNewlines).prefix(160))" }
 
     /// The instance id the example server and the fault program print.
     var instance: String? {

@@ -30,8 +30,7 @@ extension ChaosSuite {
     private func engineRestartRounds(_ engine: PrivateEngine, into results: inout ChaosResults) async throws {
         guard let client = engine.client else { return }
         let project = try project("engine", config: ProjectConfig(name: "chaos-\(run)-engine"))
-        let server = try await serve(project, scenario: "engine_restart", dockerHost: engine.dockerHost, engine: client)
-        try await deploy(project, to: server, scenario: "engine_restart")
+        let server = try await serveDeployed(project, scenario: "engine_restart", dockerHost: engine.dockerHost, engine: client)
         let urls = (0..<5).map { "\(server.gateway)/container/e-\($0)" }
         for url in urls {
             let answer = await get(url, timeout: .seconds(60))
@@ -67,7 +66,7 @@ extension ChaosSuite {
         let seconds = started.duration(to: .now).seconds
         try await Task.sleep(for: .seconds(3))
         let containers = try await running(app: project.app, on: client)
-        let duplicates = Dictionary(grouping: containers) { $0.labels[BerthLabel.object] ?? "" }.filter { $0.value.count > 1 }.count
+        let duplicates = containers.duplicateObjects
 
         results.set("engine_restart.recovered", recovered, goal: true)
         results.set("engine_restart.seconds", recovered ? seconds : .infinity)
@@ -75,11 +74,10 @@ extension ChaosSuite {
         let refused = outage.filter { $0.status == 503 }.count
         results.set("engine_restart.outage_requests", Double(outage.count))
         results.set("engine_restart.outage_503_share", outage.isEmpty ? 0 : Double(refused) / Double(outage.count), goal: .equal(1))
-        let statuses = Dictionary(grouping: outage, by: \.status).mapValues(\.count).sorted { $0.key < $1.key }.map { "\($0.key)×\($0.value)" }
-        let sample = outage.first { $0.status != 200 }.map { "\($0.status) \($0.body.prefix(160))" } ?? "none"
-        results.note("engine_restart: during the outage \(statuses.joined(separator: ", ")); first failure: \(sample)")
+        let sample = outage.first { $0.status != 200 }?.summary ?? "none"
+        results.note("engine_restart: during the outage \(outage.statusSummary); first failure: \(sample)")
         if !recovered {
-            results.note("engine_restart: not recovered after \(Int(seconds)) s; last answers: \(last.map { "\($0.status) \($0.body.prefix(100))" }.joined(separator: " | "))")
+            results.note("engine_restart: not recovered after \(Int(seconds)) s; last answers: \(last.map(\.summary).joined(separator: " | "))")
         }
         server.stop()
     }

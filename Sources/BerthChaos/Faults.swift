@@ -10,13 +10,12 @@ extension ChaosSuite {
         let project = try project("oom", config: ProjectConfig(name: "chaos-\(run)-oom", className: "Oom", instanceType: "lite", entrypoint: ["/fault"],
             routes: #"[{ "prefix": "/memory", "binding": "WEB", "object": "query:id" }]"#
         ))
-        let server = try await serve(project, scenario: "oom")
-        try await deploy(project, to: server, scenario: "oom")
+        let server = try await serveDeployed(project, scenario: "oom")
         let events = try await EngineEvents(engine: engine, labels: ["\(BerthLabel.app)=\(project.app)"])
         defer { events.stop() }
         let url = "\(server.gateway)/memory"
         let first = await get(url + "/?id=m1", timeout: .seconds(60))
-        guard first.status == 200, let instance = first.instance else { throw BerthError(.internal, "the OOM object answered \(first.status): \(first.body)") }
+        guard first.status == 200, let instance = first.instance else { throw BerthError(.internal, "the OOM object answered \(first.summary)") }
         let trigger = await get(url + "/oom?id=m1", timeout: .seconds(60))
         // Berth's record of the instance: its stop events (at most 30 s, then 3 s more to see a second one).
         var stops: [String] = []
@@ -36,7 +35,7 @@ extension ChaosSuite {
         results.set("oom.onstop_calls", Double(stops.count), goal: .equal(1))
         results.set("oom.ok", next.status == 200 && next.instance != nil && next.instance != instance, goal: true)
         results.set("oom.engine_oom_events", Double(events.all.filter { $0.action == "oom" }.count))
-        results.note("oom: the allocating request got \(trigger.status) \(trigger.body.prefix(120)); the engine's die exit code \(die?.exitCode.map(String.init) ?? "none"); Berth's stops: \(stops); next: \(next.status)")
+        results.note("oom: the allocating request got \(trigger.summary); the engine's die exit code \(die?.exitCode.map(String.init) ?? "none"); Berth's stops: \(stops); next: \(next.status)")
         server.stop()
     }
 
@@ -51,8 +50,7 @@ extension ChaosSuite {
     /// in any minute), and what clients get meanwhile (503 with `Retry-After` and the exit code).
     func crashLoop(into results: inout ChaosResults) async throws {
         let project = try project("crash", config: ProjectConfig(name: "chaos-\(run)-crash", className: "Crash", entrypoint: ["/fault", "exit", "3"]))
-        let server = try await serve(project, scenario: "crash_loop")
-        try await deploy(project, to: server, scenario: "crash_loop")
+        let server = try await serveDeployed(project, scenario: "crash_loop")
         let events = try await EngineEvents(engine: engine, labels: ["\(BerthLabel.app)=\(project.app)"])
         defer { events.stop() }
         let started = ContinuousClock.now
@@ -75,7 +73,6 @@ extension ChaosSuite {
         results.set("crash_loop.requests", Double(answers.count))
         results.set("crash_loop.retry_after_share", failed.isEmpty ? 0 : Double(withRetry) / Double(failed.count), goal: .equal(1))
         results.set("crash_loop.exit_code_share", failed.isEmpty ? 0 : Double(withCode) / Double(failed.count), goal: .equal(1))
-        let statuses = Dictionary(grouping: answers, by: \.status).mapValues(\.count).sorted { $0.key < $1.key }.map { "\($0.key)×\($0.value)" }
-        results.note("crash_loop: answers \(statuses.joined(separator: ", ")); first failure: \(failed.first.map { "\($0.status) \($0.body.prefix(160))" } ?? "none")")
+        results.note("crash_loop: answers \(answers.statusSummary); first failure: \(failed.first?.summary ?? "none")")
     }
 }

@@ -25,8 +25,7 @@ extension ChaosSuite {
         // The folder served and deployed under its first name (the app is named after the
         // folder: no `name`), one object used, the server stopped; then renamed.
         let old = try project("kill9-old", folderName: "berth-chaos-\(run)-old", config: ProjectConfig(name: nil, berth: settings))
-        let first = try await serve(old, scenario: "kill9-renamed")
-        try await deploy(old, to: first, scenario: "kill9-renamed")
+        let first = try await serveDeployed(old, scenario: "kill9-renamed")
         let warm = await get(first.gateway + "/container/keep")
         if warm.status != 200 { results.note("kill9: the first name's server answered \(warm.status) for /container/keep") }
         first.stop()
@@ -50,8 +49,7 @@ extension ChaosSuite {
     }
 
     private func kill9Rounds(_ project: Project, rounds: Int, apps: [String], scenario: String, into totals: inout Kill9Totals) async throws {
-        var server = try await serve(project, scenario: scenario)
-        try await deploy(project, to: server, scenario: scenario)
+        var server = try await serveDeployed(project, scenario: scenario)
         let names = ["keep"] + (1..<50).map { "k-\($0)" }
         let load = LoadLoop(suite: self, urls: names.map { "\(server.gateway)/container/\($0)" })
         defer { Task { await load.stop() } }
@@ -76,9 +74,7 @@ extension ChaosSuite {
             let after = try await server.instances()
             let containers = try await running(apps: apps)
             let owned = after.values.map(\.container)
-            // Containers per object name (an object's id also depends on the app's name).
-            let byObject = Dictionary(grouping: containers) { $0.labels[BerthLabel.objectName] ?? $0.labels[BerthLabel.object] ?? "" }
-            let duplicates = byObject.filter { $0.value.count > 1 }.count
+            let duplicates = containers.duplicateObjects
             let orphans = containers.filter { container in !owned.contains { !$0.isEmpty && (container.id.hasPrefix($0) || $0.hasPrefix(container.id)) } }.count
             let answers = load.answers(since: readyAt, until: snapshotAt)
             var changed = 0
