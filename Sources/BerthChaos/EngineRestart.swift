@@ -67,14 +67,17 @@ extension ChaosSuite {
         try await Task.sleep(for: .seconds(3))
         let containers = try await running(app: project.app, on: client)
         let duplicates = containers.duplicateObjects
+        // Containers the engine stopped with itself and that nobody removed since.
+        let leftovers = try await client.listContainers(all: true, labels: ["\(BerthLabel.app)=\(project.app)"]).filter { $0.state != "running" }.count
 
         results.set("engine_restart.recovered", recovered, goal: true)
         results.set("engine_restart.seconds", recovered ? seconds : .infinity)
         results.set("engine_restart.duplicates", Double(duplicates), goal: .equal(0))
+        results.set("engine_restart.leftover_containers", Double(leftovers), goal: .equal(0))
         let refused = outage.filter { $0.status == 503 }.count
         results.set("engine_restart.outage_requests", Double(outage.count))
         results.set("engine_restart.outage_503_share", outage.isEmpty ? 0 : Double(refused) / Double(outage.count), goal: .equal(1))
-        let sample = outage.first { $0.status != 200 }?.summary ?? "none"
+        let sample: String = outage.first(where: { $0.status != 200 })?.summary ?? "none"
         results.note("engine_restart: during the outage \(outage.statusSummary); first failure: \(sample)")
         if !recovered {
             results.note("engine_restart: not recovered after \(Int(seconds)) s; last answers: \(last.map(\.summary).joined(separator: " | "))")
