@@ -124,7 +124,7 @@ final class ChaosSuite: @unchecked Sendable {
     }
 
     /// Stops every server still running (SIGINT: they stop their containers) and removes
-    /// every container of the apps they served, and their project folders.
+    /// every container and image of the apps they served, and their project folders.
     func cleanUp() async {
         let (servers, apps, folders) = lock.withLock {
             defer { self.servers = []; self.apps = []; self.folders = [] }
@@ -134,6 +134,10 @@ final class ChaosSuite: @unchecked Sendable {
         for (app, engine) in apps {
             for container in (try? await engine.listContainers(all: true, labels: ["\(BerthLabel.app)=\(app)"])) ?? [] {
                 try? await engine.removeContainer(container.id, force: true)
+            }
+            // The images `berth deploy` built for it, by their tags (`berth.local/<app>/…`).
+            for image in (try? await engine.listImages(reference: "berth.local/\(app.lowercased())/*")) ?? [] {
+                for tag in image.repoTags { _ = try? await engine.removeImage(tag) }
             }
         }
         for folder in folders { try? FileManager.default.removeItem(atPath: folder) }
