@@ -98,7 +98,7 @@ final class ServeProcess: @unchecked Sendable {
     }
 
     static func prepare(_ process: Process, log: String, dockerHost: String?) {
-        if !FileManager.default.fileExists(atPath: log) { FileManager.default.createFile(atPath: log, contents: nil) }
+        if !FileManager.default.fileExists(atPath: log) { _ = FileManager.default.createFile(atPath: log, contents: nil) }
         let output = FileHandle(forWritingAtPath: log)
         output?.seekToEndOfFile()
         process.standardOutput = output
