@@ -44,3 +44,25 @@ bench-tools:
 # table on stdout and fuzz/out/results.json. See fuzz/README.md.
 fuzz:
 	bash scripts/fuzz.sh
+
+# Chaos (never part of `make test`): kill -9 under load, an engine restart (of a private
+# dockerd), out of memory, a crash loop, a 1,000-request stampede and idle under a trickle,
+# against `berth serve` processes; a table on stdout and chaos/out/results.json. chaos-quick
+# runs the same scenarios shorter. CHAOS_CONFIG=debug skips the release build. See chaos/README.md.
+.PHONY: chaos chaos-quick chaos-build
+CHAOS_CONFIG ?= release
+
+chaos: example engine chaos-build chaos/out/fault
+	.build/$(CHAOS_CONFIG)/berth-chaos
+
+chaos-quick: example engine chaos-build chaos/out/fault
+	.build/$(CHAOS_CONFIG)/berth-chaos --quick
+
+# The suite, and the berth binary it runs as separate processes.
+chaos-build:
+	swift build -c $(CHAOS_CONFIG) --product berth-chaos
+	swift build -c $(CHAOS_CONFIG) --product berth
+
+chaos/out/fault: chaos/fault.c
+	mkdir -p chaos/out
+	gcc -static -O2 -pthread -o $@ $<

@@ -11,6 +11,7 @@ let package = Package(
     products: [
         .executable(name: "berth", targets: ["berth"]),
         .executable(name: "berth-bench", targets: ["BerthBench"]),
+        .executable(name: "berth-chaos", targets: ["BerthChaos"]),
         .library(name: "BerthConfig", targets: ["BerthConfig"]),
         .library(name: "DockerEngine", targets: ["DockerEngine"]),
         // The fuzz targets' entry functions, for the libFuzzer package in fuzz/.
@@ -121,6 +122,18 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // `make chaos`: faults (kill -9, engine restart, OOM, crash loop, a stampede, idle
+        // under trickle) against `berth serve` processes; see chaos/README.md.
+        .executableTarget(
+            name: "BerthChaos",
+            dependencies: [
+                "BerthCore", "BerthTestSupport", "DockerEngine",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
