@@ -15,6 +15,8 @@ public struct ClassSettings: Sendable, Equatable {
     /// `pingEndpoint`: `host[/path]` of the readiness request.
     public var pingEndpoint = "ping"
     public var labels: [String: String] = [:]
+    /// `pids_limit`, `no_new_privileges`, `cap_add`, `read_only_root`.
+    public var isolation = ContainerIsolation()
 
     public init() {}
 }
@@ -35,6 +37,7 @@ extension ClassSettings: Codable {
         try c.encode(enableInternet, forKey: .enableInternet)
         try c.encode(pingEndpoint, forKey: .pingEndpoint)
         try c.encode(labels, forKey: .labels)
+        try isolation.encode(to: encoder)
     }
 
     public init(from decoder: any Decoder) throws {
@@ -47,6 +50,7 @@ extension ClassSettings: Codable {
         enableInternet = try c.decodeIfPresent(Bool.self, forKey: .enableInternet) ?? true
         pingEndpoint = try c.decodeIfPresent(String.self, forKey: .pingEndpoint) ?? "ping"
         labels = try c.decodeIfPresent([String: String].self, forKey: .labels) ?? [:]
+        isolation = try ContainerIsolation(from: decoder)
     }
 }
 
