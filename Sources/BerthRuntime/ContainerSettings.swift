@@ -36,6 +36,8 @@ public struct ContainerSettings: Sendable {
     /// Objects of the class kept in memory at most (`berth.limits.max_objects`): beyond,
     /// each new one makes the class forget the least recently used that holds nothing.
     public var maxObjects = 100_000
+    /// Pids limit, capabilities, `no-new-privileges`, read-only root (`berth.classes.<Class>`).
+    public var isolation = ContainerIsolation()
 
     public init(app: String, className: String, containerName: String, image: String, defaultPort: Int? = nil, requiredPorts: [Int] = []) {
         self.app = app

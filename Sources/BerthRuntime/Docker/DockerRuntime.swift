@@ -1,4 +1,5 @@
 import BerthCore
+import BerthConfig
 import Foundation
 import DockerEngine
 import Logging
@@ -40,6 +41,7 @@ public struct DockerRuntime: ContainerRuntime {
             container.entrypoint = [entrypoint[0]]
             container.command = Array(entrypoint.dropFirst())
         }
+        Self.confine(&container, spec.isolation, ports: spec.ports)
         if !spec.enableInternet {
             try await ensureIsolatedNetwork()
             container.network = isolatedNetwork
@@ -60,6 +62,17 @@ public struct DockerRuntime: ContainerRuntime {
             await removeInstance(id)
             throw BerthError.wrap(error)
         }
+    }
+
+    /// The class's isolation as the engine spells it: a pids limit, every capability dropped
+    /// and the few it needs added back, `no-new-privileges`, a read-only root with `/tmp` a tmpfs.
+    static func confine(_ container: inout ContainerSpec, _ isolation: ContainerIsolation, ports: [Int]) {
+        container.pidsLimit = isolation.pidsLimit > 0 ? isolation.pidsLimit : nil
+        container.capDrop = ["ALL"]
+        container.capAdd = isolation.capabilities(ports: ports)
+        container.securityOptions = isolation.noNewPrivileges ? ["no-new-privileges"] : []
+        container.readOnlyRootfs = isolation.readOnlyRoot
+        container.tmpfs = isolation.readOnlyRoot ? ["/tmp": "rw,nosuid,nodev,mode=1777"] : [:]
     }
 
     func ensureIsolatedNetwork() async throws(BerthError) {

@@ -1,3 +1,4 @@
+import BerthConfig
 import BerthCore
 import Foundation
 
@@ -15,9 +16,13 @@ public struct InstanceSpec: Sendable {
     public var enableInternet: Bool
     public var memoryBytes: Int64?
     public var nanoCPUs: Int64?
+    /// Pids limit, capabilities, `no-new-privileges`, read-only root.
+    public var isolation: ContainerIsolation
 
     public init(image: String, environment: [String: String] = [:], entrypoint: [String]? = nil, labels: [String: String] = [:],
-                ports: [Int] = [], enableInternet: Bool = true, memoryBytes: Int64? = nil, nanoCPUs: Int64? = nil) {
+                ports: [Int] = [], enableInternet: Bool = true, memoryBytes: Int64? = nil, nanoCPUs: Int64? = nil,
+                isolation: ContainerIsolation = ContainerIsolation()) {
+        self.isolation = isolation
         self.image = image
         self.environment = environment
         self.entrypoint = entrypoint
