@@ -12,7 +12,7 @@ public struct DockerRuntime: ContainerRuntime {
     let client: DockerClient
     let exits: DockerExitWatcher
     /// Network for containers with `enableInternet = false`; created on first use.
-    let isolatedNetwork: String
+    let isolatedNetwork: IsolatedNetwork
     let logger: Logger
     /// The engine's CPUs and memory, read once: limits above them are capped, or the engine
     /// would refuse to start the container.
@@ -20,7 +20,7 @@ public struct DockerRuntime: ContainerRuntime {
 
     public init(client: DockerClient, isolatedNetwork: String = "berth-no-internet", logger: Logger = Logger(label: "berth.runtime")) {
         self.client = client
-        self.isolatedNetwork = isolatedNetwork
+        self.isolatedNetwork = IsolatedNetwork(name: isolatedNetwork)
         self.logger = logger
         self.exits = DockerExitWatcher(client: client, logger: logger)
     }
@@ -43,13 +43,30 @@ public struct DockerRuntime: ContainerRuntime {
         }
         Self.confine(&container, spec.isolation, ports: spec.ports)
         if !spec.enableInternet {
-            try await ensureIsolatedNetwork()
-            container.network = isolatedNetwork
+            try await isolatedNetwork.ensure(client)
+            container.network = isolatedNetwork.name
         }
-        let id = try await client.createContainer(container)
+        let id: String
+        do {
+            id = try await client.createContainer(container)
+        } catch where error.code == .notFound && !spec.enableInternet {
+            // The network was removed since it was set up (by another server's release): again.
+            isolatedNetwork.forget()
+            try await isolatedNetwork.ensure(client)
+            id = try await client.createContainer(container)
+        }
         do {
             try await client.startContainer(id)
             let details = try await client.inspectContainer(id)
+            let direct = Self.direct(details, ports: spec.ports)
+            if !spec.enableInternet {
+                // No port is published on an internal network: Berth, on the engine's
+                // machine, reaches the container at its own address.
+                guard spec.ports.allSatisfy({ direct[$0] != nil }) else {
+                    throw BerthError(.engineError, "the container has no address on the network \(isolatedNetwork.name)")
+                }
+                return RunningInstance(containerID: id, endpoints: direct, directEndpoints: direct)
+            }
             var endpoints: [Int: Endpoint] = [:]
             for port in spec.ports {
                 guard let hostPort = details.hostPort(for: port) else {
@@ -57,7 +74,7 @@ public struct DockerRuntime: ContainerRuntime {
                 }
                 endpoints[port] = Endpoint(host: "127.0.0.1", port: hostPort)
             }
-            return RunningInstance(containerID: id, endpoints: endpoints, directEndpoints: Self.direct(details, ports: spec.ports))
+            return RunningInstance(containerID: id, endpoints: endpoints, directEndpoints: direct)
         } catch {
             await removeInstance(id)
             throw BerthError.wrap(error)
@@ -75,13 +92,10 @@ public struct DockerRuntime: ContainerRuntime {
         container.tmpfs = isolation.readOnlyRoot ? ["/tmp": "rw,nosuid,nodev,mode=1777"] : [:]
     }
 
-    func ensureIsolatedNetwork() async throws(BerthError) {
-        if try await client.listNetworks().contains(where: { $0.name == isolatedNetwork }) { return }
-        do {
-            _ = try await client.createNetwork(isolatedNetwork, internal: true, labels: [BerthLabel.app: "berth"])
-        } catch where error.code == .conflict {
-            // Created meanwhile by another start.
-        }
+    /// Removes what Berth made for isolated containers (their network and firewall rules)
+    /// once no container uses it.
+    public func releaseUnused() async {
+        await isolatedNetwork.release(client, logger: logger)
     }
 
     public func stopInstance(_ containerID: String, signal: String, grace: Duration) async throws(BerthError) {
@@ -131,6 +145,11 @@ public struct DockerRuntime: ContainerRuntime {
             if let port = Int(key.dropLast(4)), let hostPort = details.hostPort(for: port) {
                 endpoints[port] = Endpoint(host: "127.0.0.1", port: hostPort)
             }
+        }
+        if details.hostConfig.networkMode == isolatedNetwork.name {
+            // Isolated: nothing is published, the container's own address is the way in.
+            let direct = Self.direct(details, ports: details.config.exposedTCPPorts)
+            return RunningInstance(containerID: containerID, endpoints: direct, directEndpoints: direct)
         }
         return RunningInstance(containerID: containerID, endpoints: endpoints, directEndpoints: Self.direct(details, ports: Array(endpoints.keys)))
     }

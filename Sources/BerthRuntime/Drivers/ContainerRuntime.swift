@@ -96,4 +96,11 @@ public protocol ContainerRuntime: Sendable {
     func listInstances(labels: [String]) async throws(BerthError) -> [InstanceSummary]
     /// A running container's endpoints (published and direct), by container port.
     func runningInstance(_ containerID: String) async throws(BerthError) -> RunningInstance
+    /// Removes what the runtime set up for containers (networks, firewall rules) and no
+    /// container uses any more; called once every container is gone.
+    func releaseUnused() async
+}
+
+extension ContainerRuntime {
+    public func releaseUnused() async {}
 }
