@@ -19,20 +19,6 @@ struct IsolationEngineTests {
         )
     }
 
-    /// The page at `endpoint`, the way Berth reaches a container (retried while it starts, bounded).
-    func page(_ endpoint: Endpoint, within seconds: Double = 20) async throws -> String {
-        let deadline = Date().addingTimeInterval(seconds)
-        while true {
-            do {
-                let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: "http://\(endpoint)/"), timeout: .seconds(2))
-                guard response.status == .ok else { throw BerthError(.internal, "status \(response.status)") }
-                return String(buffer: try await response.body.collect(upTo: 1 << 20))
-            } catch {
-                if Date() > deadline { throw error }
-                try await Task.sleep(for: .milliseconds(50))
-            }
-        }
-    }
 
     @Test("by default: PidsLimit 512, CapDrop ALL, no-new-privileges; a read-only root keeps /tmp writable; port 80 gets NET_BIND_SERVICE")
     func inspected() async throws {
@@ -46,7 +32,7 @@ struct IsolationEngineTests {
             #expect(config.capAdd == [])
             #expect(config.securityOptions == ["no-new-privileges"])
             #expect(config.readOnlyRootfs == false)
-            #expect(try await page(plain.endpoints[8080]!) == "plain\n")
+            #expect(try await containerPage(plain.endpoints[8080]!) == "plain")
 
             var isolation = ContainerIsolation()
             isolation.readOnlyRoot = true
@@ -66,7 +52,7 @@ struct IsolationEngineTests {
             #expect(details.pidsLimit == 0)
             #expect(details.securityOptions == [])
             // httpd binds port 80 with NET_BIND_SERVICE alone; only /tmp can be written.
-            #expect(try await page(second.endpoints[80]!) == "root=read-only tmp=writable\n")
+            #expect(try await containerPage(second.endpoints[80]!) == "root=read-only tmp=writable")
         }
     }
 
@@ -84,7 +70,7 @@ struct IsolationEngineTests {
                 """)
             limited.isolation.pidsLimit = 16
             let instance = try await driver.startInstance(limited)
-            let text = try await page(instance.endpoints[8080]!)
+            let text = try await containerPage(instance.endpoints[8080]!)
             let sleeping = try #require(Int(text.dropFirst("sleeping=".count).prefix { $0.isNumber }), "\(text)")
             // 40 asked for; the two shells hold 2 of the 16.
             #expect(sleeping > 0 && sleeping <= 14, "\(text)")
@@ -97,7 +83,7 @@ struct IsolationEngineTests {
             let image = try await f.webImage()
             let driver = DockerRuntime(client: f.client)
             let neighbour = try await driver.startInstance(spec(f, image, "echo neighbour > /www/index.html; exec /bin/busybox httpd -f -p 8080 -h /www"))
-            #expect(try await page(neighbour.endpoints[8080]!) == "neighbour\n")
+            #expect(try await containerPage(neighbour.endpoints[8080]!) == "neighbour")
             var bomb = InstanceSpec(
                 image: image, entrypoint: ["/bin/busybox", "sh", "-c", "b() { b | b & }; b; exec /bin/busybox sleep 3600"],
                 labels: f.labels, ports: [], nanoCPUs: 500_000_000
@@ -110,7 +96,7 @@ struct IsolationEngineTests {
             var counts: [Int] = []
             for _ in 0..<10 {
                 counts.append(try await f.client.containerStats(bombing.containerID).pids)
-                #expect(try await page(neighbour.endpoints[8080]!, within: 10) == "neighbour\n")
+                #expect(try await containerPage(neighbour.endpoints[8080]!, within: 10) == "neighbour")
             }
             #expect(counts.max()! > 16 && counts.max()! <= 32, "\(counts)")
             #expect(try await f.client.inspectContainer(bombing.containerID).state.running)

@@ -30,20 +30,6 @@ struct NoInternetEngineTests {
         )
     }
 
-    /// The page at `endpoint`, retried while the container starts (bounded).
-    func page(_ endpoint: Endpoint, within seconds: Double = 30) async throws -> String {
-        let deadline = Date().addingTimeInterval(seconds)
-        while true {
-            do {
-                let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: "http://\(endpoint)/"), timeout: .seconds(2))
-                guard response.status == .ok else { throw BerthError(.internal, "status \(response.status)") }
-                return String(buffer: try await response.body.collect(upTo: 1 << 20)).trimmingCharacters(in: .whitespacesAndNewlines)
-            } catch {
-                if Date() > deadline { throw error }
-                try await Task.sleep(for: .milliseconds(50))
-            }
-        }
-    }
 
     /// The gateway of the network `address` lies on: the bridge's address on the host.
     func gateway(of address: String) -> String {
@@ -75,7 +61,7 @@ struct NoInternetEngineTests {
             let peer = try await driver.startInstance(prober(f, image, targets: [], enableInternet: false))
             let peerEndpoint = try #require(peer.endpoints[8080])
             #expect(peerEndpoint.host != "127.0.0.1")
-            #expect(try await page(peerEndpoint) == "")
+            #expect(try await containerPage(peerEndpoint) == "")
             let details = try await f.client.inspectContainer(peer.containerID)
             #expect(details.hostConfig.networkMode == network)
 
@@ -84,14 +70,14 @@ struct NoInternetEngineTests {
             let bridgeGateway = gateway(of: try #require(try await f.client.inspectContainer(first.containerID).networkAddresses["bridge"]))
             await driver.removeInstance(first.containerID)
             let control = try await driver.startInstance(prober(f, image, targets: ["\(bridgeGateway):\(port)"], enableInternet: true))
-            #expect(try await page(control.endpoints[8080]!) == "\(bridgeGateway):\(port)=open")
+            #expect(try await containerPage(control.endpoints[8080]!) == "\(bridgeGateway):\(port)=open")
 
             // The second isolated container: the host (through its own bridge and the default
             // one) and the first container stay closed; Berth still reaches it.
             let isolatedGateway = gateway(of: peerEndpoint.host)
             let targets = ["\(isolatedGateway):\(port)", "\(bridgeGateway):\(port)", "\(peerEndpoint.host):8080"]
             let probing = try await driver.startInstance(prober(f, image, targets: targets, enableInternet: false))
-            #expect(try await page(probing.endpoints[8080]!) == targets.map { "\($0)=closed" }.joined(separator: " "))
+            #expect(try await containerPage(probing.endpoints[8080]!) == targets.map { "\($0)=closed" }.joined(separator: " "))
 
             // The runtime's own reading of the container (after a restart of Berth) finds the same address.
             let adopted = try await driver.runningInstance(probing.containerID)
