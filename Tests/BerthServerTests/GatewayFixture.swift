@@ -147,8 +147,6 @@ final class GatewayFixture: Sendable {
                 }
                 await fixture.cleanUp()
             }
-            // The isolated network and its firewall rules, once no test's container uses them.
-            await runtime.releaseUnused()
         } catch {
             try? await client.shutdown()
             try? FileManager.default.removeItem(atPath: folder)
