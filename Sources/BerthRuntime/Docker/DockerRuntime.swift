@@ -46,17 +46,25 @@ public struct DockerRuntime: ContainerRuntime {
             try await isolatedNetwork.ensure(client)
             container.network = isolatedNetwork.name
         }
-        let id: String
-        do {
-            id = try await client.createContainer(container)
-        } catch where error.code == .notFound && !spec.enableInternet {
-            // The network was removed since it was set up (by another server's release): again.
-            isolatedNetwork.forget()
-            try await isolatedNetwork.ensure(client)
-            id = try await client.createContainer(container)
+        var id = ""
+        // Twice at most: the isolated network may be removed by another server's release
+        // between its setup and this container's create or start; then it is set up again.
+        for attempt in 1...2 {
+            do {
+                id = try await client.createContainer(container)
+                try await client.startContainer(id)
+                break
+            } catch where error.code == .notFound && !spec.enableInternet && attempt == 1 {
+                if !id.isEmpty { await removeInstance(id) }
+                id = ""
+                isolatedNetwork.forget()
+                try await isolatedNetwork.ensure(client)
+            } catch {
+                if !id.isEmpty { await removeInstance(id) }
+                throw error
+            }
         }
         do {
-            try await client.startContainer(id)
             let details = try await client.inspectContainer(id)
             let direct = Self.direct(details, ports: spec.ports)
             if !spec.enableInternet {
