@@ -173,6 +173,7 @@ let package = Package(
             name: "DockerEngineTests",
             dependencies: [
                 "DockerEngine", "BerthCore", "BerthRuntime", "BerthTestSupport",
+                "BerthConfig",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],

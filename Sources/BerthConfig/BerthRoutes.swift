@@ -17,6 +17,8 @@ public struct ClassSettings: Sendable, Equatable {
     public var labels: [String: String] = [:]
     /// `crash_backoff`: waits between starts that keep failing.
     public var crashBackoff = CrashBackoff()
+    /// `pids_limit`, `no_new_privileges`, `cap_add`, `read_only_root`.
+    public var isolation = ContainerIsolation()
 
     public init() {}
 }
@@ -39,6 +41,7 @@ extension ClassSettings: Codable {
         try c.encode(pingEndpoint, forKey: .pingEndpoint)
         try c.encode(labels, forKey: .labels)
         try c.encode(crashBackoff, forKey: .crashBackoff)
+        try isolation.encode(to: encoder)
     }
 
     public init(from decoder: any Decoder) throws {
@@ -52,6 +55,7 @@ extension ClassSettings: Codable {
         pingEndpoint = try c.decodeIfPresent(String.self, forKey: .pingEndpoint) ?? "ping"
         labels = try c.decodeIfPresent([String: String].self, forKey: .labels) ?? [:]
         crashBackoff = try c.decodeIfPresent(CrashBackoff.self, forKey: .crashBackoff) ?? CrashBackoff()
+        isolation = try ContainerIsolation(from: decoder)
     }
 }
 

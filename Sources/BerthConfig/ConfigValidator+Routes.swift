@@ -5,6 +5,10 @@ extension ConfigValidator {
     static let classKeys: Set<String> = [
         "default_port", "required_ports", "sleep_after", "env_vars", "entrypoint", "enable_internet", "ping_endpoint", "labels",
         "crash_backoff",
+        "pids_limit",
+        "no_new_privileges",
+        "cap_add",
+        "read_only_root",
     ]
 
     /// `berth.classes`: Container class properties by class name.
@@ -39,6 +43,7 @@ extension ConfigValidator {
             }
             if let n = node["ping_endpoint"], let v = string(n, join(path, "ping_endpoint")) { settings.pingEndpoint = v }
             if let n = node["crash_backoff"] { settings.crashBackoff = readCrashBackoff(n, join(path, "crash_backoff")) }
+            settings.isolation = readIsolation(node, path)
             result[member.key] = settings
         }
         return result
@@ -61,6 +66,35 @@ extension ConfigValidator {
             }
         }
         return backoff
+    }
+
+    /// `pids_limit`, `no_new_privileges`, `cap_add` and `read_only_root` of one class.
+    mutating func readIsolation(_ node: ConfigNode, _ path: String) -> ContainerIsolation {
+        var isolation = ContainerIsolation()
+        if let n = node["pids_limit"], let v = integer(n, join(path, "pids_limit"), range: 0...4_194_304) { isolation.pidsLimit = v }
+        if let n = node["no_new_privileges"], let v = bool(n, join(path, "no_new_privileges")) { isolation.noNewPrivileges = v }
+        if let n = node["read_only_root"], let v = bool(n, join(path, "read_only_root")) { isolation.readOnlyRoot = v }
+        if let n = node["cap_add"], let items = array(n, join(path, "cap_add")) {
+            isolation.capAdd = items.enumerated().compactMap { i, item in
+                let itemPath = "\(join(path, "cap_add"))[\(i)]"
+                guard let text = string(item, itemPath) else { return nil }
+                guard let name = ContainerIsolation.capabilityName(text) else {
+                    let hint = TextSimilarity.closest(text.uppercased(), in: ContainerIsolation.capabilities).map { "; did you mean \"\($0)\"?" } ?? ""
+                    error(item, itemPath, "\"\(text)\" is not a Linux capability (e.g. NET_BIND_SERVICE, see capabilities(7))\(hint)")
+                    return nil
+                }
+                return name
+            }
+        }
+        return isolation
+    }
+
+    mutating func bool(_ node: ConfigNode, _ path: String) -> Bool? {
+        guard case .bool(let value) = node.value else {
+            error(node, path, "must be true or false, found \(node.shortDescription)")
+            return nil
+        }
+        return value
     }
 
     mutating func stringMap(_ node: ConfigNode, _ path: String) -> [String: String] {

@@ -105,6 +105,7 @@ public final class ClassRegistry: Sendable {
         settings.pingEndpoint = properties.pingEndpoint
         settings.labels = properties.labels
         settings.crashBackoff = properties.crashBackoff
+        settings.isolation = properties.isolation
         containerTypes[container.className]?.apply(to: &settings)
         settings.labels.merge(ownerLabels) { $1 }
         return ClassSpec(settings: settings, maxInstances: container.maxInstances, deploymentID: deploymentID, imageID: image.id)

@@ -24,7 +24,7 @@ public struct ClassSpec: Sendable {
     }
 
     /// Equal for two specs whose instances would run the same thing: same image content,
-    /// environment, entrypoint, ports, network and limits. A rollout replaces only instances
+    /// environment, entrypoint, ports, network, limits and isolation. A rollout replaces only instances
     /// whose fingerprint differs from the current one.
     public var fingerprint: String {
         let s = settings
@@ -35,6 +35,7 @@ public struct ClassSpec: Sendable {
             "ports=\(s.defaultPort.map(String.init) ?? "-")|\(s.requiredPorts)|\(s.exposedPorts)",
             "ping=\(s.pingEndpoint)",
             "type=\(s.instanceType.memoryMiB)|\(s.instanceType.vcpu)",
+            "isolation=\(s.isolation.pidsLimit)|\(s.isolation.noNewPrivileges)|\(s.isolation.capAdd)|\(s.isolation.readOnlyRoot)",
         ]
         parts += s.envVars.sorted { $0.key < $1.key }.map { "env:\($0.key)=\($0.value)" }
         parts += s.labels.sorted { $0.key < $1.key }.map { "label:\($0.key)=\($0.value)" }

@@ -189,7 +189,8 @@ extension ContainerController {
             image: settings.image, environment: environment, entrypoint: options.entrypoint ?? settings.entrypoint,
             labels: labels, ports: ports, enableInternet: options.enableInternet ?? settings.enableInternet,
             memoryBytes: Int64(settings.instanceType.memoryMiB) << 20,
-            nanoCPUs: Int64(settings.instanceType.vcpu * 1_000_000_000)
+            nanoCPUs: Int64(settings.instanceType.vcpu * 1_000_000_000),
+            isolation: settings.isolation
         )
     }
 

@@ -38,6 +38,8 @@ public struct ContainerSettings: Sendable {
     public var maxObjects = 100_000
     /// Waits between starts that keep failing (`berth.classes.<Class>.crash_backoff`).
     public var crashBackoff = CrashBackoff()
+    /// Pids limit, capabilities, `no-new-privileges`, read-only root (`berth.classes.<Class>`).
+    public var isolation = ContainerIsolation()
 
     public init(app: String, className: String, containerName: String, image: String, defaultPort: Int? = nil, requiredPorts: [Int] = []) {
         self.app = app

@@ -246,6 +246,7 @@ struct ContainersService: Service {
         for leftover in (try? await deployer.engine.listInstances(labels: [deployer.ownerLabel])) ?? [] {
             await deployer.engine.removeInstance(leftover.containerID)
         }
+        await deployer.engine.releaseUnused()
         say("stopped")
     }
 }

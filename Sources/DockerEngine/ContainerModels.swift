@@ -29,6 +29,18 @@ public struct ContainerSpec: Sendable {
     public var stopTimeout: Int?
     /// Remove the container as soon as it exits.
     public var autoRemove = false
+    /// Processes (and threads) the container may hold at once; nil: the engine's default.
+    public var pidsLimit: Int?
+    /// Capabilities removed from the engine's default set (`ALL` for every one).
+    public var capDrop: [String] = []
+    /// Capabilities granted on top of what remains (`NET_BIND_SERVICE`).
+    public var capAdd: [String] = []
+    /// Security options (`no-new-privileges`).
+    public var securityOptions: [String] = []
+    /// Mount the image's root filesystem read-only.
+    public var readOnlyRootfs = false
+    /// tmpfs mounts: path → mount options (`rw,nosuid,nodev,size=64m`).
+    public var tmpfs: [String: String] = [:]
 
     public init(image: String) {
         self.image = image
@@ -48,6 +60,12 @@ extension ContainerSpec: Encodable {
         var CpuShares: Int?
         var NetworkMode: String?
         var AutoRemove: Bool
+        var PidsLimit: Int?
+        var CapDrop: [String]?
+        var CapAdd: [String]?
+        var SecurityOpt: [String]?
+        var ReadonlyRootfs: Bool
+        var Tmpfs: [String: String]?
     }
 
     struct Empty: Encodable {}
@@ -81,7 +99,10 @@ extension ContainerSpec: Encodable {
         try c.encode(
             HostConfig(
                 PortBindings: bindings, Memory: memoryBytes, NanoCpus: nanoCPUs, CpuShares: cpuShares,
-                NetworkMode: network, AutoRemove: autoRemove
+                NetworkMode: network, AutoRemove: autoRemove, PidsLimit: pidsLimit,
+                CapDrop: capDrop.isEmpty ? nil : capDrop, CapAdd: capAdd.isEmpty ? nil : capAdd,
+                SecurityOpt: securityOptions.isEmpty ? nil : securityOptions, ReadonlyRootfs: readOnlyRootfs,
+                Tmpfs: tmpfs.isEmpty ? nil : tmpfs
             ),
             forKey: .HostConfig
         )
@@ -109,9 +130,18 @@ public struct ContainerDetails: Decodable, Sendable {
         public var nanoCPUs: Int64
         public var cpuShares: Int
         public var networkMode: String
+        /// 0 when the engine's default applies.
+        public var pidsLimit: Int
+        public var capDrop: [String]
+        public var capAdd: [String]
+        public var securityOptions: [String]
+        public var readOnlyRootfs: Bool
+        public var tmpfs: [String: String]
 
         enum CodingKeys: String, CodingKey {
             case memoryBytes = "Memory", nanoCPUs = "NanoCpus", cpuShares = "CpuShares", networkMode = "NetworkMode"
+            case pidsLimit = "PidsLimit", capDrop = "CapDrop", capAdd = "CapAdd", securityOptions = "SecurityOpt"
+            case readOnlyRootfs = "ReadonlyRootfs", tmpfs = "Tmpfs"
         }
 
         public init(from decoder: any Decoder) throws {
@@ -120,6 +150,12 @@ public struct ContainerDetails: Decodable, Sendable {
             nanoCPUs = try c.decodeIfPresent(Int64.self, forKey: .nanoCPUs) ?? 0
             cpuShares = try c.decodeIfPresent(Int.self, forKey: .cpuShares) ?? 0
             networkMode = try c.decodeIfPresent(String.self, forKey: .networkMode) ?? ""
+            pidsLimit = try c.decodeIfPresent(Int.self, forKey: .pidsLimit) ?? 0
+            capDrop = try c.decodeIfPresent([String].self, forKey: .capDrop) ?? []
+            capAdd = try c.decodeIfPresent([String].self, forKey: .capAdd) ?? []
+            securityOptions = try c.decodeIfPresent([String].self, forKey: .securityOptions) ?? []
+            readOnlyRootfs = try c.decodeIfPresent(Bool.self, forKey: .readOnlyRootfs) ?? false
+            tmpfs = try c.decodeIfPresent([String: String].self, forKey: .tmpfs) ?? [:]
         }
     }
 
@@ -130,9 +166,14 @@ public struct ContainerDetails: Decodable, Sendable {
         public var tty: Bool
         public var entrypoint: [String]?
         public var command: [String]?
+        /// Every TCP port the container exposes, published or not.
+        public var exposedTCPPorts: [Int]
+
+        struct Empty: Decodable {}
 
         enum CodingKeys: String, CodingKey {
             case image = "Image", environment = "Env", labels = "Labels", tty = "Tty", entrypoint = "Entrypoint", command = "Cmd"
+            case exposedPorts = "ExposedPorts"
         }
 
         public init(from decoder: any Decoder) throws {
@@ -143,6 +184,8 @@ public struct ContainerDetails: Decodable, Sendable {
             tty = try c.decodeIfPresent(Bool.self, forKey: .tty) ?? false
             entrypoint = try c.decodeIfPresent([String].self, forKey: .entrypoint)
             command = try c.decodeIfPresent([String].self, forKey: .command)
+            let exposed = try c.decodeIfPresent([String: Empty].self, forKey: .exposedPorts) ?? [:]
+            exposedTCPPorts = exposed.keys.compactMap { $0.hasSuffix("/tcp") ? Int($0.dropLast(4)) : nil }.sorted()
         }
     }
 

@@ -8,9 +8,11 @@ public struct NetworkSummary: Decodable, Sendable {
     public var driver: String
     public var isInternal: Bool
     public var labels: [String: String]
+    /// The driver's options (`com.docker.network.bridge.enable_icc`).
+    public var options: [String: String]
 
     enum CodingKeys: String, CodingKey {
-        case id = "Id", name = "Name", driver = "Driver", isInternal = "Internal", labels = "Labels"
+        case id = "Id", name = "Name", driver = "Driver", isInternal = "Internal", labels = "Labels", options = "Options"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -20,21 +22,26 @@ public struct NetworkSummary: Decodable, Sendable {
         driver = try c.decode(String.self, forKey: .driver)
         isInternal = try c.decodeIfPresent(Bool.self, forKey: .isInternal) ?? false
         labels = try c.decodeIfPresent([String: String].self, forKey: .labels) ?? [:]
+        options = try c.decodeIfPresent([String: String].self, forKey: .options) ?? [:]
     }
 }
 
 extension DockerClient {
     /// Creates a bridge network; an `internal` one has no route out of the machine.
-    public func createNetwork(_ name: String, internal: Bool = false, labels: [String: String] = [:]) async throws(BerthError) -> String {
+    /// `options` are the bridge driver's (`com.docker.network.bridge.enable_icc`).
+    public func createNetwork(
+        _ name: String, internal: Bool = false, labels: [String: String] = [:], options: [String: String] = [:]
+    ) async throws(BerthError) -> String {
         struct Create: Encodable {
             var Name: String
             var Driver = "bridge"
             var Internal: Bool
             var Labels: [String: String]
+            var Options: [String: String]
             var CheckDuplicate = true
         }
         struct Created: Decodable { var Id: String }
-        let body = try Self.json(Create(Name: name, Internal: `internal`, Labels: labels))
+        let body = try Self.json(Create(Name: name, Internal: `internal`, Labels: labels, Options: options))
         let created: Created = try await sendJSON(Request(
             method: .POST, path: "/networks/create", headers: [("Content-Type", "application/json")],
             body: .bytes(ByteBuffer(string: body)), operation: "create network \(name)"

@@ -10,6 +10,8 @@ public struct ContainerStats: Decodable, Sendable {
     public var onlineCPUs: Int
     public var memoryUsageBytes: UInt64
     public var memoryLimitBytes: UInt64
+    /// Processes and threads in the container now.
+    public var pids: Int
 
     struct CPUStats: Decodable {
         struct Usage: Decodable { var total_usage: UInt64? }
@@ -24,7 +26,9 @@ public struct ContainerStats: Decodable, Sendable {
         var stats: [String: UInt64]?
     }
 
-    enum CodingKeys: String, CodingKey { case cpu_stats, memory_stats }
+    struct PidsStats: Decodable { var current: Int? }
+
+    enum CodingKeys: String, CodingKey { case cpu_stats, memory_stats, pids_stats }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -38,6 +42,7 @@ public struct ContainerStats: Decodable, Sendable {
         let usage = memory?.usage ?? 0
         memoryUsageBytes = usage > cache ? usage - cache : usage
         memoryLimitBytes = memory?.limit ?? 0
+        pids = try c.decodeIfPresent(PidsStats.self, forKey: .pids_stats)?.current ?? 0
     }
 }
 

@@ -1,4 +1,5 @@
 import BerthCore
+import BerthConfig
 import Foundation
 import DockerEngine
 import Logging
@@ -11,7 +12,7 @@ public struct DockerRuntime: ContainerRuntime {
     let client: DockerClient
     let exits: DockerExitWatcher
     /// Network for containers with `enableInternet = false`; created on first use.
-    let isolatedNetwork: String
+    let isolatedNetwork: IsolatedNetwork
     let logger: Logger
     /// The engine's CPUs and memory, read once: limits above them are capped, or the engine
     /// would refuse to start the container.
@@ -19,7 +20,7 @@ public struct DockerRuntime: ContainerRuntime {
 
     public init(client: DockerClient, isolatedNetwork: String = "berth-no-internet", logger: Logger = Logger(label: "berth.runtime")) {
         self.client = client
-        self.isolatedNetwork = isolatedNetwork
+        self.isolatedNetwork = IsolatedNetwork(name: isolatedNetwork)
         self.logger = logger
         self.exits = DockerExitWatcher(client: client, logger: logger)
     }
@@ -40,14 +41,40 @@ public struct DockerRuntime: ContainerRuntime {
             container.entrypoint = [entrypoint[0]]
             container.command = Array(entrypoint.dropFirst())
         }
+        Self.confine(&container, spec.isolation, ports: spec.ports)
         if !spec.enableInternet {
-            try await ensureIsolatedNetwork()
-            container.network = isolatedNetwork
+            try await isolatedNetwork.ensure(client)
+            container.network = isolatedNetwork.name
         }
-        let id = try await client.createContainer(container)
+        var id = ""
+        // Twice at most: the isolated network may be removed by another server's release
+        // between its setup and this container's create or start; then it is set up again.
+        for attempt in 1...2 {
+            do {
+                id = try await client.createContainer(container)
+                try await client.startContainer(id)
+                break
+            } catch where error.code == .notFound && !spec.enableInternet && attempt == 1 {
+                if !id.isEmpty { await removeInstance(id) }
+                id = ""
+                isolatedNetwork.forget()
+                try await isolatedNetwork.ensure(client)
+            } catch {
+                if !id.isEmpty { await removeInstance(id) }
+                throw error
+            }
+        }
         do {
-            try await client.startContainer(id)
             let details = try await client.inspectContainer(id)
+            let direct = Self.direct(details, ports: spec.ports)
+            if !spec.enableInternet {
+                // No port is published on an internal network: Berth, on the engine's
+                // machine, reaches the container at its own address.
+                guard spec.ports.allSatisfy({ direct[$0] != nil }) else {
+                    throw BerthError(.engineError, "the container has no address on the network \(isolatedNetwork.name)")
+                }
+                return RunningInstance(containerID: id, endpoints: direct, directEndpoints: direct)
+            }
             var endpoints: [Int: Endpoint] = [:]
             // Exited already (the engine publishes no ports for a stopped container).
             if !details.state.running, details.state.status == "exited" || details.state.status == "dead" {
@@ -60,20 +87,28 @@ public struct DockerRuntime: ContainerRuntime {
                 }
                 endpoints[port] = Endpoint(host: "127.0.0.1", port: hostPort)
             }
-            return RunningInstance(containerID: id, endpoints: endpoints, directEndpoints: Self.direct(details, ports: spec.ports))
+            return RunningInstance(containerID: id, endpoints: endpoints, directEndpoints: direct)
         } catch {
             await removeInstance(id)
             throw BerthError.wrap(error)
         }
     }
 
-    func ensureIsolatedNetwork() async throws(BerthError) {
-        if try await client.listNetworks().contains(where: { $0.name == isolatedNetwork }) { return }
-        do {
-            _ = try await client.createNetwork(isolatedNetwork, internal: true, labels: [BerthLabel.app: "berth"])
-        } catch where error.code == .conflict {
-            // Created meanwhile by another start.
-        }
+    /// The class's isolation as the engine spells it: a pids limit, every capability dropped
+    /// and the few it needs added back, `no-new-privileges`, a read-only root with `/tmp` a tmpfs.
+    static func confine(_ container: inout ContainerSpec, _ isolation: ContainerIsolation, ports: [Int]) {
+        container.pidsLimit = isolation.pidsLimit > 0 ? isolation.pidsLimit : nil
+        container.capDrop = ["ALL"]
+        container.capAdd = isolation.capabilities(ports: ports)
+        container.securityOptions = isolation.noNewPrivileges ? ["no-new-privileges"] : []
+        container.readOnlyRootfs = isolation.readOnlyRoot
+        container.tmpfs = isolation.readOnlyRoot ? ["/tmp": "rw,nosuid,nodev,mode=1777"] : [:]
+    }
+
+    /// Removes what Berth made for isolated containers (their network and firewall rules)
+    /// once no container uses it.
+    public func releaseUnused() async {
+        await isolatedNetwork.release(client, logger: logger)
     }
 
     public func stopInstance(_ containerID: String, signal: String, grace: Duration) async throws(BerthError) {
@@ -123,6 +158,11 @@ public struct DockerRuntime: ContainerRuntime {
             if let port = Int(key.dropLast(4)), let hostPort = details.hostPort(for: port) {
                 endpoints[port] = Endpoint(host: "127.0.0.1", port: hostPort)
             }
+        }
+        if details.hostConfig.networkMode == isolatedNetwork.name {
+            // Isolated: nothing is published, the container's own address is the way in.
+            let direct = Self.direct(details, ports: details.config.exposedTCPPorts)
+            return RunningInstance(containerID: containerID, endpoints: direct, directEndpoints: direct)
         }
         return RunningInstance(containerID: containerID, endpoints: endpoints, directEndpoints: Self.direct(details, ports: Array(endpoints.keys)))
     }

@@ -1,3 +1,4 @@
+import BerthConfig
 import BerthCore
 import Foundation
 
@@ -15,9 +16,13 @@ public struct InstanceSpec: Sendable {
     public var enableInternet: Bool
     public var memoryBytes: Int64?
     public var nanoCPUs: Int64?
+    /// Pids limit, capabilities, `no-new-privileges`, read-only root.
+    public var isolation: ContainerIsolation
 
     public init(image: String, environment: [String: String] = [:], entrypoint: [String]? = nil, labels: [String: String] = [:],
-                ports: [Int] = [], enableInternet: Bool = true, memoryBytes: Int64? = nil, nanoCPUs: Int64? = nil) {
+                ports: [Int] = [], enableInternet: Bool = true, memoryBytes: Int64? = nil, nanoCPUs: Int64? = nil,
+                isolation: ContainerIsolation = ContainerIsolation()) {
+        self.isolation = isolation
         self.image = image
         self.environment = environment
         self.entrypoint = entrypoint
@@ -97,4 +102,11 @@ public protocol ContainerRuntime: Sendable {
     func listInstances(labels: [String]) async throws(BerthError) -> [InstanceSummary]
     /// A running container's endpoints (published and direct), by container port.
     func runningInstance(_ containerID: String) async throws(BerthError) -> RunningInstance
+    /// Removes what the runtime set up for containers (networks, firewall rules) and no
+    /// container uses any more; called once every container is gone.
+    func releaseUnused() async
+}
+
+extension ContainerRuntime {
+    public func releaseUnused() async {}
 }
