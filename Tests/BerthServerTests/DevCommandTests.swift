@@ -72,7 +72,7 @@ struct DevCommandTests {
             try? await client.removeContainer(container.id, force: true)
         }
         for image in (try? await client.listImages(labels: ["\(BerthLabel.app)=\(app)"])) ?? [] {
-            try? await client.removeImage(image.id, force: true)
+            try? await client.removeImage(image.id, force: true, prune: false)
         }
         try await client.shutdown()
     }
@@ -111,7 +111,7 @@ struct DevCommandTests {
         let client = try DockerClient()
         #expect(try await client.listContainers(all: true, labels: ["\(BerthLabel.app)=\(app)"]).isEmpty)
         for image in (try? await client.listImages(labels: ["\(BerthLabel.app)=\(app)"])) ?? [] {
-            try? await client.removeImage(image.id, force: true)
+            try? await client.removeImage(image.id, force: true, prune: false)
         }
         try await client.shutdown()
     }
@@ -203,7 +203,7 @@ struct DevCommandTests {
         let client = try DockerClient()
         #expect(try await client.listContainers(all: true, labels: ["\(BerthLabel.app)=\(app)"]).isEmpty)
         for image in (try? await client.listImages(labels: ["\(BerthLabel.app)=\(app)"])) ?? [] {
-            try? await client.removeImage(image.id, force: true)
+            try? await client.removeImage(image.id, force: true, prune: false)
         }
         try await client.shutdown()
     }

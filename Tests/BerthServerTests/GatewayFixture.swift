@@ -174,7 +174,7 @@ final class GatewayFixture: Sendable {
             try? await client.removeContainer(container.id, force: true)
         }
         for image in (try? await client.listImages(labels: ["\(BerthLabel.app)=\(app)"])) ?? [] {
-            try? await client.removeImage(image.id, force: true)
+            try? await client.removeImage(image.id, force: true, prune: false)
         }
     }
 

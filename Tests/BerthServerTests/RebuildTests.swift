@@ -71,7 +71,7 @@ struct RebuildTests {
         _ = try? await serving.value
         #expect(try await client.listContainers(all: true, labels: ["\(BerthLabel.app)=\(app)"]).isEmpty)
         for image in (try? await client.listImages(labels: ["\(BerthLabel.app)=\(app)"])) ?? [] {
-            try? await client.removeImage(image.id, force: true)
+            try? await client.removeImage(image.id, force: true, prune: false)
         }
         try await client.shutdown()
     }

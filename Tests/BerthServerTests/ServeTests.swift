@@ -52,7 +52,7 @@ struct ServeTests {
             try? await client.removeContainer(container.id, force: true)
         }
         for image in (try? await client.listImages(labels: ["\(BerthLabel.app)=\(app)"])) ?? [] {
-            try? await client.removeImage(image.id, force: true)
+            try? await client.removeImage(image.id, force: true, prune: false)
         }
         try? await client.shutdown()
     }

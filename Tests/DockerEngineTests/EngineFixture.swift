@@ -52,8 +52,10 @@ final class EngineFixture: @unchecked Sendable {
             try? await client.removeContainer(container.id, force: true)
         }
         for network in networks { try? await client.removeNetwork(network) }
+        // Without pruning: an image's untagged parents are the build cache other tests' builds
+        // of the same steps are using right now ("unable to find image sha256:…" otherwise).
         for image in ((try? await client.listImages(labels: [label])) ?? []).map(\.id) + images {
-            try? await client.removeImage(image, force: true)
+            try? await client.removeImage(image, force: true, prune: false)
         }
         for folder in folders { try? FileManager.default.removeItem(atPath: folder) }
         try? await client.shutdown()
