@@ -6,12 +6,41 @@ import Foundation
 /// table, each figure with its goal, and writes `chaos/out/results.json`.
 @main
 struct Chaos {
-    static func main() async throws {
-        let arguments = CommandLine.arguments
-        let quick = arguments.contains("--quick")
-        let only = arguments.firstIndex(of: "--only").flatMap { index in
-            arguments.indices.contains(index + 1) ? Set(arguments[index + 1].split(separator: ",").map(String.init)) : nil
+    static let names = ["kill9", "engine_restart", "oom", "crash_loop", "admission", "idle"]
+    static let usage = "usage: berth-chaos [--quick] [--only \(names.joined(separator: ","))]"
+
+    static func main() async {
+        var arguments = Array(CommandLine.arguments.dropFirst())
+        var quick = false
+        var only: Set<String>?
+        while !arguments.isEmpty {
+            let argument = arguments.removeFirst()
+            switch argument {
+            case "--quick": quick = true
+            case "--only" where !arguments.isEmpty:
+                let chosen = Set(arguments.removeFirst().split(separator: ",").map(String.init))
+                if let unknown = chosen.subtracting(names).sorted().first { fail("--only: no scenario is called \"\(unknown)\"") }
+                only = chosen
+            case "-h", "--help":
+                print(usage + "\nFaults against `berth serve` processes, with figures and goals; see chaos/README.md.")
+                return
+            default: fail("unknown argument \"\(argument)\"")
+            }
         }
+        do {
+            try await run(quick: quick, only: only)
+        } catch {
+            FileHandle.standardError.write(Data("berth-chaos: error: \(error)\n".utf8))
+            exit(1)
+        }
+    }
+
+    static func fail(_ message: String) -> Never {
+        FileHandle.standardError.write(Data("berth-chaos: error: \(message)\n\(usage)\n".utf8))
+        exit(64)
+    }
+
+    static func run(quick: Bool, only: Set<String>?) async throws {
         let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
         let suite = try ChaosSuite(repository: repository, quick: quick)
         var results = ChaosResults()
