@@ -71,16 +71,23 @@ public actor Deployer {
             try activate(current)
             for row in classRows.values { if let reason = row.deleted { registry[row.className]?.disable(reason) } }
         }
-        let registry = self.registry
-        let known = Set(history.map(\.id))
-        let grace = current?.config.berth.stopGracePeriod ?? .seconds(10)
-        let outcome = try await Reconciler(runtime: runtime, logger: logger).reconcile(
-            owner: ownerLabel, classes: { name in registry[name] }, knownDeployments: known, grace: grace
-        )
+        let outcome = try await reconcileWithEngine()
         if let current, current.rollout != .none, progress[current.id]?.isFinished != true {
             startRollout(current)
         }
         return outcome
+    }
+
+    /// Adopts or removes the containers the engine holds for this server that no object
+    /// holds (see ``Reconciler``): at start, and when the engine answers again after an outage.
+    @discardableResult
+    public func reconcileWithEngine() async throws(BerthError) -> Reconciler.Outcome {
+        let registry = self.registry
+        let known = Set(history.map(\.id))
+        let grace = current?.config.berth.stopGracePeriod ?? .seconds(10)
+        return try await Reconciler(runtime: runtime, logger: logger).reconcile(
+            owner: ownerLabel, classes: { name in registry[name] }, knownDeployments: known, grace: grace
+        )
     }
 
     // MARK: Deploy

@@ -25,6 +25,16 @@ extension ContainerController {
         return true
     }
 
+    /// Whether a container found on the engine is this object's own: the one its instance
+    /// runs in or is being created as (same `berth.instance`), or one it is removing. A
+    /// reconciliation while Berth serves leaves those alone.
+    public func claims(containerID: String, instanceID: String?) async -> Bool {
+        if isRetired { return await existingSuccessor()?.claims(containerID: containerID, instanceID: instanceID) ?? false }
+        if discarding > 0 { return true }
+        guard let instance = machine.phase.instance else { return false }
+        return instance.running?.containerID == containerID || instance.launch.instanceID == instanceID
+    }
+
     /// A rollout step: when the running instance runs something other than the class's
     /// current spec, stops it (stop signal, grace) and starts its replacement, returning once
     /// the replacement answers. Requests arriving meanwhile wait for the replacement.

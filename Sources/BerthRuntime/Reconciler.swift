@@ -2,10 +2,13 @@ import BerthCore
 import Foundation
 import Logging
 
-/// Brings the engine in line with what Berth knows, when Berth starts: running containers it
-/// owns are adopted by their objects (the same instance keeps serving), containers of
-/// deployments or classes it no longer knows are stopped and removed, and stopped leftovers
-/// are removed. Containers are found by their labels only.
+/// Brings the engine in line with what Berth knows, when Berth starts and whenever the engine
+/// answers again after an outage: running containers it owns are adopted by their objects
+/// (the same instance keeps serving), containers of deployments or classes it no longer knows
+/// and second containers of an object that has an instance are stopped and removed, and
+/// stopped leftovers are removed. Containers are found by their labels only; a container its
+/// object claims (its instance's, or one it is removing) is left alone, so that it is safe
+/// while Berth serves and starts instances. Running it again changes nothing.
 public struct Reconciler: Sendable {
     /// What a reconciliation did.
     public struct Outcome: Sendable, Equatable {
@@ -36,6 +39,7 @@ public struct Reconciler: Sendable {
         var outcome = Outcome()
         var orphans: [String] = []
         for found in try await runtime.listInstances(labels: [owner]) {
+            if await claimed(found, classes: classes) { continue }
             guard found.running else {
                 await runtime.removeInstance(found.containerID)
                 outcome.removed.append(found.containerID)
@@ -63,6 +67,16 @@ public struct Reconciler: Sendable {
             ])
         }
         return outcome
+    }
+
+    /// Whether the container's object, if in memory, holds it as its own.
+    private func claimed(_ found: InstanceSummary, classes: @Sendable (String) -> ContainerClass?) async -> Bool {
+        let labels = found.labels
+        guard let containerClass = labels[BerthLabel.className].flatMap(classes), let objectHex = labels[BerthLabel.object],
+              let objectID = try? ObjectID.restored(hex: objectHex, name: labels[BerthLabel.objectName]),
+              let controller = containerClass.existing(objectID)
+        else { return false }
+        return await controller.claims(containerID: found.containerID, instanceID: labels[BerthLabel.instance])
     }
 
     /// Hands a running container to its object; nil when nothing current owns it.

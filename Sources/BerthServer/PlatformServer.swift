@@ -96,7 +96,11 @@ public struct PlatformServer: Sendable {
                 serve: { [serving, worker] platform in serving.serve(platform, worker: worker) }
             )
             let startup = StartupService(deployer: deployer, engine: engine, initialDeployment: initialDeployment, say: say)
-            let engineMonitor = EngineMonitor(engine: engine, telemetry: telemetry, logger: logger)
+            let engineMonitor = EngineMonitor(engine: engine, telemetry: telemetry, logger: logger, onRecovery: { [logger] in
+                do throws(BerthError) { try await deployer.reconcileWithEngine() } catch {
+                    logger.warning("reconciling with the engine failed; the next recovery retries", metadata: ["error": "\(error.message)"])
+                }
+            })
             let listeners = listenerServices(
                 deployer: deployer, events: events, telemetry: telemetry, upstreams: upstreams, token: token, serverID: serverID,
                 engineMonitor: engineMonitor, say: say, onReady: onReady

@@ -6,7 +6,7 @@ import Synchronization
 /// starts it passes on (each a create and a start on the engine) and the most that ran at once.
 public final class RecordingRuntime: ContainerRuntime {
     public let base: any ContainerRuntime
-    private let state = Mutex((starts: 0, running: 0, maxRunning: 0))
+    private let state = Mutex((starts: 0, running: 0, maxRunning: 0, lastSpec: InstanceSpec?.none))
 
     public init(_ base: any ContainerRuntime) {
         self.base = base
@@ -16,10 +16,13 @@ public final class RecordingRuntime: ContainerRuntime {
     public var starts: Int { state.withLock { $0.starts } }
     /// The most `startInstance` calls in progress at one time.
     public var maxConcurrentStarts: Int { state.withLock { $0.maxRunning } }
+    /// What the last `startInstance` call asked for.
+    public var lastSpec: InstanceSpec? { state.withLock { $0.lastSpec } }
 
     public func startInstance(_ spec: InstanceSpec) async throws(BerthError) -> RunningInstance {
         state.withLock { s in
             s.starts += 1
+            s.lastSpec = spec
             s.running += 1
             s.maxRunning = max(s.maxRunning, s.running)
         }

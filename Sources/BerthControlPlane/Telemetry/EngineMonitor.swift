@@ -11,16 +11,21 @@ import Synchronization
 /// The state shows in `berth_engine_up` (1 or 0), in `GET /api/server` (`engine`) and in one
 /// log line at each change. Nothing waits for it: starts meanwhile fail with 503 on their own,
 /// the exit watcher reconnects its events stream and looks again at every container it waits
-/// for (so containers the engine lost meanwhile end their objects' instances).
+/// for (so containers the engine lost meanwhile end their objects' instances). When the engine
+/// answers again it calls `onRecovery` (the server reconciles its containers with the engine)
+/// before its next ping, so two recoveries never overlap.
 public final class EngineMonitor: Service, Sendable {
     let engine: any EngineDriver
     let logger: Logger
     let interval: Duration
     let gauge: CoreMetrics.Gauge
+    let onRecovery: @Sendable () async -> Void
     private let state: Mutex<EngineHealth>
 
-    public init(engine: any EngineDriver, telemetry: Telemetry, logger: Logger, interval: Duration = .seconds(2)) {
+    public init(engine: any EngineDriver, telemetry: Telemetry, logger: Logger, interval: Duration = .seconds(2),
+                onRecovery: @escaping @Sendable () async -> Void = {}) {
         self.engine = engine
+        self.onRecovery = onRecovery
         self.logger = logger
         self.interval = interval
         gauge = CoreMetrics.Gauge(label: "berth_engine_up", factory: telemetry.factory)
@@ -31,17 +36,19 @@ public final class EngineMonitor: Service, Sendable {
     /// The engine's state as last seen.
     public var health: EngineHealth { state.withLock { $0 } }
 
-    /// Pings the engine once and records what it found.
+    /// Pings the engine once and records what it found; back up, reconciles first.
     public func check() async {
         do {
             try await engine.ping()
-            record(up: true, error: nil)
+            if record(up: true, error: nil) { await onRecovery() }
         } catch {
             record(up: false, error: error.message)
         }
     }
 
-    private func record(up: Bool, error: String?) {
+    /// Whether the state changed.
+    @discardableResult
+    private func record(up: Bool, error: String?) -> Bool {
         let changed = state.withLock { health -> Bool in
             defer { health.error = error }
             guard health.up != up else { return false }
@@ -50,12 +57,13 @@ public final class EngineMonitor: Service, Sendable {
             return true
         }
         gauge.record(up ? 1 : 0)
-        guard changed else { return }
+        guard changed else { return false }
         if up {
-            logger.info("the container engine answers again")
+            logger.info("the container engine answers again; reconciling its containers")
         } else {
             logger.warning("the container engine is not answering; retrying", metadata: ["error": "\(error ?? "")"])
         }
+        return true
     }
 
     public func run() async throws {

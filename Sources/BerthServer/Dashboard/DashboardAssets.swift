@@ -34,6 +34,7 @@ enum DashboardAssets {
         <body>
         <header><a class="brand" href="#/">Berth</a><span id="where"></span><span class="spacer"></span><span id="live" title="updates every 2 s">●</span>
         <form method="post" action="/logout"><button type="submit">Log out</button></form></header>
+        <div id="engine" class="banner" role="alert" hidden></div>
         <main id="main"><p>Loading…</p></main>
         <script src="/assets/app.js"></script>
         </body></html>
@@ -66,6 +67,7 @@ enum DashboardAssets {
         .logs .stderr{color:#ff9b8f}.logs .stderr::before{content:"stderr ";color:#f97066;font-weight:700}.logs .meta{color:#7b8bb0}
         .timeline{list-style:none;padding:0;margin:0}.timeline li{padding:.35rem 0;border-bottom:1px dashed var(--line)}
         .error{color:var(--bad)}
+        .banner{background:#fee4e2;color:var(--bad);border-bottom:1px solid #f97066;padding:.6rem 1rem;font-weight:600}
         @media (max-width:600px){main{padding:.6rem}th,td{padding:.4rem .5rem}.charts{grid-template-columns:1fr}}
         """
 
@@ -74,6 +76,7 @@ enum DashboardAssets {
         const main = document.getElementById("main");
         const where = document.getElementById("where");
         const live = document.getElementById("live");
+        const engineBanner = document.getElementById("engine");
         let timer = null, logSource = null, renderToken = 0;
 
         const esc = (v) => String(v ?? "").replace(/[&<>"']/g, (c) => ({"&":"&amp;","<":"&lt;",">":"&gt;","\"":"&quot;","'":"&#39;"}[c]));
@@ -194,7 +197,15 @@ enum DashboardAssets {
           }
         }
 
+        // The engine's state (GET /api/server `engine`): a banner while it does not answer.
+        function showEngine(server) {
+          const e = server.engine;
+          engineBanner.hidden = !e || e.up;
+          if (e && !e.up) engineBanner.textContent = `The container engine is not answering since ${when(e.since)} (${ago(e.since)}): ${e.error ?? "no answer"}. Running containers keep serving; new ones cannot start until it is back.`;
+        }
+
         async function render(first) {
+          api("/api/server").then(showEngine, () => {});
           const token = first ? ++renderToken : renderToken;
           const path = location.hash.replace(/^#/, "") || "/";
           try {
