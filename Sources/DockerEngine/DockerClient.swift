@@ -108,7 +108,7 @@ public final class DockerClient: Sendable {
             // Fail at once rather than after the connect timeout.
             throw BerthError(
                 .engineUnavailable,
-                "cannot reach the Docker engine: \(socketPath) does not exist; is the engine running? `make engine` installs and starts it, or set DOCKER_HOST"
+                "cannot reach the Docker engine: \(socketPath) does not exist; is the engine running? Start it (`systemctl start docker`, or `dockerd`; in Berth's repository `make engine` installs and starts it), or set DOCKER_HOST"
             )
         }
         var path = request.path
@@ -192,7 +192,7 @@ public final class DockerClient: Sendable {
         }
         return BerthError(
             .engineUnavailable,
-            "cannot reach the Docker engine at \(host) (\(error)); is it running? `make engine` installs and starts it, or set DOCKER_HOST",
+            "cannot reach the Docker engine at \(host) (\(error)); is it running? Start it (`systemctl start docker`, or `dockerd`; in Berth's repository `make engine` installs and starts it), or set DOCKER_HOST",
             cause: error
         )
     }
