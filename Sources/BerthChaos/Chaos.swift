@@ -6,7 +6,12 @@ import Foundation
 /// table, each figure with its goal, and writes `chaos/out/results.json`.
 @main
 struct Chaos {
-    static let names = ["kill9", "engine_restart", "oom", "crash_loop", "admission", "idle"]
+    /// The scenarios, in the order they run: one list for `--only`, the usage and the run.
+    static let scenarios: [(name: String, run: @Sendable (ChaosSuite) -> (inout ChaosResults) async throws -> Void)] = [
+        ("kill9", { $0.kill9 }), ("engine_restart", { $0.engineRestart }), ("oom", { $0.outOfMemory }),
+        ("crash_loop", { $0.crashLoop }), ("admission", { $0.admission }), ("idle", { $0.idleUnderTrickle }),
+    ]
+    static let names = scenarios.map(\.name)
     static let usage = "usage: berth-chaos [--quick] [--only \(names.joined(separator: ","))]"
 
     static func main() async {
@@ -44,11 +49,8 @@ struct Chaos {
         let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
         let suite = try ChaosSuite(repository: repository, quick: quick)
         var results = ChaosResults()
-        let scenarios: [(String, (inout ChaosResults) async throws -> Void)] = [
-            ("kill9", suite.kill9), ("engine_restart", suite.engineRestart), ("oom", suite.outOfMemory),
-            ("crash_loop", suite.crashLoop), ("admission", suite.admission), ("idle", suite.idleUnderTrickle),
-        ]
-        for (name, run) in scenarios where only?.contains(name) ?? true {
+        for (name, scenario) in scenarios where only?.contains(name) ?? true {
+            let run = scenario(suite)
             let started = ContinuousClock.now
             suite.say("\(name): starting")
             do {
