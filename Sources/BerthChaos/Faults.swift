@@ -47,7 +47,8 @@ extension ChaosSuite {
 
     /// A container that exits with code 3 at once, asked once a second: how often Berth asks
     /// the engine (container create, start and remove, from the engine's events; at most 10
-    /// in any minute), and what clients get meanwhile (503 with `Retry-After` and the exit code).
+    /// in any minute), and what clients get meanwhile (503 with `Retry-After` and the exit
+    /// code; the request of each failed attempt a 500 with both).
     func crashLoop(into results: inout ChaosResults) async throws {
         let project = try project("crash", config: ProjectConfig(name: "chaos-\(run)-crash", className: "Crash", entrypoint: ["/fault", "exit", "3"]))
         let server = try await serveDeployed(project, scenario: "crash_loop")
@@ -65,10 +66,13 @@ extension ChaosSuite {
         // The most calls in any 60 s (a window starting at each call).
         let perMinute = calls.map { start in calls.filter { $0 >= start && $0 < start.addingTimeInterval(60) }.count }.max() ?? 0
         let failed = answers.filter { $0.status != 200 }
-        let withRetry = failed.filter { $0.status == 503 && $0.retryAfter != nil }.count
+        // 503s while the start waits, and the 500 of each failed attempt: both say when to come back.
+        let withRetry = failed.filter { ($0.status == 503 || $0.status == 500) && $0.retryAfter != nil }.count
         let withCode = failed.filter { $0.body.contains("code 3") }.count
         results.set("crash_loop.engine_calls_per_min", Double(perMinute), goal: .atMost(10))
         results.set("crash_loop.starts", Double(events.all.filter { $0.action == "create" }.count))
+        results.set("crash_loop.attempts", Double(events.all.filter { $0.action == "start" }.count))
+        results.set("crash_loop.answers_500", Double(answers.filter { $0.status == 500 }.count))
         results.set("crash_loop.seconds", window.seconds)
         results.set("crash_loop.requests", Double(answers.count))
         results.set("crash_loop.retry_after_share", failed.isEmpty ? 0 : Double(withRetry) / Double(failed.count), goal: .equal(1))

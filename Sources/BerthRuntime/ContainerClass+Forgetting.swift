@@ -44,6 +44,7 @@ extension ContainerClass {
     /// Forgets every object that has held nothing for `objectIdleForget`; returns how many.
     @discardableResult
     public func forgetIdleObjects() -> Int {
+        removeStaleParked()
         let now = clock.now
         let cutoff = now.advanced(by: .zero - settings.objectIdleForget)
         var count = 0

@@ -36,6 +36,8 @@ public final class ContainerClass: Sendable {
     let objectCounter = Atomic(0)
     /// Starts refused because every `max_instances` slot was taken.
     let refusedStarts = Atomic(0)
+    /// Stopped containers parked for crash loops (see `ContainerClass+CrashBackoff.swift`).
+    let parkedCount = Atomic(0)
 
     final class Shard: Sendable {
         /// The shard's objects by id, the least recently used last.
@@ -154,10 +156,14 @@ public final class ContainerClass: Sendable {
         return result
     }
 
-    /// Stops every running container of the class (SIGTERM, grace, SIGKILL), concurrently.
+    /// Stops every running container of the class (SIGTERM, grace, SIGKILL), concurrently,
+    /// and removes the stopped ones it kept for crash loops.
     public func stopAll() async {
         await withTaskGroup(of: Void.self) { group in
             for object in objects { group.addTask { await object.stop() } }
+            for parked in takeAllParked() {
+                group.addTask { [runtime] in await runtime.removeInstance(parked.containerID) }
+            }
         }
     }
 

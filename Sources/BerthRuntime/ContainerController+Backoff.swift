@@ -12,8 +12,8 @@ extension ContainerController {
     }
 
     /// Records a failed start; returns what to tell the waiters ("2 failed starts in a row;
-    /// next start in 2s").
-    func noteFailedStart(exitCode: Int?, reason: String) -> String {
+    /// next start in 2s") and the seconds until the next start (their `Retry-After`).
+    func noteFailedStart(exitCode: Int?, reason: String) -> (text: String, seconds: Int) {
         let now = clock.now
         let streak = owner.recordFailedStart(objectID, now: now, exitCode: exitCode, reason: reason)
         let seconds = streak.wait(at: now).map(CrashStreak.seconds) ?? 0
@@ -21,7 +21,7 @@ extension ContainerController {
             "failures": "\(streak.failures)", "exit_code": "\(exitCode.map(String.init) ?? "-")", "next_start_s": "\(seconds)",
         ])
         let count = streak.failures == 1 ? "1 failed start" : "\(streak.failures) failed starts in a row"
-        return "\(count); next start in \(seconds)s"
+        return ("\(count); next start in \(seconds)s", seconds)
     }
 
     /// Whether a failed start counts toward the backoff: once the container exists, any

@@ -5,9 +5,16 @@ import Foundation
 /// run on tasks; their results come back to the actor as events, which the machine judges
 /// by generation (a result about an instance no longer current changes nothing).
 extension ContainerController {
-    /// Who the next instance is: a new id and the class's current spec.
+    /// Who the next instance is: a new id and the class's current spec; or, when the last
+    /// start crashed and its container is parked for this spec, that same instance again.
     func nextLaunch() -> ControllerStateMachine.Launch {
         let (spec, settings) = specBox.current
+        if let parked = owner.parked(objectID), parked.deploymentID == spec.deploymentID, parked.fingerprint == spec.fingerprint {
+            return .init(
+                instanceID: parked.instanceID, deploymentID: spec.deploymentID, fingerprint: spec.fingerprint,
+                created: parked.created, requested: clock.now, settings: settings
+            )
+        }
         return .init(
             instanceID: Self.randomHex(32), deploymentID: spec.deploymentID, fingerprint: spec.fingerprint,
             created: Date(), requested: clock.now, settings: settings
@@ -44,26 +51,65 @@ extension ContainerController {
         }
         report(instance, .starting)
         let spec = makeSpec(instance.launch, options: options)
+        customStartGeneration = options.isEmpty ? nil : g
+        // The container of the last crashed start, when this start is that instance again.
+        var reusable = owner.takeParked(objectID)
+        if let other = reusable, other.instanceID != instance.launch.instanceID || !options.isEmpty {
+            reusable = nil
+            Task { [runtime] in await runtime.removeInstance(other.containerID) }
+        }
+        let parked = reusable
         let (runtime, limit, pacer) = (self.runtime, settings.instanceGetTimeout, owner.pacer)
         Task {
             do throws(BerthError) {
                 // The deadline counts from the engine call: time in Berth's own queue is not the engine's.
                 let running = try await pacer.run { () async throws(BerthError) -> RunningInstance in
                     guard await self.isStarting(g) else {
+                        if let parked { await runtime.removeInstance(parked.containerID) }
                         throw BerthError(.startFailed, "Failed to start container: it was stopped before its turn to start")
                     }
-                    return try await withDeadline(limit, "getting a container instance") { try await runtime.startInstance(spec) }
+                    return try await withDeadline(limit, "getting a container instance") {
+                        try await Self.startOrRestart(runtime, spec: spec, parked: parked)
+                    }
                 }
                 self.instanceCreated(g, running)
             } catch {
+                // A container that exited at once may wait, stopped, for the next attempt.
+                let kept = (error.cause as? InstanceExited)?.containerID.flatMap { self.park(g, containerID: $0) ? $0 : nil }
                 // A start cut off by the deadline may still have created the container.
                 let instanceID = instance.launch.instanceID
-                for leftover in (try? await runtime.listInstances(labels: ["\(BerthLabel.instance)=\(instanceID)"])) ?? [] {
+                for leftover in (try? await runtime.listInstances(labels: ["\(BerthLabel.instance)=\(instanceID)"])) ?? [] where leftover.containerID != kept {
                     await runtime.removeInstance(leftover.containerID)
                 }
                 self.startFailed(g, error)
             }
         }
+    }
+
+    /// Starts the parked container again when there is one (a crash loop's retry: one engine
+    /// call); a new container when there is none or it cannot start again (it was removed).
+    nonisolated static func startOrRestart(
+        _ runtime: any ContainerRuntime, spec: InstanceSpec, parked: ParkedContainer?
+    ) async throws(BerthError) -> RunningInstance {
+        if let parked {
+            do {
+                return try await runtime.restartInstance(parked.containerID, spec: spec)
+            } catch where !(error.cause is InstanceExited) {
+                await runtime.removeInstance(parked.containerID)
+            }
+        }
+        return try await runtime.startInstance(spec)
+    }
+
+    /// Parks the stopped container of `g`, whose start just failed because it exited, for
+    /// the next attempt; false when it is not to be kept (the caller removes it).
+    func park(_ g: Int, containerID: String) -> Bool {
+        guard let instance = machine.instance(g), case .starting = machine.phase, customStartGeneration != g else { return false }
+        let launch = instance.launch
+        return owner.park(objectID, now: clock.now, ParkedContainer(
+            containerID: containerID, instanceID: launch.instanceID, deploymentID: launch.deploymentID,
+            fingerprint: launch.fingerprint, created: launch.created
+        ))
     }
 
     /// Whether `g` is still the start in progress (not stopped while it waited for its turn).
@@ -144,14 +190,18 @@ extension ContainerController {
             if error.code == .engineUnavailable {
                 message = "Failed to start container: the container engine is not answering (\(error.message)); try again shortly"
             }
+            var retryAfter: Int?
             if Self.isContainerFailure(error, created: instance.running != nil) {
                 let exitCode = (error.cause as? InstanceExited)?.exitCode
-                message += " (\(noteFailedStart(exitCode: exitCode, reason: "the start failed (\(error.message))")))"
+                let (next, seconds) = noteFailedStart(exitCode: exitCode, reason: "the start failed (\(error.message))")
+                message += " (\(next))"
+                retryAfter = seconds
             }
             // Refusals and an engine that does not answer are 503s: waiting helps.
             let code: BerthError.Code = error.code == .capacityExceeded || error.code == .engineUnavailable ? error.code : .startFailed
             startError = BerthError(code, message, cause: error)
-            if code == .engineUnavailable { startError?.retryAfterSeconds = 5 }
+            // A crash's 500 says when the next start may be; an engine outage's 503 says 5 s.
+            startError?.retryAfterSeconds = code == .engineUnavailable ? 5 : retryAfter
             logger.warning("start failed", metadata: ["error": "\(message)"])
             if error.code != .capacityExceeded { failure = (message, Date()) }
             report(instance, .failed(message: message))

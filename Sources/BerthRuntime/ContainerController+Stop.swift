@@ -21,12 +21,13 @@ extension ContainerController {
         }
     }
 
-    /// Waits for the container of `g` to exit, removes it, and tells the actor.
+    /// Waits for the container of `g` to exit, removes it (or, when it exited before its
+    /// ports answered, parks it for the next attempt), and tells the actor.
     func watchExit(_ g: Int, containerID: String) {
         let runtime = self.runtime
         Task {
             let code = (try? await runtime.waitForExit(containerID)) ?? -1
-            await runtime.removeInstance(containerID)
+            if code < 0 || !self.park(g, containerID: containerID) { await runtime.removeInstance(containerID) }
             self.containerGone(g, exitCode: code)
         }
     }
@@ -37,8 +38,9 @@ extension ContainerController {
         probeTask = nil
         if case .starting = machine.phase {
             // Exited before its ports answered: a crash loop backs off.
-            let next = noteFailedStart(exitCode: exitCode, reason: "the container exited with code \(exitCode)")
+            let (next, seconds) = noteFailedStart(exitCode: exitCode, reason: "the container exited with code \(exitCode)")
             startError = BerthError(.startFailed, "Failed to start container: the container exited with code \(exitCode) before its ports answered (\(next))")
+            startError?.retryAfterSeconds = seconds
         }
         let actions = machine.containerExited(generation: g, exitCode: exitCode, launch: nextLaunch())
         for case .stopped(_, let code, let reason) in actions {

@@ -47,6 +47,9 @@ public actor ContainerController {
     /// Why the current start failed, for the waiters it fails.
     var startError: BerthError?
     var nextStartOptions = StartOptions()
+    /// The generation whose start was asked with options of its own (`start({ env })`): its
+    /// container is not parked for the next start, which may ask for other options.
+    var customStartGeneration: Int?
     /// The readiness probe of the starting instance, cancelled when it stops.
     var probeTask: Task<Void, Never>?
     var idleTask: Task<Void, Never>?

@@ -79,6 +79,9 @@ public struct StartOptions: Sendable {
         self.enableInternet = enableInternet
         self.labels = labels
     }
+
+    /// Nothing asked beyond the class's settings.
+    public var isEmpty: Bool { envVars.isEmpty && entrypoint == nil && enableInternet == nil && labels.isEmpty }
 }
 
 /// The lifecycle hooks of a Container class.

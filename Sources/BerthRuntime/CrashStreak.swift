@@ -1,5 +1,18 @@
 import BerthConfig
 import BerthCore
+import Foundation
+
+/// The stopped container of an object's last failed start, kept so that the next attempt
+/// starts it again in place (one engine call) instead of creating a new one (a create, a
+/// start and, later, a remove): see ``ContainerClass/park(_:now:_:)``.
+struct ParkedContainer: Sendable, Equatable {
+    let containerID: String
+    /// The instance it is: the next attempt is the same instance, started again.
+    let instanceID: String
+    let deploymentID: String
+    let fingerprint: String
+    let created: Date
+}
 
 /// Starts of one object that failed in a row, and when it may start again: a pure value on
 /// an injected clock. Its class keeps it, not its controller, so that forgetting an idle
@@ -15,6 +28,8 @@ struct CrashStreak: Sendable, Equatable {
     private(set) var lastFailure = ""
     /// No start before this.
     private(set) var nextStart: Instant
+    /// The container of the last failed start, stopped, when the class keeps it.
+    var parked: ParkedContainer?
 
     init(now: Instant) {
         nextStart = now

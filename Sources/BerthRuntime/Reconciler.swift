@@ -6,7 +6,7 @@ import Logging
 /// answers again after an outage: running containers it owns are adopted by their objects
 /// (the same instance keeps serving), containers of deployments or classes it no longer knows
 /// and second containers of an object that has an instance are stopped and removed, and
-/// stopped leftovers are removed. Containers are found by their labels only; a container its
+/// stopped leftovers are removed (not those a class keeps for a crash loop's next start). Containers are found by their labels only; a container its
 /// object claims (its instance's, or one it is removing) is left alone, so that it is safe
 /// while Berth serves and starts instances. Running it again changes nothing.
 public struct Reconciler: Sendable {
@@ -69,13 +69,15 @@ public struct Reconciler: Sendable {
         return outcome
     }
 
-    /// Whether the container's object, if in memory, holds it as its own.
+    /// Whether the container's object, if in memory, holds it as its own (or its class keeps
+    /// it, stopped, for the object's next start after a crash).
     private func claimed(_ found: InstanceSummary, classes: @Sendable (String) -> ContainerClass?) async -> Bool {
         let labels = found.labels
         guard let containerClass = labels[BerthLabel.className].flatMap(classes), let objectHex = labels[BerthLabel.object],
-              let objectID = try? ObjectID.restored(hex: objectHex, name: labels[BerthLabel.objectName]),
-              let controller = containerClass.existing(objectID)
+              let objectID = try? ObjectID.restored(hex: objectHex, name: labels[BerthLabel.objectName])
         else { return false }
+        if containerClass.parks(objectID, containerID: found.containerID) { return true }
+        guard let controller = containerClass.existing(objectID) else { return false }
         return await controller.claims(containerID: found.containerID, instanceID: labels[BerthLabel.instance])
     }
 

@@ -42,6 +42,7 @@ public final class MemoryEngine: EngineDriver {
         var calls: [String] = []
         var buildFailure: String?
         var startFailure: BerthError?
+        var exitOnStart: Int?
         var holdingStarts = false
         var heldStarts: [CheckedContinuation<Void, Never>] = []
         var available = true
@@ -69,6 +70,9 @@ public final class MemoryEngine: EngineDriver {
     public func failBuilds(_ message: String?) { state.withLock { $0.buildFailure = message } }
     /// Makes container starts fail with `error` (nil: succeed again).
     public func failStarts(with error: BerthError?) { state.withLock { $0.startFailure = error } }
+    /// Makes every container exit with `code` as soon as it starts (nil: run again), as a
+    /// crashing program does: the container is left stopped and the error names it.
+    public func exitOnStart(_ code: Int?) { state.withLock { $0.exitOnStart = code } }
     /// Holds every start (after recording it) until ``releaseStarts()``.
     public func holdStarts() { state.withLock { $0.holdingStarts = true } }
     /// Lets every held start, and later ones, through.
@@ -136,6 +140,25 @@ public final class MemoryEngine: EngineDriver {
         guard state.withLock({ state in state.images.values.contains { $0.id == spec.image || $0.tags.contains(spec.image) } }) else {
             throw BerthError(.notFound, "no such image: \(spec.image)")
         }
+        let id = Hex.random(bytes: 32)
+        state.withLock { state in
+            state.containers[id] = Container(id: id, spec: spec, running: false, created: Date(), endpoints: [:], servers: [])
+        }
+        return try await run(id, spec)
+    }
+
+    public func restartInstance(_ containerID: String, spec: InstanceSpec) async throws(BerthError) -> RunningInstance {
+        let exists = try record("restart \(containerID)") { $0.containers[containerID].map { !$0.running } }
+        guard exists == true else { throw BerthError(.notFound, "no stopped container \(containerID)") }
+        return try await run(containerID, spec)
+    }
+
+    /// Starts the stopped container `id`: its listeners, or its exit when starts exit at once.
+    private func run(_ id: String, _ spec: InstanceSpec) async throws(BerthError) -> RunningInstance {
+        if let code = state.withLock({ $0.exitOnStart }) {
+            state.withLock { $0.containers[id]?.exitCode = code }
+            throw BerthError(.startFailed, "the container exited with code \(code) as soon as it started", cause: InstanceExited(exitCode: code, containerID: id))
+        }
         var servers: [MemoryInstanceServer] = []
         var endpoints: [Int: Endpoint] = [:]
         do {
@@ -146,11 +169,14 @@ public final class MemoryEngine: EngineDriver {
             }
         } catch {
             for server in servers { server.stop() }
+            state.withLock { _ = $0.containers.removeValue(forKey: id) }
             throw BerthError(.engineError, "could not listen on loopback: \(error)")
         }
-        let id = Hex.random(bytes: 32)
         state.withLock { state in
-            state.containers[id] = Container(id: id, spec: spec, running: true, created: Date(), endpoints: endpoints, servers: servers)
+            state.containers[id]?.running = true
+            state.containers[id]?.exitCode = nil
+            state.containers[id]?.endpoints = endpoints
+            state.containers[id]?.servers = servers
         }
         return RunningInstance(containerID: id, endpoints: endpoints)
     }

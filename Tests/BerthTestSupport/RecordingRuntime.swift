@@ -6,7 +6,7 @@ import Synchronization
 /// starts it passes on (each a create and a start on the engine) and the most that ran at once.
 public final class RecordingRuntime: ContainerRuntime {
     public let base: any ContainerRuntime
-    private let state = Mutex((starts: 0, running: 0, maxRunning: 0, lastSpec: InstanceSpec?.none))
+    private let state = Mutex((starts: 0, restarts: 0, running: 0, maxRunning: 0, lastSpec: InstanceSpec?.none))
 
     public init(_ base: any ContainerRuntime) {
         self.base = base
@@ -14,6 +14,8 @@ public final class RecordingRuntime: ContainerRuntime {
 
     /// `startInstance` calls so far.
     public var starts: Int { state.withLock { $0.starts } }
+    /// `restartInstance` calls so far (each one start on the engine).
+    public var restarts: Int { state.withLock { $0.restarts } }
     /// The most `startInstance` calls in progress at one time.
     public var maxConcurrentStarts: Int { state.withLock { $0.maxRunning } }
     /// What the last `startInstance` call asked for.
@@ -28,6 +30,11 @@ public final class RecordingRuntime: ContainerRuntime {
         }
         defer { state.withLock { $0.running -= 1 } }
         return try await base.startInstance(spec)
+    }
+
+    public func restartInstance(_ containerID: String, spec: InstanceSpec) async throws(BerthError) -> RunningInstance {
+        state.withLock { $0.restarts += 1 }
+        return try await base.restartInstance(containerID, spec: spec)
     }
 
     public func stopInstance(_ containerID: String, signal: String, grace: Duration) async throws(BerthError) {

@@ -64,8 +64,29 @@ public struct DockerRuntime: ContainerRuntime {
                 throw error
             }
         }
+        return try await reached(id, spec)
+    }
+
+    public func restartInstance(_ containerID: String, spec: InstanceSpec) async throws(BerthError) -> RunningInstance {
+        do {
+            try await client.startContainer(containerID)
+        } catch {
+            await removeInstance(containerID)
+            throw error
+        }
+        return try await reached(containerID, spec)
+    }
+
+    /// The endpoints of container `id`, just started from `spec`. One that exited already
+    /// is left in place (its error names it); on any other failure it is removed.
+    private func reached(_ id: String, _ spec: InstanceSpec) async throws(BerthError) -> RunningInstance {
         do {
             let details = try await client.inspectContainer(id)
+            // Exited already (the engine publishes no ports, and gives no address, to a stopped container).
+            if !details.state.running, details.state.status == "exited" || details.state.status == "dead" {
+                let code = details.state.exitCode
+                throw BerthError(.startFailed, "the container exited with code \(code) as soon as it started", cause: InstanceExited(exitCode: code, containerID: id))
+            }
             let direct = Self.direct(details, ports: spec.ports)
             if !spec.enableInternet {
                 // No port is published on an internal network: Berth, on the engine's
@@ -76,11 +97,6 @@ public struct DockerRuntime: ContainerRuntime {
                 return RunningInstance(containerID: id, endpoints: direct, directEndpoints: direct)
             }
             var endpoints: [Int: Endpoint] = [:]
-            // Exited already (the engine publishes no ports for a stopped container).
-            if !details.state.running, details.state.status == "exited" || details.state.status == "dead" {
-                let code = details.state.exitCode
-                throw BerthError(.startFailed, "the container exited with code \(code) as soon as it started", cause: InstanceExited(exitCode: code))
-            }
             for port in spec.ports {
                 guard let hostPort = details.hostPort(for: port) else {
                     throw BerthError(.engineError, "the engine published no host port for container port \(port)")
@@ -89,8 +105,9 @@ public struct DockerRuntime: ContainerRuntime {
             }
             return RunningInstance(containerID: id, endpoints: endpoints, directEndpoints: direct)
         } catch {
-            await removeInstance(id)
-            throw BerthError.wrap(error)
+            let error = BerthError.wrap(error)
+            if (error.cause as? InstanceExited)?.containerID == nil { await removeInstance(id) }
+            throw error
         }
     }
 

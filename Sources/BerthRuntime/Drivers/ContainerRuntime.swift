@@ -79,17 +79,30 @@ public struct InstanceSummary: Sendable {
 }
 
 /// The cause of a failed start whose container exited before it could be reached.
+/// `containerID` names the stopped container when the runtime left it in place (so that
+/// the caller may start it again with ``ContainerRuntime/restartInstance(_:spec:)`` or
+/// remove it); nil when it is gone already.
 public struct InstanceExited: Error, Sendable {
     public let exitCode: Int
-    public init(exitCode: Int) { self.exitCode = exitCode }
+    public let containerID: String?
+    public init(exitCode: Int, containerID: String? = nil) {
+        self.exitCode = exitCode
+        self.containerID = containerID
+    }
 }
 
 /// The engine behind Berth: the Docker driver now, a cluster driver later. Implementations
 /// are safe to call concurrently.
 public protocol ContainerRuntime: Sendable {
     /// Creates and starts a container, returning once the engine reports it running, with
-    /// its endpoints. A container that was created but failed to start is removed.
+    /// its endpoints. A container that was created but failed to start is removed, except
+    /// one that exited as soon as it started: that one is left stopped, named by the
+    /// error's ``InstanceExited`` cause, for the caller to restart or remove.
     func startInstance(_ spec: InstanceSpec) async throws(BerthError) -> RunningInstance
+    /// Starts a stopped container again, in place (its filesystem and logs kept), and
+    /// returns as ``startInstance(_:)`` does; `spec` is what it was created from. One start
+    /// call instead of a create, a start and a remove: what a crash loop's retries use.
+    func restartInstance(_ containerID: String, spec: InstanceSpec) async throws(BerthError) -> RunningInstance
     /// Sends SIGTERM (or `signal`), waits up to `grace`, then SIGKILL.
     func stopInstance(_ containerID: String, signal: String, grace: Duration) async throws(BerthError)
     /// Sends SIGKILL at once.
@@ -109,4 +122,9 @@ public protocol ContainerRuntime: Sendable {
 
 extension ContainerRuntime {
     public func releaseUnused() async {}
+
+    /// A runtime that cannot start a container again: the caller creates a new one.
+    public func restartInstance(_ containerID: String, spec: InstanceSpec) async throws(BerthError) -> RunningInstance {
+        throw BerthError(.engineError, "this runtime cannot start a stopped container again")
+    }
 }
