@@ -9,6 +9,7 @@ extension ConfigValidator {
         "no_new_privileges",
         "cap_add",
         "read_only_root",
+        "logs",
     ]
 
     /// `berth.classes`: Container class properties by class name.
@@ -68,12 +69,37 @@ extension ConfigValidator {
         return backoff
     }
 
-    /// `pids_limit`, `no_new_privileges`, `cap_add` and `read_only_root` of one class.
+    /// `logs`: `{ "max_size": "10m", "max_files": 3 }`, either key optional.
+    mutating func readLogs(_ node: ConfigNode, _ path: String) -> ContainerLogs {
+        var logs = ContainerLogs()
+        guard object(node, path, known: ["max_size", "max_files"]) != nil else { return logs }
+        if let n = node["max_size"] {
+            let sizePath = join(path, "max_size")
+            var size: Int64?
+            switch n.value {
+            case .string(let text):
+                size = ContainerLogs.parseSize(text)
+                if size == nil { error(n, sizePath, "must be a size such as \"10m\", \"512k\" or \"1g\" (units of 1,024 bytes), found \(n.shortDescription)") }
+            default:
+                size = integer(n, sizePath, range: 0...Int.max).map(Int64.init)
+            }
+            if let size {
+                if ContainerLogs.sizeRange.contains(size) { logs.maxSizeBytes = size } else {
+                    error(n, sizePath, "must be between 1k and 10g, found \(n.shortDescription)")
+                }
+            }
+        }
+        if let n = node["max_files"], let v = integer(n, join(path, "max_files"), range: 1...100) { logs.maxFiles = v }
+        return logs
+    }
+
+    /// `pids_limit`, `no_new_privileges`, `cap_add`, `read_only_root` and `logs` of one class.
     mutating func readIsolation(_ node: ConfigNode, _ path: String) -> ContainerIsolation {
         var isolation = ContainerIsolation()
         if let n = node["pids_limit"], let v = integer(n, join(path, "pids_limit"), range: 0...4_194_304) { isolation.pidsLimit = v }
         if let n = node["no_new_privileges"], let v = bool(n, join(path, "no_new_privileges")) { isolation.noNewPrivileges = v }
         if let n = node["read_only_root"], let v = bool(n, join(path, "read_only_root")) { isolation.readOnlyRoot = v }
+        if let n = node["logs"] { isolation.logs = readLogs(n, join(path, "logs")) }
         if let n = node["cap_add"], let items = array(n, join(path, "cap_add")) {
             isolation.capAdd = items.enumerated().compactMap { i, item in
                 let itemPath = "\(join(path, "cap_add"))[\(i)]"

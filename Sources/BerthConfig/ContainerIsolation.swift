@@ -11,11 +11,14 @@ public struct ContainerIsolation: Sendable, Equatable, Codable {
     public var capAdd: [String] = []
     /// Whether the image's root filesystem is read-only; `/tmp` stays writable (tmpfs).
     public var readOnlyRoot = false
+    /// How much output the engine keeps (`logs`).
+    public var logs = ContainerLogs()
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
         case pidsLimit = "pids_limit", noNewPrivileges = "no_new_privileges", capAdd = "cap_add", readOnlyRoot = "read_only_root"
+        case logs
     }
 
     public init(from decoder: any Decoder) throws {
@@ -24,6 +27,7 @@ public struct ContainerIsolation: Sendable, Equatable, Codable {
         noNewPrivileges = try c.decodeIfPresent(Bool.self, forKey: .noNewPrivileges) ?? true
         capAdd = try c.decodeIfPresent([String].self, forKey: .capAdd) ?? []
         readOnlyRoot = try c.decodeIfPresent(Bool.self, forKey: .readOnlyRoot) ?? false
+        logs = try c.decodeIfPresent(ContainerLogs.self, forKey: .logs) ?? ContainerLogs()
     }
 
     /// The capabilities a container gets: `capAdd`, plus `NET_BIND_SERVICE` when one of

@@ -41,6 +41,9 @@ public struct ContainerSpec: Sendable {
     public var readOnlyRootfs = false
     /// tmpfs mounts: path → mount options (`rw,nosuid,nodev,size=64m`).
     public var tmpfs: [String: String] = [:]
+    /// The log driver and its options (`json-file`, `max-size`, `max-file`); nil: the engine's default.
+    public var logDriver: String?
+    public var logOptions: [String: String] = [:]
 
     public init(image: String) {
         self.image = image
@@ -66,6 +69,12 @@ extension ContainerSpec: Encodable {
         var SecurityOpt: [String]?
         var ReadonlyRootfs: Bool
         var Tmpfs: [String: String]?
+        var LogConfig: LogConfig?
+    }
+
+    struct LogConfig: Encodable {
+        var `Type`: String
+        var Config: [String: String]
     }
 
     struct Empty: Encodable {}
@@ -102,7 +111,8 @@ extension ContainerSpec: Encodable {
                 NetworkMode: network, AutoRemove: autoRemove, PidsLimit: pidsLimit,
                 CapDrop: capDrop.isEmpty ? nil : capDrop, CapAdd: capAdd.isEmpty ? nil : capAdd,
                 SecurityOpt: securityOptions.isEmpty ? nil : securityOptions, ReadonlyRootfs: readOnlyRootfs,
-                Tmpfs: tmpfs.isEmpty ? nil : tmpfs
+                Tmpfs: tmpfs.isEmpty ? nil : tmpfs,
+                LogConfig: logDriver.map { LogConfig(Type: $0, Config: logOptions) }
             ),
             forKey: .HostConfig
         )
@@ -123,6 +133,8 @@ public struct ContainerDetails: Decodable, Sendable {
     /// The container's address on each network it is attached to, by network name.
     public var networkAddresses: [String: String]
     public var hostConfig: HostConfig
+    /// The file the `json-file` driver writes the output to (rotated ones beside it, `.1`…).
+    public var logPath: String
 
     /// The resource limits and network the container was created with.
     public struct HostConfig: Decodable, Sendable {
@@ -137,11 +149,19 @@ public struct ContainerDetails: Decodable, Sendable {
         public var securityOptions: [String]
         public var readOnlyRootfs: Bool
         public var tmpfs: [String: String]
+        /// The log driver (`json-file`) and its options (`max-size`, `max-file`).
+        public var logDriver: String
+        public var logOptions: [String: String]
+
+        struct LogConfig: Decodable {
+            var `Type`: String?
+            var Config: [String: String]?
+        }
 
         enum CodingKeys: String, CodingKey {
             case memoryBytes = "Memory", nanoCPUs = "NanoCpus", cpuShares = "CpuShares", networkMode = "NetworkMode"
             case pidsLimit = "PidsLimit", capDrop = "CapDrop", capAdd = "CapAdd", securityOptions = "SecurityOpt"
-            case readOnlyRootfs = "ReadonlyRootfs", tmpfs = "Tmpfs"
+            case readOnlyRootfs = "ReadonlyRootfs", tmpfs = "Tmpfs", logConfig = "LogConfig"
         }
 
         public init(from decoder: any Decoder) throws {
@@ -156,6 +176,9 @@ public struct ContainerDetails: Decodable, Sendable {
             securityOptions = try c.decodeIfPresent([String].self, forKey: .securityOptions) ?? []
             readOnlyRootfs = try c.decodeIfPresent(Bool.self, forKey: .readOnlyRootfs) ?? false
             tmpfs = try c.decodeIfPresent([String: String].self, forKey: .tmpfs) ?? [:]
+            let log = try c.decodeIfPresent(LogConfig.self, forKey: .logConfig)
+            logDriver = log?.Type ?? ""
+            logOptions = log?.Config ?? [:]
         }
     }
 
@@ -206,7 +229,7 @@ public struct ContainerDetails: Decodable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case id = "Id", name = "Name", created = "Created", imageID = "Image", state = "State", config = "Config"
-        case networkSettings = "NetworkSettings", hostConfig = "HostConfig"
+        case networkSettings = "NetworkSettings", hostConfig = "HostConfig", logPath = "LogPath"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -222,6 +245,7 @@ public struct ContainerDetails: Decodable, Sendable {
         ports = (settings?.Ports ?? [:]).compactMapValues { $0 }
         networkAddresses = (settings?.Networks ?? [:]).compactMapValues { $0.IPAddress.flatMap { $0.isEmpty ? nil : $0 } }
         hostConfig = try c.decode(HostConfig.self, forKey: .hostConfig)
+        logPath = try c.decodeIfPresent(String.self, forKey: .logPath) ?? ""
     }
 
     /// The host port that `containerPort` (TCP) is published on, once the container runs.

@@ -56,6 +56,60 @@ struct IsolationEngineTests {
         }
     }
 
+    @Test("logs rotate: a chatty container's output on disk stays under max_size × max_files")
+    func logRotation() async throws {
+        try await EngineFixture.with { f in
+            let image = try await f.webImage()
+            let driver = DockerRuntime(client: f.client)
+            var chatty = spec(f, image, """
+                (i=0; while [ $i -lt 20000 ]; do echo "line $i of a container that talks too much, padded to about a hundred bytes......"; i=$((i+1)); done; echo done) &
+                echo up > /www/index.html; exec /bin/busybox httpd -f -p 8080 -h /www
+                """)
+            chatty.isolation.logs = ContainerLogs(maxSizeBytes: 64 << 10, maxFiles: 2)
+            let instance = try await driver.startInstance(chatty)
+            let details = try await f.client.inspectContainer(instance.containerID).hostConfig
+            #expect(details.logDriver == "json-file")
+            #expect(details.logOptions == ["max-size": "65536", "max-file": "2"])
+            // The defaults, for a class that says nothing.
+            let plain = try await driver.startInstance(spec(f, image, "echo plain > /www/index.html; exec /bin/busybox httpd -f -p 8080 -h /www"))
+            #expect(try await f.client.inspectContainer(plain.containerID).hostConfig.logOptions == ["max-size": "10485760", "max-file": "3"])
+
+            // About 2 MB written (20,000 lines, each some 160 bytes as the driver stores it):
+            // the last lines are there, the files hold at most 2 × 64 KiB.
+            var tail: [String] = []
+            for _ in 0..<100 {
+                tail = try await Self.lastLines(f, instance.containerID)
+                if tail.contains(where: { $0.contains("done") }) { break }
+                try await Task.sleep(for: .milliseconds(200))
+            }
+            #expect(tail.contains { $0.contains("done") })
+            let logPath = try await Self.logPath(f, instance.containerID)
+            guard FileManager.default.isReadableFile(atPath: logPath) else {
+                Issue.record("cannot read \(logPath) to measure it (the engine's folder needs root)")
+                return
+            }
+            let folder = (logPath as NSString).deletingLastPathComponent
+            let files = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasPrefix((logPath as NSString).lastPathComponent) }
+            let total = try files.reduce(Int64(0)) { sum, name in
+                sum + ((try FileManager.default.attributesOfItem(atPath: folder + "/" + name)[.size] as? NSNumber)?.int64Value ?? 0)
+            }
+            #expect(files.count <= 2, "\(files)")
+            // One line may take a file just past its size before it rotates.
+            #expect(total <= 2 * (64 << 10) + 4096, "\(total) bytes in \(files)")
+        }
+    }
+
+    /// The last lines of a container's output, through the engine's log API.
+    static func lastLines(_ f: EngineFixture, _ id: String) async throws -> [String] {
+        var lines: [String] = []
+        for try await line in try await f.client.logLines(id, options: LogOptions(tail: 5)) { lines.append(line.text) }
+        return lines
+    }
+
+    static func logPath(_ f: EngineFixture, _ id: String) async throws -> String {
+        try await f.client.inspectContainer(id).logPath
+    }
+
     @Test("the pids limit holds inside the container: forking past it fails")
     func pidsLimit() async throws {
         try await EngineFixture.with { f in

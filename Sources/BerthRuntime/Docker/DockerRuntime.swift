@@ -112,7 +112,8 @@ public struct DockerRuntime: ContainerRuntime {
     }
 
     /// The class's isolation as the engine spells it: a pids limit, every capability dropped
-    /// and the few it needs added back, `no-new-privileges`, a read-only root with `/tmp` a tmpfs.
+    /// and the few it needs added back, `no-new-privileges`, a read-only root with `/tmp` a
+    /// tmpfs, and rotated logs.
     static func confine(_ container: inout ContainerSpec, _ isolation: ContainerIsolation, ports: [Int]) {
         container.pidsLimit = isolation.pidsLimit > 0 ? isolation.pidsLimit : nil
         container.capDrop = ["ALL"]
@@ -120,6 +121,9 @@ public struct DockerRuntime: ContainerRuntime {
         container.securityOptions = isolation.noNewPrivileges ? ["no-new-privileges"] : []
         container.readOnlyRootfs = isolation.readOnlyRoot
         container.tmpfs = isolation.readOnlyRoot ? ["/tmp": "rw,nosuid,nodev,mode=1777"] : [:]
+        // Output kept on disk at most max_size × max_files, in the driver the log tail reads.
+        container.logDriver = "json-file"
+        container.logOptions = ["max-size": String(isolation.logs.maxSizeBytes), "max-file": String(isolation.logs.maxFiles)]
     }
 
     /// Removes what Berth made for isolated containers (their network and firewall rules)
