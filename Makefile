@@ -1,4 +1,4 @@
-.PHONY: test engine build clean dev example bench bench-quick bench-tools bench-build fuzz
+.PHONY: test engine build clean dev example bench bench-quick bench-tools bench-build fuzz install
 
 # Installs and starts what the tests need (Docker engine, busybox-static), builds, runs every test.
 test:
@@ -13,6 +13,13 @@ build:
 
 clean:
 	rm -rf .build
+
+# The berth binary (release) into $(PREFIX)/bin, default /usr/local, and the systemd unit
+# service/berth@.service into $(SYSTEMD_UNIT_DIR), default /etc/systemd/system; DESTDIR for
+# packaging, BERTH_BIN for a binary built elsewhere. See README, "Running it as a service".
+install:
+	@if [ -z "$(BERTH_BIN)" ]; then swift build -c release --product berth; fi
+	BERTH_BIN="$(or $(BERTH_BIN),.build/release/berth)" bash scripts/install.sh
 
 # The example app: its static container server, then `berth dev` on http://127.0.0.1:8787.
 dev: example engine

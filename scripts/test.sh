@@ -3,8 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# chromium: the dashboard test drives a real browser.
-BERTH_EXTRA_PACKAGES="chromium" bash scripts/ensure-engine.sh
+# chromium: the dashboard test drives a real browser; systemd: systemd-analyze checks the unit.
+BERTH_EXTRA_PACKAGES="chromium systemd" bash scripts/ensure-engine.sh
 export PATH=/opt/swift/usr/bin:$PATH
 command -v swift >/dev/null || { echo "berth-test: error: swift is not on PATH (expected at /opt/swift/usr/bin)" >&2; exit 1; }
 
