@@ -53,10 +53,11 @@ final class ServerProcess: Sendable {
     static var executable: URL { DevCommandTests.executable }
 
     /// Starts `berth serve FOLDER --port 0 --admin-port 0` and returns once both listen.
-    static func start(folder: String, arguments: [String] = []) async throws -> ServerProcess {
+    static func start(folder: String, arguments: [String] = [], environment: [String: String] = [:]) async throws -> ServerProcess {
         let process = Process()
         process.executableURL = executable
         process.arguments = ["serve", folder, "--port", "0", "--admin-port", "0"] + arguments
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         let output = Pipe()
         process.standardOutput = output
         process.standardError = output
