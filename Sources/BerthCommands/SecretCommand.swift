@@ -24,25 +24,14 @@ struct SecretPutCommand: AsyncParsableCommand {
         discussion: "One trailing newline is dropped, so `echo \"$VALUE\" | berth secret put NAME` stores $VALUE. An empty value is an error."
     )
 
-    @Argument(help: "The secret's name: letters, digits and '_' (an environment variable's name).")
-    var name: String
-
-    @OptionGroup var selection: ServerSelection
-
-    @Flag(help: "Print the result as JSON.")
-    var json = false
+    @OptionGroup var change: SecretChangeOptions
 
     func run() async throws {
-        do {
-            try SecretName.validate(name)
+        try await change.run(done: "stored") { name, admin throws(BerthError) in
             if isatty(STDIN_FILENO) == 1 { printError("Enter the value of \(name), then Ctrl-D:") }
             let value = try Self.readValue(FileHandle.standardInput)
             try SecretName.validate(value: value)
-            let change: SecretChange = try await selection.client().post("/api/secrets", SecretPutRequest(name: name, value: value))
-            if json { return print(try jsonText(change)) }
-            printLine("Secret \(name) stored" + (change.deployment.map { "; deployment \($0) carries it to the containers" } ?? ""))
-        } catch let error as BerthError {
-            throw fail(error)
+            return try await admin.post("/api/secrets", SecretPutRequest(name: name, value: value))
         }
     }
 
@@ -85,7 +74,19 @@ struct SecretListCommand: AsyncParsableCommand {
 struct SecretDeleteCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "delete", abstract: "Remove a secret.")
 
-    @Argument(help: "The secret's name.")
+    @OptionGroup var change: SecretChangeOptions
+
+    func run() async throws {
+        try await change.run(done: "deleted") { name, admin throws(BerthError) in
+            try await admin.delete("/api/secrets/" + (name.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? name))
+        }
+    }
+}
+
+/// What `put` and `delete` share: the name (checked before anything is sent), the server,
+/// and how the change is reported.
+struct SecretChangeOptions: ParsableArguments {
+    @Argument(help: "The secret's name: letters, digits and '_' (an environment variable's name).")
     var name: String
 
     @OptionGroup var selection: ServerSelection
@@ -93,13 +94,12 @@ struct SecretDeleteCommand: AsyncParsableCommand {
     @Flag(help: "Print the result as JSON.")
     var json = false
 
-    func run() async throws {
+    func run(done: String, _ send: (String, AdminClient) async throws(BerthError) -> SecretChange) async throws {
         do {
             try SecretName.validate(name)
-            let path = "/api/secrets/" + (name.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? name)
-            let change: SecretChange = try await selection.client().delete(path)
+            let change = try await send(name, try selection.client())
             if json { return print(try jsonText(change)) }
-            printLine("Secret \(name) deleted" + (change.deployment.map { "; deployment \($0) carries the change to the containers" } ?? ""))
+            printLine("Secret \(name) \(done)" + (change.deployment.map { "; deployment \($0) carries the change to the containers" } ?? ""))
         } catch let error as BerthError {
             throw fail(error)
         }
