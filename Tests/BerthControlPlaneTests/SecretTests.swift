@@ -58,6 +58,30 @@ struct SecretTests {
         }
     }
 
+    @Test("after a restart the secrets serve again, the instance that has them is adopted, and a redeploy does not replace it")
+    func restartKeepsSecrets() async throws {
+        try await ControlPlane.withRestart { first in
+            try await first.deploy()
+            _ = try await first.deployer.putSecret("MESSAGE", value: Self.value)
+            return try await first.instance(answering: "a")
+        } after: { second, instance in
+            let outcome = try await second.deployer.restore()
+            #expect(outcome.adopted == [instance])
+            let starts = second.engine.count("start")
+            #expect(try await message(second, "a") == Self.value)
+            #expect(try await second.instance(answering: "a") == instance)
+            #expect(second.platform?.env.secrets == ["MESSAGE": Self.value])
+            #expect(try await message(second, "b") == Self.value)
+            #expect(second.engine.count("start") == starts + 1, "only b started")
+            // Unchanged secrets, unchanged fingerprint: a deployment of the same content and
+            // images (the in-memory engine gives every build a new image id) replaces nothing.
+            let current = try #require(await second.deployer.current)
+            let redeploy = try await second.deployer.rollback(to: current.id, rollout: .immediate)
+            try await second.eventually("the redeploy's rollout ends") { await second.deployer.progress(of: redeploy.id).isFinished }
+            #expect(try await second.instance(answering: "a") == instance)
+        }
+    }
+
     @Test("a name is a var or a secret: a put of an env_vars or vars name is refused, and so is a deploy that uses a secret's name")
     func oneNamespace() async throws {
         try await ControlPlane.with(berth: #"{ "classes": { "MyContainer": { "env_vars": { "MESSAGE": "plain" } } } }"#) { plane in
