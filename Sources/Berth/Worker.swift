@@ -6,14 +6,28 @@ public protocol Worker: Sendable {
     func fetch(_ request: Request, env: Env) async throws -> Response
 }
 
-/// The Worker's bindings: Durable Object namespaces by binding name, and `vars`.
-public struct Env: Sendable {
+/// The Worker's bindings: Durable Object namespaces by binding name, `vars`, and the
+/// secrets `berth secret put` stored. Printing an `Env` shows secrets' names, never values.
+public struct Env: Sendable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
     public let namespaces: [String: DurableObjectNamespace]
     public let vars: [String: String]
+    /// Secrets by name (`env.secrets["API_KEY"]`); no name is both a var and a secret.
+    public let secrets: [String: String]
 
-    public init(namespaces: [String: DurableObjectNamespace], vars: [String: String]) {
+    public init(namespaces: [String: DurableObjectNamespace], vars: [String: String], secrets: [String: String] = [:]) {
         self.namespaces = namespaces
         self.vars = vars
+        self.secrets = secrets
+    }
+
+    public var description: String {
+        "Env(bindings: \(namespaces.keys.sorted()), vars: \(vars.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }), secrets: \(secrets.keys.sorted()) (values hidden))"
+    }
+
+    public var debugDescription: String { description }
+
+    public var customMirror: Mirror {
+        Mirror(self, children: ["bindings": namespaces.keys.sorted(), "vars": vars, "secrets": secrets.keys.sorted()])
     }
 
     /// `env.MY_CONTAINER`. A binding that does not exist is a programming error.

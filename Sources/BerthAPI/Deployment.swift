@@ -22,9 +22,9 @@ public struct Deployment: Sendable, Codable, Equatable {
     /// The image of each container, by container name.
     public var images: [String: BuiltImage]
     public var rollout: RolloutMode
-    /// `deploy`, `dev` or `rollback`.
+    /// `deploy`, `dev`, `rollback` or `secret` (a secret changed).
     public var source: String
-    /// The deployment whose content a rollback restored.
+    /// The deployment whose content a rollback (or a secret change) repeated.
     public var rollbackOf: String?
 
     public init(

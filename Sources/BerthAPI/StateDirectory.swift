@@ -2,7 +2,7 @@ import BerthCore
 import Foundation
 
 /// The server's folder (`.berth/` in the project by default): `state.sqlite`, the admin
-/// token (mode 0600) and `server.json`, which tells the CLI where the running server listens.
+/// token (mode 0600), `secrets.json` (mode 0600) and `server.json`, which tells the CLI where the running server listens.
 public struct StateDirectory: Sendable {
     public let path: String
 
@@ -18,6 +18,8 @@ public struct StateDirectory: Sendable {
     public var databasePath: String { file("state.sqlite") }
     public var tokenPath: String { file("admin-token") }
     public var serverFilePath: String { file("server.json") }
+    /// The secrets `berth secret put` stored (mode 0600).
+    public var secretsPath: String { file("secrets.json") }
 
     func file(_ name: String) -> String { (path as NSString).appendingPathComponent(name) }
 

@@ -61,15 +61,21 @@ public final class ClassRegistry: Sendable {
     }
 
     /// The platform of a deployment: its classes updated (new instances use the new spec at
-    /// once), classes it does not name disabled.
-    public func platform(for config: ProjectConfig, images: [String: BuiltImage], deploymentID: String) throws(BerthError) -> Platform {
+    /// once), classes it does not name disabled. Every class's containers, and the Worker's
+    /// `env`, get `secrets`.
+    public func platform(
+        for config: ProjectConfig, images: [String: BuiltImage], deploymentID: String, secrets: SecretValues = SecretValues()
+    ) throws(BerthError) -> Platform {
         pacer.limit = config.berth.maxConcurrentStarts
         var ordered: [ClassSpec] = []
         for container in config.containers {
             guard let image = images[container.name] else {
                 throw BerthError(.internal, "no image was built for container \(container.name)")
             }
-            ordered.append(spec(for: container, image: image, config: config, deploymentID: deploymentID))
+            var spec = spec(for: container, image: image, config: config, deploymentID: deploymentID)
+            spec.settings.secrets = secrets.values
+            spec.settings.secretsVersion = secrets.version
+            ordered.append(spec)
         }
         let selected: [String: ContainerClass] = classes.withLock { classes in
             var selected: [String: ContainerClass] = [:]
@@ -89,7 +95,7 @@ public final class ClassRegistry: Sendable {
             }
             return selected
         }
-        return Platform(config: config, deploymentID: deploymentID, classes: selected, registry: self)
+        return Platform(config: config, deploymentID: deploymentID, classes: selected, registry: self, secrets: secrets.values)
     }
 
     func spec(for container: ContainerConfig, image: BuiltImage, config: ProjectConfig, deploymentID: String) -> ClassSpec {

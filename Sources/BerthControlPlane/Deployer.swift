@@ -16,6 +16,8 @@ public actor Deployer {
     /// The `key=value` label of every container this server starts.
     public nonisolated let ownerLabel: String
     nonisolated var runtime: any ContainerRuntime { engine }
+    /// The project's secrets (`berth secret`); none when not given.
+    public nonisolated let secrets: SecretStore?
     /// Switches the gateway to a deployment's platform (routes, Worker, `env`).
     let serve: @Sendable (Platform) -> Void
     let logger: Logger
@@ -30,8 +32,9 @@ public actor Deployer {
 
     public init(
         registry: ClassRegistry, store: StateStore, engine: any EngineDriver, ownerLabel: String, logger: Logger,
-        say: @escaping @Sendable (String) -> Void = { _ in }, serve: @escaping @Sendable (Platform) -> Void
+        say: @escaping @Sendable (String) -> Void = { _ in }, secrets: SecretStore? = nil, serve: @escaping @Sendable (Platform) -> Void
     ) {
+        self.secrets = secrets
         self.registry = registry
         self.store = store
         self.engine = engine
@@ -111,6 +114,7 @@ public actor Deployer {
                 throw BerthError(.invalidInput, "the image \(image.reference) of container \(container.name) is not on the engine; build it first (berth deploy builds and tags it)")
             }
         }
+        try checkSecretNames(deployment.config)
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .secondsSince1970
         encoder.outputFormatting = .sortedKeys
@@ -156,8 +160,10 @@ public actor Deployer {
     }
 
     /// Switches the gateway to `deployment`.
-    private func activate(_ deployment: Deployment) throws(BerthError) {
-        let platform = try registry.platform(for: deployment.config, images: deployment.images, deploymentID: deployment.id)
+    func activate(_ deployment: Deployment) throws(BerthError) {
+        let platform = try registry.platform(
+            for: deployment.config, images: deployment.images, deploymentID: deployment.id, secrets: try secretValues(for: deployment.config)
+        )
         self.platform = platform
         serve(platform)
     }

@@ -19,7 +19,7 @@ public final class Platform: Sendable {
     /// The Worker's bindings: a namespace per Durable Object binding of a container class.
     public let env: Env
 
-    init(config: ProjectConfig, deploymentID: String, classes: [String: ContainerClass], registry: ClassRegistry) {
+    init(config: ProjectConfig, deploymentID: String, classes: [String: ContainerClass], registry: ClassRegistry, secrets: [String: String] = [:]) {
         self.config = config
         self.deploymentID = deploymentID
         self.classes = classes
@@ -35,7 +35,8 @@ public final class Platform: Sendable {
         routes = RouteTable(routes: routeConfigs)
         env = Env(
             namespaces: bindings.mapValues { DurableObjectNamespace(containerClass: $0, proxy: registry.proxy) },
-            vars: config.vars
+            vars: config.vars,
+            secrets: secrets
         )
     }
 

@@ -38,6 +38,7 @@ public struct ClassSpec: Sendable {
             "isolation=\(s.isolation.pidsLimit)|\(s.isolation.noNewPrivileges)|\(s.isolation.capAdd)|\(s.isolation.readOnlyRoot)",
         ]
         parts += s.envVars.sorted { $0.key < $1.key }.map { "env:\($0.key)=\($0.value)" }
+        if !s.secretsVersion.isEmpty { parts.append("secrets=\(s.secretsVersion)") }
         parts += s.labels.sorted { $0.key < $1.key }.map { "label:\($0.key)=\($0.value)" }
         let digest = SHA256.hash(data: Data(parts.joined(separator: "\n").utf8))
         return Hex.encode(digest.prefix(8))

@@ -212,7 +212,9 @@ extension ContainerController {
     func makeSpec(_ launch: ControllerStateMachine.Launch, options: StartOptions) -> InstanceSpec {
         let settings = launch.settings.value
         let applicationID = ObjectID.fromName(settings.containerName, className: "application", app: settings.app).hex
-        var environment = settings.envVars.merging(options.envVars) { $1 }
+        // Secrets and env_vars share one namespace (a name in both is refused at deploy); a
+        // start's own envVars, set by code, win over both.
+        var environment = settings.envVars.merging(settings.secrets) { $1 }.merging(options.envVars) { $1 }
         let platform: [String: String] = [
             "DEPLOYMENT_ID": launch.instanceID, "DURABLE_OBJECT_ID": objectID.hex, "APPLICATION_ID": applicationID,
             "LOCATION": settings.location, "REGION": settings.location, "COUNTRY_A2": "XX",

@@ -19,6 +19,11 @@ public struct ContainerSettings: Sendable {
     /// Idle time after the last request before the container is stopped.
     public var sleepAfter: Duration = .seconds(600)
     public var envVars: [String: String] = [:]
+    /// The project's secrets (`berth secret put`), in the environment beside `envVars`; no name is
+    /// in both (a deployment or a put that would make one is refused).
+    public var secrets: [String: String] = [:]
+    /// Changes whenever a secret does: the fingerprint sees this, never a value.
+    public var secretsVersion = ""
     public var entrypoint: [String]?
     public var enableInternet = true
     public var labels: [String: String] = [:]

@@ -21,6 +21,9 @@ import Hummingbird
 /// | `DELETE /api/images?ref=IMAGE:TAG` | remove one, unless the current deployment uses it |
 /// | `GET /api/instances/{id}/events` | an instance's history from the state store |
 /// | `GET /api/logs?container=&instance=&since=` | live logs as JSON lines |
+/// | `GET /api/secrets` | secrets' names and when each was set, never values |
+/// | `POST /api/secrets` | `{"name", "value"}`: store one, deploy the change |
+/// | `DELETE /api/secrets/{name}` | remove one, deploy the change |
 public struct AdminAPI: Sendable {
     let deployer: Deployer
     let events: InstanceEventHub
@@ -121,6 +124,20 @@ public struct AdminAPI: Sendable {
                 let tail = LogTail(registry: deployer.registry, events: events, output: deployer.engine)
                 let stream = tail.stream(className: className, instance: query.get("instance").flatMap { $0.isEmpty ? nil : $0 }, since: since)
                 return Response(status: .ok, headers: [.contentType: "application/x-ndjson", .cacheControl: "no-store"], body: ResponseBody(asyncSequence: stream))
+            }
+        }
+        api.get("secrets") { _, _ in
+            try await handle { () async throws(BerthError) in AdminJSON.response(try await deployer.secretViews()) }
+        }
+        api.post("secrets") { request, context in
+            try await handle { () async throws(BerthError) in
+                let body: SecretPutRequest = try await decode(request, context)
+                return AdminJSON.response(try await deployer.putSecret(body.name, value: body.value), status: .created)
+            }
+        }
+        api.delete("secrets/:name") { _, context in
+            try await handle { () async throws(BerthError) in
+                AdminJSON.response(try await deployer.deleteSecret(try context.parameter("name")))
             }
         }
         return router

@@ -93,6 +93,7 @@ public struct PlatformServer: Sendable {
             registry = classes
             let deployer = Deployer(
                 registry: classes, store: store, engine: engine, ownerLabel: "berth.server=\(serverID)", logger: logger, say: say,
+                secrets: SecretStore(state: state),
                 serve: { [serving, worker] platform in serving.serve(platform, worker: worker) }
             )
             let startup = StartupService(deployer: deployer, engine: engine, initialDeployment: initialDeployment, say: say)

@@ -32,6 +32,9 @@ struct MemoryProject {
         try "FROM scratch\nLABEL version=\(label)\nEXPOSE 8080\nCMD [\"/server\"]\n".write(toFile: folder + "/Dockerfile", atomically: true, encoding: .utf8)
     }
 
+    /// The state folder beside the project's configuration (`.berth`).
+    var state: StateDirectory { StateDirectory(folder: folder) }
+
     func config() throws -> ProjectConfig {
         try ConfigLoader.load(folder: folder).get()
     }
@@ -123,6 +126,7 @@ final class ControlPlane: Sendable {
         let served = Served()
         let deployer = Deployer(
             registry: registry, store: store, engine: engine, ownerLabel: "berth.server=\(project.serverID)", logger: logger,
+            secrets: SecretStore(state: project.state),
             serve: { platform in served.platform.withLock { $0 = platform } }
         )
         return ControlPlane(

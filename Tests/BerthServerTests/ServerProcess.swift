@@ -164,10 +164,10 @@ final class Interrupter: Sendable {
 
 /// Runs `berth ARGUMENTS` to the end, off the cooperative pool (reads block).
 /// `interruptAfter` sends SIGINT after that long, `interrupter` when it fires (for commands
-/// that run until interrupted).
+/// that run until interrupted). `input`: the file standard input reads.
 func berth(
     _ arguments: [String], in folder: String? = nil, environment: [String: String] = [:], interruptAfter: Duration? = nil,
-    interrupter: Interrupter? = nil
+    interrupter: Interrupter? = nil, input: String = "/dev/null"
 ) async throws -> CommandResult {
     let process = Process()
     process.executableURL = ServerProcess.executable
@@ -178,7 +178,7 @@ func berth(
     let errors = Pipe()
     process.standardOutput = output
     process.standardError = errors
-    process.standardInput = FileHandle(forReadingAtPath: "/dev/null")
+    process.standardInput = FileHandle(forReadingAtPath: input)
     try process.run()
     interrupter?.attach(process.processIdentifier)
     if let interruptAfter {
