@@ -1,3 +1,4 @@
+import BerthConfig
 import BerthCore
 import Crypto
 import Foundation
@@ -39,6 +40,8 @@ public struct ClassSpec: Sendable {
         ]
         parts += s.envVars.sorted { $0.key < $1.key }.map { "env:\($0.key)=\($0.value)" }
         if !s.secretsVersion.isEmpty { parts.append("secrets=\(s.secretsVersion)") }
+        // Only when set: the default keeps the fingerprints of deployments made before the key.
+        if s.isolation.logs != ContainerLogs() { parts.append("logs=\(s.isolation.logs.maxSizeBytes)|\(s.isolation.logs.maxFiles)") }
         parts += s.labels.sorted { $0.key < $1.key }.map { "label:\($0.key)=\($0.value)" }
         let digest = SHA256.hash(data: Data(parts.joined(separator: "\n").utf8))
         return Hex.encode(digest.prefix(8))
