@@ -19,6 +19,7 @@ public struct BerthCommand: AsyncParsableCommand {
         subcommands: [
             DevCommand.self, ServeCommand.self, DeployCommand.self, ContainersCommand.self, TailCommand.self,
             DeploymentsCommand.self, RollbackCommand.self, ConfigCommand.self, EngineCommand.self,
+            BackupCommand.self,
         ]
     )
 
