@@ -20,6 +20,7 @@ public struct BerthCommand: AsyncParsableCommand {
             DevCommand.self, ServeCommand.self, DeployCommand.self, ContainersCommand.self, TailCommand.self,
             DeploymentsCommand.self, RollbackCommand.self, ConfigCommand.self, EngineCommand.self,
             SecretCommand.self,
+            BackupCommand.self,
         ]
     )
 

@@ -11,6 +11,8 @@ import SQLiteNIO
 public actor StateStore {
     let connection: SQLiteConnection
     public nonisolated let path: String
+    /// The schema versions the store had when opened and has now (the same when no migration ran).
+    public internal(set) var schemaUpgrade = SchemaUpgrade(from: 0, to: 0)
 
     init(connection: SQLiteConnection, path: String) {
         self.connection = connection
@@ -26,49 +28,24 @@ public actor StateStore {
         } catch {
             throw BerthError(.internal, "cannot open the state store \(path): \(error)", cause: error)
         }
-        try await store.migrate()
+        do {
+            try await store.migrate()
+        } catch {
+            await store.close()
+            throw error
+        }
         return store
     }
 
-    static let schema: [String] = [
-        "PRAGMA journal_mode=WAL",
-        "PRAGMA synchronous=NORMAL",
-        """
-        CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)
-        """,
-        """
-        CREATE TABLE IF NOT EXISTS deployments (
-            id TEXT PRIMARY KEY, app TEXT NOT NULL, created_at REAL NOT NULL,
-            body TEXT NOT NULL, rollout TEXT NOT NULL DEFAULT '{}'
-        )
-        """,
-        """
-        CREATE TABLE IF NOT EXISTS instances (
-            instance_id TEXT PRIMARY KEY, class_name TEXT NOT NULL, object_id TEXT NOT NULL, object_name TEXT,
-            container_id TEXT, deployment_id TEXT NOT NULL, state TEXT NOT NULL, exit_code INTEGER,
-            created_at REAL NOT NULL, updated_at REAL NOT NULL, cold_start_ms INTEGER, message TEXT
-        )
-        """,
-        "CREATE INDEX IF NOT EXISTS instances_by_object ON instances (class_name, object_id)",
-        """
-        CREATE TABLE IF NOT EXISTS events (
-            id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, class_name TEXT NOT NULL, object_id TEXT NOT NULL,
-            instance_id TEXT NOT NULL, kind TEXT NOT NULL, detail TEXT
-        )
-        """,
-        "CREATE INDEX IF NOT EXISTS events_by_instance ON events (instance_id)",
-        // The retention rule counts each object's events from its newest.
-        "CREATE INDEX IF NOT EXISTS events_by_object ON events (class_name, object_id, id)",
-        """
-        CREATE TABLE IF NOT EXISTS classes (
-            class_name TEXT PRIMARY KEY, container_name TEXT NOT NULL, deployment_id TEXT NOT NULL, image TEXT NOT NULL,
-            fingerprint TEXT NOT NULL, modified_at REAL NOT NULL, deleted TEXT
-        )
-        """,
-    ]
+    /// How every connection to the store is set up, before any migration.
+    static let connectionSettings = ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL"]
 
+    /// Brings the schema up to date (see StateStore+Schema.swift).
     func migrate() async throws(BerthError) {
-        for statement in Self.schema { try await run(statement) }
+        // A store of a newer schema is refused before anything is written to it.
+        try Self.refuseNewer(try await version(), known: Self.schemaVersion, path: path)
+        for statement in Self.connectionSettings { try await run(statement) }
+        try await migrate(Self.migrations)
     }
 
     @discardableResult

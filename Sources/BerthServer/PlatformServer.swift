@@ -78,7 +78,10 @@ public struct PlatformServer: Sendable {
         Self.raiseOpenFileLimit(atLeast: 2 * options.limits.maxConnections + 1024, say: say)
         let (token, created) = try state.adminToken()
         say(created ? "Admin token written to \(state.tokenPath) (mode 0600)" : "Admin token: \(state.tokenPath)")
+        let existed = FileManager.default.fileExists(atPath: state.databasePath)
         let store = try await StateStore.open(path: state.databasePath, logger: logger)
+        let upgrade = await store.schemaUpgrade
+        if existed && upgrade.migrated { say("State store \(state.databasePath) migrated: \(upgrade)") }
         let telemetry = Telemetry()
         let recorder = StateRecorder(store: store, logger: logger)
         let events = InstanceEventHub(recorder: recorder, telemetry: telemetry)
