@@ -37,8 +37,31 @@ struct BackupCommand: AsyncParsableCommand {
                 "Backed up \(state.databasePath) to \(report.path): \(report.bytes) bytes, schema version \(report.schemaVersion), "
                     + "\(report.deployments) deployment(s), \(report.instances) instance(s), \(report.events) event(s); integrity check \(report.integrity)"
             )
+            if let copied = try Self.copySecrets(state.secretsPath, to: file + ".secrets.json", overwrite: force) {
+                printLine("Backed up \(state.secretsPath) to \(copied) (mode 0600: it holds the secrets' values)")
+            }
         } catch {
             throw fail(error)
         }
+    }
+
+    /// The secrets (`secrets.json`, replaced whole on every change, so any read of it is one
+    /// version) beside the copy, owner-only; nil when the project has none.
+    static func copySecrets(_ source: String, to target: String, overwrite: Bool) throws(BerthError) -> String? {
+        guard let data = FileManager.default.contents(atPath: source) else { return nil }
+        let flags = O_WRONLY | O_CREAT | (overwrite ? O_TRUNC : O_EXCL)
+        let fd = open(target, flags, 0o600)
+        guard fd >= 0 else {
+            if errno == EEXIST { throw BerthError(.conflict, "\(target) exists already; pass --force to replace it") }
+            throw BerthError(.invalidInput, "cannot write \(target): \(String(cString: strerror(errno)))")
+        }
+        defer { close(fd) }
+        // A file replaced with --force keeps no wider mode than the copy needs.
+        fchmod(fd, 0o600)
+        let written = data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        guard written == data.count, fsync(fd) == 0 else {
+            throw BerthError(.invalidInput, "cannot write \(target): \(String(cString: strerror(errno)))")
+        }
+        return target
     }
 }
