@@ -139,10 +139,12 @@ struct IsolationEngineTests {
             let neighbour = try await driver.startInstance(spec(f, image, "echo neighbour > /www/index.html; exec /bin/busybox httpd -f -p 8080 -h /www"))
             #expect(try await containerPage(neighbour.endpoints[8080]!) == "neighbour")
             var bomb = InstanceSpec(
-                image: image, entrypoint: ["/bin/busybox", "sh", "-c", "b() { b | b & }; b; exec /bin/busybox sleep 3600"],
+                image: image, entrypoint: ["/bin/busybox", "sh", "-c", "(b() { b | b & }; b) & exec /bin/busybox sleep 3600"],
                 labels: f.labels, ports: [], nanoCPUs: 500_000_000
             )
             bomb.isolation.pidsLimit = 32
+            // The bomb runs in a subshell and the container's own process is `sleep`: a shell
+            // that cannot fork exits (code 2), which must end a bomb shell, not the container.
             let bombing = try await driver.startInstance(bomb)
             // The bomb keeps forking (more than half its limit at once, as the engine counts
             // them) and never holds more than its limit; meanwhile the neighbour answers every
