@@ -17,9 +17,15 @@ struct BerthRun {
     }
 
     static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> BerthRun {
+        try run(program: executable.path, arguments, environment: environment)
+    }
+
+    /// Runs any program to its end (in `folder`, when given) and captures what it prints.
+    static func run(program: String, _ arguments: [String], in folder: String? = nil, environment: [String: String] = [:]) throws -> BerthRun {
         let process = Process()
-        process.executableURL = executable
+        process.executableURL = URL(fileURLWithPath: program)
         process.arguments = arguments
+        if let folder { process.currentDirectoryURL = URL(fileURLWithPath: folder) }
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let out = Pipe()
         let err = Pipe()

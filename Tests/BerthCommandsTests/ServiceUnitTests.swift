@@ -1,22 +1,8 @@
 import Foundation
 import Testing
 
-/// Runs a program to its end and captures what it prints.
-private func runProgram(_ path: String, _ arguments: [String], in folder: String? = nil, environment: [String: String] = [:]) throws -> BerthRun {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: path)
-    process.arguments = arguments
-    if let folder { process.currentDirectoryURL = URL(fileURLWithPath: folder) }
-    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-    let out = Pipe()
-    let err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let stdout = out.fileHandleForReading.readDataToEndOfFile()
-    let stderr = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return BerthRun(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+private func runProgram(_ path: String, _ arguments: [String], in folder: String? = nil) throws -> BerthRun {
+    try BerthRun.run(program: path, arguments, in: folder)
 }
 
 private let systemdAnalyze = ["/usr/bin/systemd-analyze", "/bin/systemd-analyze"].first { FileManager.default.isExecutableFile(atPath: $0) }
