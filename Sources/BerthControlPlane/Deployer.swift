@@ -127,6 +127,7 @@ public actor Deployer {
         }
         logger.info("deployed", metadata: ["deployment": "\(deployment.id)", "source": "\(deployment.source)", "rollout": "\(deployment.rollout.rawValue)"])
         startRollout(deployment)
+        await applyRetention()
         return deployment
     }
 
@@ -137,7 +138,7 @@ public actor Deployer {
         let target: Deployment
         if let id {
             guard let found = history.first(where: { $0.id == id || $0.id.hasPrefix(id) }) else {
-                throw BerthError(.notFound, "no deployment \(id); `berth deployments list` shows them")
+                throw await missingDeployment(id)
             }
             target = found
         } else {
@@ -214,6 +215,10 @@ public actor Deployer {
                 logger.warning("could not save a rollout's progress", metadata: ["error": "\(error.message)"])
             }
         }
+    }
+
+    func setHistory(_ kept: [Deployment]) {
+        history = kept
     }
 
     func supersede(_ task: Task<Void, Never>?) {
