@@ -137,7 +137,9 @@ public actor Deployer {
         guard let current else { throw BerthError(.notFound, "nothing is deployed yet, so there is nothing to roll back") }
         let target: Deployment
         if let id {
-            guard let found = history.first(where: { $0.id == id || $0.id.hasPrefix(id) }) else {
+            // A pruned deployment's content lives on in a kept rollback to it.
+            guard let found = history.first(where: { $0.id == id || $0.id.hasPrefix(id) })
+                ?? history.first(where: { $0.rollbackOf.map { $0 == id || $0.hasPrefix(id) } ?? false }) else {
                 throw await missingDeployment(id)
             }
             target = found

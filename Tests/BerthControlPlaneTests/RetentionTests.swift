@@ -75,6 +75,8 @@ struct RetentionTests {
             #expect(Self.tags(plane.engine).contains(first.images["web"]!.reference))
             #expect(plane.engine.count("remove image") == 0)
             #expect(try await plane.instance(answering: "a").isEmpty == false, "the restored image starts")
+            let again = try await plane.deployer.rollback(to: first.id, rollout: .immediate)
+            #expect(again.rollbackOf == first.id && again.images == first.images, "a pruned deployment's content lives on in the rollback to it")
         }
     }
 
