@@ -15,6 +15,8 @@ public struct ImagePruneView: Sendable, Codable, Equatable {
     public var buildCacheRecords: Int
     /// Bytes the build cache prune freed.
     public var buildCacheSpaceReclaimed: Int64
+    /// Bytes freed in all.
+    public var spaceReclaimed: Int64
 
     public init(
         labels: [String], imagesDeleted: [String], imagesSpaceReclaimed: Int64, buildCachePruned: Bool, buildCacheRecords: Int,
@@ -26,36 +28,13 @@ public struct ImagePruneView: Sendable, Codable, Equatable {
         self.buildCachePruned = buildCachePruned
         self.buildCacheRecords = buildCacheRecords
         self.buildCacheSpaceReclaimed = buildCacheSpaceReclaimed
+        spaceReclaimed = imagesSpaceReclaimed + buildCacheSpaceReclaimed
     }
-
-    /// Bytes freed in all.
-    public var spaceReclaimed: Int64 { imagesSpaceReclaimed + buildCacheSpaceReclaimed }
 
     enum CodingKeys: String, CodingKey {
         case labels
         case imagesDeleted = "images_deleted", imagesSpaceReclaimed = "images_space_reclaimed"
         case buildCachePruned = "build_cache_pruned", buildCacheRecords = "build_cache_records"
         case buildCacheSpaceReclaimed = "build_cache_space_reclaimed", spaceReclaimed = "space_reclaimed"
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(labels, forKey: .labels)
-        try c.encode(imagesDeleted, forKey: .imagesDeleted)
-        try c.encode(imagesSpaceReclaimed, forKey: .imagesSpaceReclaimed)
-        try c.encode(buildCachePruned, forKey: .buildCachePruned)
-        try c.encode(buildCacheRecords, forKey: .buildCacheRecords)
-        try c.encode(buildCacheSpaceReclaimed, forKey: .buildCacheSpaceReclaimed)
-        try c.encode(spaceReclaimed, forKey: .spaceReclaimed)
-    }
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        labels = try c.decode([String].self, forKey: .labels)
-        imagesDeleted = try c.decode([String].self, forKey: .imagesDeleted)
-        imagesSpaceReclaimed = try c.decode(Int64.self, forKey: .imagesSpaceReclaimed)
-        buildCachePruned = try c.decode(Bool.self, forKey: .buildCachePruned)
-        buildCacheRecords = try c.decode(Int.self, forKey: .buildCacheRecords)
-        buildCacheSpaceReclaimed = try c.decode(Int64.self, forKey: .buildCacheSpaceReclaimed)
     }
 }
