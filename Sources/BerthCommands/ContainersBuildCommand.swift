@@ -102,7 +102,7 @@ struct ImagesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "images",
         abstract: "The images Berth built.",
-        subcommands: [ImagesListCommand.self, ImagesDeleteCommand.self]
+        subcommands: [ImagesListCommand.self, ImagesDeleteCommand.self, ImagesPruneCommand.self]
     )
 }
 

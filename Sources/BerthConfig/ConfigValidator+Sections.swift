@@ -123,7 +123,15 @@ extension ConfigValidator {
         if let n = node["stop_grace_period"], let v = duration(n, "berth.stop_grace_period") { settings.stopGracePeriod = v }
         if let n = node["max_concurrent_starts"], let v = integer(n, "berth.max_concurrent_starts", range: 1...1024) { settings.maxConcurrentStarts = v }
         if let n = node["limits"] { settings.limits = readLimits(n) }
+        if let n = node["retention"] { settings.retention = readRetention(n) }
         return settings
+    }
+
+    mutating func readRetention(_ node: ConfigNode) -> RetentionSettings {
+        var retention = RetentionSettings()
+        guard object(node, "berth.retention", known: Self.retentionKeys) != nil else { return retention }
+        if let n = node["deployments"], let v = integer(n, "berth.retention.deployments", range: 1...10_000) { retention.deployments = v }
+        return retention
     }
 
     mutating func readLimits(_ node: ConfigNode) -> LimitSettings {

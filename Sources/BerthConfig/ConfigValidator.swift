@@ -40,9 +40,11 @@ struct ConfigValidator {
         "port", "ip", "admin_port", "admin_ip", "state_dir", "instance_get_timeout", "port_ready_timeout",
         "stop_grace_period", "classes", "routes", "limits",
         "max_concurrent_starts",
+        "retention",
     ]
 
     static let limitKeys = Set(LimitSettings.documented.map(\.key))
+    static let retentionKeys = Set(RetentionSettings.documented.map(\.key))
 
     static let rolloutSteps = [5, 10, 20, 25, 50, 100]
 

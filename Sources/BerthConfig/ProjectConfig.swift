@@ -177,6 +177,8 @@ public struct BerthSettings: Sendable, Codable, Equatable {
     public var routes: [RouteConfig] = []
     /// Timeouts and sizes that bound what clients can cost (`berth.limits`).
     public var limits = LimitSettings()
+    /// How many past deployments and their images are kept (`berth.retention`).
+    public var retention = RetentionSettings()
 
     public init() {}
 
@@ -190,6 +192,7 @@ public struct BerthSettings: Sendable, Codable, Equatable {
         case stopGracePeriod = "stop_grace_period"
         case maxConcurrentStarts = "max_concurrent_starts"
         case classes, routes, limits
+        case retention
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -206,6 +209,7 @@ public struct BerthSettings: Sendable, Codable, Equatable {
         try c.encode(classes, forKey: .classes)
         try c.encode(routes, forKey: .routes)
         try c.encode(limits, forKey: .limits)
+        try c.encode(retention, forKey: .retention)
     }
 
     public init(from decoder: any Decoder) throws {
@@ -229,5 +233,6 @@ public struct BerthSettings: Sendable, Codable, Equatable {
         classes = try c.decodeIfPresent([String: ClassSettings].self, forKey: .classes) ?? [:]
         routes = try c.decodeIfPresent([RouteConfig].self, forKey: .routes) ?? []
         limits = try c.decodeIfPresent(LimitSettings.self, forKey: .limits) ?? LimitSettings()
+        retention = try c.decodeIfPresent(RetentionSettings.self, forKey: .retention) ?? RetentionSettings()
     }
 }

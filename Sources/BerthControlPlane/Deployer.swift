@@ -131,6 +131,7 @@ public actor Deployer {
         }
         logger.info("deployed", metadata: ["deployment": "\(deployment.id)", "source": "\(deployment.source)", "rollout": "\(deployment.rollout.rawValue)"])
         startRollout(deployment)
+        await applyRetention()
         return deployment
     }
 
@@ -140,8 +141,10 @@ public actor Deployer {
         guard let current else { throw BerthError(.notFound, "nothing is deployed yet, so there is nothing to roll back") }
         let target: Deployment
         if let id {
-            guard let found = history.first(where: { $0.id == id || $0.id.hasPrefix(id) }) else {
-                throw BerthError(.notFound, "no deployment \(id); `berth deployments list` shows them")
+            // A pruned deployment's content lives on in a kept rollback to it.
+            guard let found = history.first(where: { $0.id == id || $0.id.hasPrefix(id) })
+                ?? history.first(where: { $0.rollbackOf.map { $0 == id || $0.hasPrefix(id) } ?? false }) else {
+                throw await missingDeployment(id)
             }
             target = found
         } else {
@@ -220,6 +223,10 @@ public actor Deployer {
                 logger.warning("could not save a rollout's progress", metadata: ["error": "\(error.message)"])
             }
         }
+    }
+
+    func setHistory(_ kept: [Deployment]) {
+        history = kept
     }
 
     func supersede(_ task: Task<Void, Never>?) {

@@ -15,8 +15,11 @@ public struct ImageBuilder: Sendable {
 
     /// The tag Berth gives a container's image: `berth.local/<app>/<container>:<version>`.
     public static func tag(app: String, container: String, version: String) -> String {
-        "berth.local/\(sanitize(app))/\(sanitize(container)):\(version)"
+        "\(tagPrefix)\(sanitize(app))/\(sanitize(container)):\(version)"
     }
+
+    /// How every tag Berth gives an image begins.
+    public static let tagPrefix = "berth.local/"
 
     /// Lowercase letters, digits, `.`, `_` and `-`, as image names need.
     static func sanitize(_ text: String) -> String {

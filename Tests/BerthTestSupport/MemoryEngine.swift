@@ -288,6 +288,7 @@ public final class MemoryEngine: EngineDriver {
     }
 
     public func removeImage(_ reference: String) async throws(BerthError) -> ImageRemoval {
+        _ = try record("remove image \(reference)") { _ in nil as String? }
         let removal = state.withLock { state -> ImageRemoval? in
             guard let key = state.images.first(where: { $0.key == reference || $0.value.tags.contains(reference) })?.key else { return nil }
             state.images[key]?.tags.removeAll { $0 == reference }
