@@ -73,6 +73,14 @@ struct EngineOutageEngineTests {
             try await direct.removeContainer(lostContainer, force: true)
 
             try relay.start()
+            // Berth notices the loss on its own once the engine answers (the exit watcher's
+            // stream and the reconcile on recovery). No request goes to the lost container's
+            // address before that: the engine may already have given its host port to another
+            // container (another test's, on this shared engine), which would then receive it.
+            for _ in 0..<150 where await f.myContainer.get(warmID).containerID == lostContainer {
+                try await Task.sleep(for: .milliseconds(200))
+            }
+            #expect(await f.myContainer.get(warmID).containerID != lostContainer, "Berth noticed the lost container")
             var replaced = false
             for _ in 0..<100 where !replaced {
                 let reply = try await f.request("/container/warm")
