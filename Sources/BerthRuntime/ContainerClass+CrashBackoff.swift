@@ -94,7 +94,9 @@ extension ContainerClass {
     @discardableResult
     public func removeStaleParked() -> Int {
         let cutoff = clock.now.advanced(by: .zero - settings.crashBackoff.max)
-        return removeParked { $0.wait(at: cutoff) == nil }
+        let taken = takeParked { $0.wait(at: cutoff) == nil }
+        unpark(taken)
+        return taken.count
     }
 
     /// Takes every parked container out of the streaks, for the caller to remove.
@@ -102,12 +104,6 @@ extension ContainerClass {
         let taken = takeParked { _ in true }
         parkedCount.subtract(taken.count, ordering: .relaxed)
         return taken
-    }
-
-    private func removeParked(where stale: (CrashStreak) -> Bool) -> Int {
-        let taken = takeParked(where: stale)
-        unpark(taken)
-        return taken.count
     }
 
     private func takeParked(where stale: (CrashStreak) -> Bool) -> [ParkedContainer] {
