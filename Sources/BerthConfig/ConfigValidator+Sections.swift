@@ -124,7 +124,56 @@ extension ConfigValidator {
         if let n = node["max_concurrent_starts"], let v = integer(n, "berth.max_concurrent_starts", range: 1...1024) { settings.maxConcurrentStarts = v }
         if let n = node["limits"] { settings.limits = readLimits(n) }
         if let n = node["retention"] { settings.retention = readRetention(n) }
+        if let n = node["tls"] { settings.tls = readTLS(n) }
         return settings
+    }
+
+    /// `berth.tls`: per listener one `{ cert, key }` or a list of them; each file must exist
+    /// and be readable, relative to the project folder.
+    mutating func readTLS(_ node: ConfigNode) -> TLSSettings {
+        var tls = TLSSettings()
+        guard object(node, "berth.tls", known: TLSSettings.listenerKeys) != nil else { return tls }
+        if let n = node["gateway"] { tls.gateway = readCertificates(n, "berth.tls.gateway") }
+        if let n = node["admin"] { tls.admin = readCertificates(n, "berth.tls.admin") }
+        return tls
+    }
+
+    mutating func readCertificates(_ node: ConfigNode, _ path: String) -> [TLSCertificateFiles] {
+        let items: [(ConfigNode, String)]
+        if case .array(let list) = node.value {
+            if list.isEmpty { error(node, path, "needs at least one { \"cert\": FILE, \"key\": FILE }") }
+            items = list.enumerated().map { ($1, "\(path)[\($0)]") }
+        } else {
+            items = [(node, path)]
+        }
+        var result: [TLSCertificateFiles] = []
+        for (item, itemPath) in items {
+            guard object(item, itemPath, known: TLSSettings.certificateKeys) != nil else { continue }
+            guard let certNode = item["cert"], let keyNode = item["key"] else {
+                error(item, itemPath, "needs both \"cert\" (the PEM certificate chain) and \"key\" (its PEM private key)")
+                continue
+            }
+            guard let cert = tlsFile(certNode, join(itemPath, "cert")), let key = tlsFile(keyNode, join(itemPath, "key")) else { continue }
+            let source = "\(file):\(item.position.line):\(item.position.column): \(itemPath)"
+            result.append(TLSCertificateFiles(cert: cert, key: key, source: source))
+        }
+        return result
+    }
+
+    /// A PEM file's absolute path, or an error when it cannot be read.
+    mutating func tlsFile(_ node: ConfigNode, _ path: String) -> String? {
+        guard let name = string(node, path) else { return nil }
+        let full = name.hasPrefix("/") ? name : URL(fileURLWithPath: folder).appendingPathComponent(name).standardizedFileURL.path
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: full, isDirectory: &isDirectory), !isDirectory.boolValue else {
+            error(node, path, "\(full) does not exist or is not a file")
+            return nil
+        }
+        guard FileManager.default.isReadableFile(atPath: full) else {
+            error(node, path, "\(full) cannot be read by this user")
+            return nil
+        }
+        return full
     }
 
     mutating func readRetention(_ node: ConfigNode) -> RetentionSettings {

@@ -41,6 +41,7 @@ struct ConfigValidator {
         "stop_grace_period", "classes", "routes", "limits",
         "max_concurrent_starts",
         "retention",
+        "tls",
     ]
 
     static let limitKeys = Set(LimitSettings.documented.map(\.key))

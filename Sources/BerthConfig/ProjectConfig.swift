@@ -179,6 +179,8 @@ public struct BerthSettings: Sendable, Codable, Equatable {
     public var limits = LimitSettings()
     /// How many past deployments and their images are kept (`berth.retention`).
     public var retention = RetentionSettings()
+    /// The listeners' certificates (`berth.tls`); none means plain HTTP.
+    public var tls = TLSSettings()
 
     public init() {}
 
@@ -193,6 +195,7 @@ public struct BerthSettings: Sendable, Codable, Equatable {
         case maxConcurrentStarts = "max_concurrent_starts"
         case classes, routes, limits
         case retention
+        case tls
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -210,6 +213,7 @@ public struct BerthSettings: Sendable, Codable, Equatable {
         try c.encode(routes, forKey: .routes)
         try c.encode(limits, forKey: .limits)
         try c.encode(retention, forKey: .retention)
+        try c.encode(tls, forKey: .tls)
     }
 
     public init(from decoder: any Decoder) throws {
@@ -234,5 +238,6 @@ public struct BerthSettings: Sendable, Codable, Equatable {
         routes = try c.decodeIfPresent([RouteConfig].self, forKey: .routes) ?? []
         limits = try c.decodeIfPresent(LimitSettings.self, forKey: .limits) ?? LimitSettings()
         retention = try c.decodeIfPresent(RetentionSettings.self, forKey: .retention) ?? RetentionSettings()
+        tls = try c.decodeIfPresent(TLSSettings.self, forKey: .tls) ?? TLSSettings()
     }
 }
