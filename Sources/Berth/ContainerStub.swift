@@ -34,7 +34,7 @@ public struct ContainerStub: Sendable {
             let contentLength = request.headers[.contentLength].flatMap { Int($0) }
             let proxied = try await proxy.forward(
                 request.head, body: request.body.isEmpty ? nil : request.body, contentLength: contentLength, lease: lease,
-                clientAddress: request.clientAddress
+                clientAddress: request.clientAddress, scheme: request.head.scheme ?? "http"
             )
             ForwardingPolicy.report(controller, status: proxied.head.status.code, since: started)
             return Response(head: proxied.head, body: Body(stream: proxied.body))

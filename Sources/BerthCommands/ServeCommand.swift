@@ -39,6 +39,7 @@ struct ListenOptions: ParsableArguments {
         options.adminPort = adminPort ?? settings.adminPort
         options.publicMetrics = publicMetrics
         options.limits = settings.limits
+        options.tls = settings.tls
         return options
     }
 }

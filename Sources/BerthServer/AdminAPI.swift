@@ -33,6 +33,8 @@ public struct AdminAPI: Sendable {
     var publicMetrics = false
     /// The engine's state, for `GET /api/server`.
     var engineHealth: (@Sendable () -> EngineHealth)?
+    /// The listener's scheme (`https` with TLS), for the dashboard forms' origin check.
+    var scheme = "http"
     /// Where the server wrote its addresses once listening.
     let state: StateDirectory?
 
@@ -46,7 +48,7 @@ public struct AdminAPI: Sendable {
 
     public func router(token: String) -> Router<BasicRequestContext> {
         let router = Router()
-        router.middlewares.add(AdminAuth(token: token, openPaths: publicMetrics ? ["/login", "/metrics"] : ["/login"]))
+        router.middlewares.add(AdminAuth(token: token, openPaths: publicMetrics ? ["/login", "/metrics"] : ["/login"], scheme: scheme))
         DashboardRoutes(deployer: deployer, events: events, telemetry: telemetry, stats: StatsSampler(output: deployer.engine), token: token)
             .add(to: router)
         let api = router.group("api")

@@ -23,9 +23,11 @@ public struct AdminAuth<Context: RequestContext>: RouterMiddleware {
     let openPaths: Set<String>
     /// The dashboard's HTML forms: their changes are checked for their origin only.
     let formPaths: Set<String>
-    let rule = SameOriginRule()
+    let rule: SameOriginRule
 
-    public init(token: String, openPaths: Set<String> = [], formPaths: Set<String> = ["/login", "/logout"]) {
+    /// `scheme`: the listener's, `https` when it serves TLS.
+    public init(token: String, openPaths: Set<String> = [], formPaths: Set<String> = ["/login", "/logout"], scheme: String = "http") {
+        rule = SameOriginRule(scheme: scheme)
         digest = SHA256.hash(data: Data(token.utf8))
         session = Self.sessionValue(token: token)
         self.openPaths = openPaths

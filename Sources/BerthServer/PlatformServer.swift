@@ -29,6 +29,8 @@ public struct ServerOptions: Sendable {
     /// What each client may cost (`berth.limits`); read when the server starts, for both
     /// listeners.
     public var limits = LimitSettings()
+    /// The listeners' certificates (`berth.tls`); a listener without any speaks plain HTTP.
+    public var tls = TLSSettings()
 
     public init(state: StateDirectory) {
         self.state = state
@@ -74,6 +76,9 @@ public struct PlatformServer: Sendable {
         // One server per state folder, decided before anything touches the engine.
         let lock = try StateLock.acquire(state)
         defer { lock.release() }
+        // Bad certificates stop the start here, before the engine is touched.
+        let gatewayTLS = try options.tls.gateway.isEmpty ? nil : ListenerTLS(listener: "gateway", files: options.tls.gateway)
+        let adminTLS = try options.tls.admin.isEmpty ? nil : ListenerTLS(listener: "admin", files: options.tls.admin)
         try await engine.ping()
         Self.raiseOpenFileLimit(atLeast: 2 * options.limits.maxConnections + 1024, say: say)
         let (token, created) = try state.adminToken()
@@ -107,7 +112,7 @@ public struct PlatformServer: Sendable {
             })
             let listeners = listenerServices(
                 deployer: deployer, events: events, telemetry: telemetry, upstreams: upstreams, token: token, serverID: serverID,
-                engineMonitor: engineMonitor, say: say, onReady: onReady
+                engineMonitor: engineMonitor, tls: (gatewayTLS, adminTLS), say: say, onReady: onReady
             )
             var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
                 .init(service: recorder),
@@ -119,6 +124,8 @@ public struct PlatformServer: Sendable {
                 .init(service: startup, failureTerminationBehavior: .gracefullyShutdownGroup),
             ]
             services += listeners.map { .init(service: AfterStartup(gate: startup.gate, service: $0)) }
+            let reloaded = [gatewayTLS, adminTLS].compactMap { $0 }
+            if !reloaded.isEmpty { services.append(.init(service: TLSReloadService(listeners: reloaded, say: say))) }
             // Shut down first: ends the live log streams, which would keep the admin API's
             // connections open.
             services.append(.init(service: StreamCloser(events: events)))
@@ -155,28 +162,35 @@ public struct PlatformServer: Sendable {
     /// The gateway and the admin API.
     private func listenerServices(
         deployer: Deployer, events: InstanceEventHub, telemetry: Telemetry, upstreams: UpstreamPools, token: String, serverID: String,
-        engineMonitor: EngineMonitor, say: @escaping @Sendable (String) -> Void, onReady: @escaping @Sendable (ServerInfo) -> Void
+        engineMonitor: EngineMonitor, tls: (gateway: ListenerTLS?, admin: ListenerTLS?),
+        say: @escaping @Sendable (String) -> Void, onReady: @escaping @Sendable (ServerInfo) -> Void
     ) -> [any Service] {
         let state = options.state
         let listening = ListeningPorts()
         let host = options.host
         let adminHost = options.adminHost
         let startedAt = Date()
+        let gatewayScheme = tls.gateway == nil ? "http" : "https"
+        let adminScheme = tls.admin == nil ? "http" : "https"
         let announce: @Sendable () -> Void = {
             guard let (gateway, admin) = listening.both() else { return }
             let info = ServerInfo(
-                serverID: serverID, gatewayURL: "http://\(Self.hostText(host)):\(gateway)", adminURL: "http://\(Self.hostText(adminHost)):\(admin)",
+                serverID: serverID, gatewayURL: "\(gatewayScheme)://\(Self.hostText(host)):\(gateway)",
+                adminURL: "\(adminScheme)://\(Self.hostText(adminHost)):\(admin)",
                 stateDirectory: state.path, pid: getpid(), startedAt: startedAt
             )
             state.writeServerInfo(info)
             say("Ready on \(info.gatewayURL)")
+            for listener in [tls.gateway, tls.admin].compactMap({ $0 }) {
+                say("TLS on \(listener.title) (HTTP/2 and HTTP/1.1) for \(ListenerTLS.describe(listener.names))")
+            }
             say("Admin API on \(info.adminURL)/api (Authorization: Bearer <token from \(state.tokenPath)>)")
             say("Dashboard on \(info.adminURL)/ (log in with that token)")
             onReady(info)
         }
         let gateway = Application(
             responder: ServingResponder(serving: serving),
-            server: .berth(limits: options.limits, warm: WarmPath(routing: serving.warmRouting, upstreams: upstreams)),
+            server: .berth(limits: options.limits, warm: WarmPath(routing: serving.warmRouting, upstreams: upstreams), tls: tls.gateway),
             configuration: ApplicationConfiguration(address: .hostname(host, port: options.port), serverName: "berth"),
             onServerRunning: { channel in
                 listening.setGateway(channel.localAddress?.port ?? 0)
@@ -188,9 +202,10 @@ public struct PlatformServer: Sendable {
         var adminAPI = AdminAPI(deployer: deployer, events: events, telemetry: telemetry, info: info, state: state)
         adminAPI.publicMetrics = options.publicMetrics
         adminAPI.engineHealth = { engineMonitor.health }
+        adminAPI.scheme = adminScheme
         let admin = Application(
             router: adminAPI.router(token: token),
-            server: .berth(limits: options.limits),
+            server: .berth(limits: options.limits, tls: tls.admin),
             configuration: ApplicationConfiguration(address: .hostname(adminHost, port: options.adminPort), serverName: "berth-admin"),
             onServerRunning: { channel in
                 listening.setAdmin(channel.localAddress?.port ?? 0)
@@ -219,6 +234,23 @@ public struct PlatformServer: Sendable {
 
     static func hostText(_ host: String) -> String {
         host.contains(":") ? "[\(host)]" : host
+    }
+}
+
+/// Looks at the listeners' certificate files every second and reads them again when they
+/// change (a renewal, a new key): new connections get the new certificates, open ones keep
+/// theirs. A change that cannot be used is said, and the previous certificates keep serving.
+struct TLSReloadService: Service {
+    let listeners: [ListenerTLS]
+    let say: @Sendable (String) -> Void
+
+    func run() async throws {
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(1)) }
+            for listener in listeners {
+                if let message = listener.reloadIfChanged() { say(message) }
+            }
+        }
     }
 }
 

@@ -54,6 +54,7 @@ public struct ProjectServer: Sendable {
         options.adminPort = adminPort ?? config.berth.adminPort
         options.stopContainersOnExit = true
         options.limits = config.berth.limits
+        options.tls = config.berth.tls
         options.shutdownSignals = shutdownSignals
         options.publicMetrics = publicMetrics
         var server = PlatformServer(options: options, logger: logger, worker: worker)

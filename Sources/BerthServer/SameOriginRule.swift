@@ -26,7 +26,7 @@ import Glibc
 ///
 /// Safe methods (GET, HEAD, OPTIONS) change nothing and are not checked.
 struct SameOriginRule: Sendable {
-    /// The listener's scheme: the admin API serves plain HTTP.
+    /// The listener's scheme: `https` when the admin listener serves TLS.
     var scheme = "http"
 
     /// Whether `method` may change something (everything but GET, HEAD and OPTIONS).

@@ -31,6 +31,8 @@ struct WarmHeadTests {
         #expect(forwarded.headers["Host"] == ["container"])
         #expect(forwarded.headers["X-Forwarded-For"] == ["10.0.0.1, 127.0.0.1"])
         #expect(forwarded.headers["X-Forwarded-Proto"] == ["http"])
+        let secure = WarmExchange.forwardedHead(request, body: .length(3), client: "127.0.0.1", scheme: "https")
+        #expect(secure.headers["X-Forwarded-Proto"] == ["https"], "a TLS listener's requests are https, whatever the client says")
         #expect(forwarded.headers["X-Forwarded-Host"] == ["example.test"])
         #expect(forwarded.headers["X-Keep"] == ["yes"])
         #expect(forwarded.headers["Content-Length"] == ["3"])

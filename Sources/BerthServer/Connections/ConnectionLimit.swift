@@ -35,7 +35,9 @@ final class ConnectionCount: Sendable {
 
 /// First in every client connection's pipeline: counts the connection in while it is open.
 /// One past the limit gets `503` and is closed at once, before anything of it is parsed;
-/// the connections already open are not touched.
+/// the connections already open are not touched. On a TLS listener (`answers` false) it is
+/// closed without a word: a plain-text answer means nothing to a TLS client, and a handshake
+/// for a refusal would cost what the limit saves.
 final class ConnectionLimitHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
@@ -49,11 +51,13 @@ final class ConnectionLimitHandler: ChannelInboundHandler, RemovableChannelHandl
     }()
 
     private let count: ConnectionCount
+    private let answers: Bool
     private var counted = false
     private var refused = false
 
-    init(count: ConnectionCount) {
+    init(count: ConnectionCount, answers: Bool = true) {
         self.count = count
+        self.answers = answers
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -63,6 +67,10 @@ final class ConnectionLimitHandler: ChannelInboundHandler, RemovableChannelHandl
             return
         }
         refused = true
+        guard answers else {
+            context.close(promise: nil)
+            return
+        }
         var buffer = context.channel.allocator.buffer(capacity: Self.refusal.utf8.count)
         buffer.writeString(Self.refusal)
         context.writeAndFlush(wrapOutboundOut(buffer)).assumeIsolated().whenComplete { _ in

@@ -45,23 +45,30 @@ struct BerthHTTPChannel: ServerChildChannel, HTTPChannelHandler {
     let warm: WarmPath?
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
-        channel.eventLoop.makeCompletedFuture {
-            try Self.configure(channel, limits: limits, warm: warm.map { ($0.routing, $0.upstreams.pool(for: channel.eventLoop)) })
-            try channel.pipeline.syncOperations.addHandler(HTTPConnectionStateHandler(logger: logger))
-            return try NIOAsyncChannel(wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true))
-        }
+        channel.eventLoop.makeCompletedFuture { try setupSynchronously(channel, logger: logger, tls: false) }
     }
 
-    /// The pipeline up to Hummingbird's HTTP types: connection count, byte arrival, parser
-    /// (with `max_header_bytes` as its limits), timeouts and head size, the warm path.
-    static func configure(_ channel: any Channel, limits: ListenerLimits, warm: (routing: WarmRouting, pool: UpstreamPool)?, addsCodec: Bool = true) throws {
+    /// The handlers and the value Hummingbird reads from; `tls`: the connection is already
+    /// counted and decrypted by ``BerthTLSChannel``, and its requests are `https`.
+    func setupSynchronously(_ channel: any Channel, logger: Logger, tls: Bool) throws -> Value {
+        try Self.configure(channel, limits: limits, warm: warm.map { ($0.routing, $0.upstreams.pool(for: channel.eventLoop)) }, tls: tls)
+        try channel.pipeline.syncOperations.addHandler(HTTPConnectionStateHandler(logger: logger))
+        return try NIOAsyncChannel(wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true))
+    }
+
+    /// The pipeline up to Hummingbird's HTTP types: connection count (unless `tls`: the TLS
+    /// channel counts before its handshake), byte arrival, parser (with `max_header_bytes`
+    /// as its limits), timeouts and head size, the warm path.
+    static func configure(
+        _ channel: any Channel, limits: ListenerLimits, warm: (routing: WarmRouting, pool: UpstreamPool)?, addsCodec: Bool = true, tls: Bool = false
+    ) throws {
         let pipeline = channel.pipeline.syncOperations
         var decoderLimits = NIOHTTPDecoderLimitConfiguration()
         decoderLimits.maxHeaderFieldSize = limits.maxHeaderBytes
         decoderLimits.maxHeaderListSize = limits.maxHeaderBytes
         decoderLimits.maxHeaderFieldCount = HTTP1Channel.Configuration().httpDecoder.maxHeaderFieldCount
         let clientLimits = ClientLimitsHandler(settings: limits.timeouts, maxHeaderBytes: limits.maxHeaderBytes, now: channel.eventLoop.now)
-        try pipeline.addHandler(ConnectionLimitHandler(count: limits.connections))
+        if !tls { try pipeline.addHandler(ConnectionLimitHandler(count: limits.connections)) }
         try pipeline.addHandler(ClientBytesHandler(limits: clientLimits))
         try pipeline.configureHTTPServerPipeline(
             withPipeliningAssistance: false,  // Hummingbird and the warm path keep the order themselves
@@ -72,9 +79,9 @@ struct BerthHTTPChannel: ServerChildChannel, HTTPChannelHandler {
         )
         try pipeline.addHandler(clientLimits)
         if let warm {
-            try pipeline.addHandler(WarmProxyHandler(routing: warm.routing, pool: warm.pool))
+            try pipeline.addHandler(WarmProxyHandler(routing: warm.routing, pool: warm.pool, scheme: tls ? "https" : "http"))
         }
-        if addsCodec { try pipeline.addHandler(HTTP1ToHTTPServerCodec(secure: false)) }
+        if addsCodec { try pipeline.addHandler(HTTP1ToHTTPServerCodec(secure: tls)) }
     }
 
     func handle(value asyncChannel: Value, logger: Logger) async {
@@ -94,11 +101,14 @@ extension Channel {
 
 extension HTTPServerBuilder {
     /// HTTP/1.1 with the listener's limits and, for the gateway, the warm path in front of
-    /// the responder. One connection count per listener.
-    static func berth(limits settings: LimitSettings, warm: WarmPath? = nil) -> HTTPServerBuilder {
+    /// the responder. One connection count per listener. With `tls`, TLS first, and HTTP/2
+    /// or HTTP/1.1 as ALPN agrees (see ``BerthTLSChannel``).
+    static func berth(limits settings: LimitSettings, warm: WarmPath? = nil, tls: ListenerTLS? = nil) -> HTTPServerBuilder {
         let limits = ListenerLimits(settings)
         return HTTPServerBuilder { responder in
-            BerthHTTPChannel(responder: responder, limits: limits, warm: warm)
+            let http1 = BerthHTTPChannel(responder: responder, limits: limits, warm: warm)
+            guard let tls else { return http1 }
+            return BerthTLSChannel(http1: http1, tls: tls, limits: settings)
         }
     }
 }

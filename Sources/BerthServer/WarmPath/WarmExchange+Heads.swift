@@ -13,11 +13,11 @@ extension WarmExchange {
 
     /// The request as the container gets it (see ``ForwardingPolicy``): HTTP/1.1 keep-alive,
     /// its body framed by Berth as the parser decoded it (`body`), whatever the client sent.
-    static func forwardedHead(_ request: HTTPRequestHead, body: RequestFraming.Body, client: String?) -> HTTPRequestHead {
+    static func forwardedHead(_ request: HTTPRequestHead, body: RequestFraming.Body, client: String?, scheme: String = "http") -> HTTPRequestHead {
         var headers = HTTPHeaders()
         headers.reserveCapacity(request.headers.count + 4)
         let framing = ForwardingPolicy.Framing.gateway(body, method: request.method.rawValue)
-        ForwardingPolicy.rewriteRequestHeaders(request.headers, client: client, scheme: "http", framing: framing) {
+        ForwardingPolicy.rewriteRequestHeaders(request.headers, client: client, scheme: scheme, framing: framing) {
             headers.add(name: $0, value: $1)
         }
         return HTTPRequestHead(version: .http1_1, method: request.method, uri: request.uri, headers: headers)

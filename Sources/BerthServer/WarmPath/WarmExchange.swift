@@ -40,7 +40,7 @@ final class WarmExchange {
         self.pool = pool
         self.lease = lease
         self.clientHead = request
-        self.upstreamHead = Self.forwardedHead(request, body: body, client: context.channel.remoteAddress?.ipAddress)
+        self.upstreamHead = Self.forwardedHead(request, body: body, client: context.channel.remoteAddress?.ipAddress, scheme: handler.scheme)
         self.machine = WarmExchangeStateMachine(
             clientKeepAlive: request.isKeepAlive, retryable: Self.isRetryable(request.method), clientWritable: context.channel.isWritable
         )

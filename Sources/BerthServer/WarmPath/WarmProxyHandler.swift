@@ -53,9 +53,13 @@ final class WarmProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case sent
     }
 
-    init(routing: @escaping WarmRouting, pool: UpstreamPool) {
+    /// `https` on a TLS listener: the container's `X-Forwarded-Proto`.
+    let scheme: String
+
+    init(routing: @escaping WarmRouting, pool: UpstreamPool, scheme: String = "http") {
         self.routing = routing
         self.pool = pool
+        self.scheme = scheme
     }
 
     // MARK: Inbound
