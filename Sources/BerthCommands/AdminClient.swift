@@ -6,10 +6,13 @@ import BerthCore
 import Foundation
 import NIOCore
 import NIOHTTP1
+import NIOSSL
+import Synchronization
 
 /// How a command finds the running server: `--server` and `--token`, else `BERTH_SERVER`
 /// and `BERTH_TOKEN`, else the `server.json` and `admin-token` a server wrote into the
-/// project's state folder.
+/// project's state folder. An `https` server's certificate is verified against the system's
+/// CAs and `--ca` (or `BERTH_CA`), the CA file of a private CA.
 struct ServerSelection: ParsableArguments {
     @Option(name: .customLong("project"), help: "The project folder whose .berth/ names the server (default: the current folder).", completion: .directory)
     var project: String = "."
@@ -19,6 +22,9 @@ struct ServerSelection: ParsableArguments {
 
     @Option(help: "The admin token (default: .berth/admin-token). Prefer BERTH_TOKEN to keep it out of the process list.")
     var token: String?
+
+    @Option(help: "A PEM file of the CA that signed an https server's certificate, trusted besides the system's (default: BERTH_CA).", completion: .file())
+    var ca: String?
 
     /// The client for the server, or a one-line error saying how to point at one.
     func client(folder: String? = nil) throws(BerthError) -> AdminClient {
@@ -34,7 +40,11 @@ struct ServerSelection: ParsableArguments {
         guard let token, !token.isEmpty else {
             throw BerthError(.unauthorized, "no admin token: pass --token, set BERTH_TOKEN, or run from the project whose .berth/admin-token the server wrote")
         }
-        return AdminClient(baseURL: url.hasSuffix("/") ? String(url.dropLast()) : url, token: token)
+        let ca = ca ?? environment["BERTH_CA"].flatMap { $0.isEmpty ? nil : $0 }
+        if let ca, !FileManager.default.isReadableFile(atPath: ca) {
+            throw BerthError(.invalidInput, "--ca \(ca): no such file, or it cannot be read")
+        }
+        return AdminClient(baseURL: url.hasSuffix("/") ? String(url.dropLast()) : url, token: token, ca: ca)
     }
 }
 
@@ -42,6 +52,8 @@ struct ServerSelection: ParsableArguments {
 struct AdminClient: Sendable {
     let baseURL: String
     let token: String
+    /// A private CA's PEM file, trusted besides the system's for an `https` server.
+    var ca: String?
 
     func get<T: Decodable>(_ path: String, as type: T.Type = T.self) async throws(BerthError) -> T {
         try await send(.GET, path, body: nil)
@@ -82,8 +94,11 @@ struct AdminClient: Sendable {
         }
         let response: HTTPClientResponse
         do {
-            response = try await Self.http.execute(request, timeout: timeout)
+            response = try await Self.client(ca: ca).execute(request, timeout: timeout)
         } catch {
+            if let refusal = Self.certificateRefusal(error) {
+                throw BerthError(.unavailable, "the Berth server at \(baseURL) is not trusted: \(refusal)")
+            }
             throw BerthError(.unavailable, "cannot reach the Berth server at \(baseURL) (\(Self.reason(error))); is `berth serve` running? Point at another with --server")
         }
         guard (200..<300).contains(response.status.code) else {
@@ -100,14 +115,40 @@ struct AdminClient: Sendable {
         return response
     }
 
-    /// Fails at once when nothing listens (the shared client retries connecting until the
-    /// request's deadline).
-    static let http: HTTPClient = {
-        var configuration = HTTPClient.Configuration()
-        configuration.timeout = .init(connect: .seconds(5), read: nil)
-        configuration.connectionPool.retryConnectionEstablishment = false
-        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
-    }()
+    /// One client per CA file, kept for the process. Each fails at once when nothing listens
+    /// (the shared client retries connecting until the request's deadline) and verifies an
+    /// `https` server's certificate and name against the system's CAs and `ca`.
+    static func client(ca: String?) -> HTTPClient {
+        clients.withLock { clients in
+            if let client = clients[ca ?? ""] { return client }
+            var configuration = HTTPClient.Configuration()
+            configuration.timeout = .init(connect: .seconds(5), read: nil)
+            configuration.connectionPool.retryConnectionEstablishment = false
+            var tls = TLSConfiguration.makeClientConfiguration()
+            if let ca { tls.additionalTrustRoots = [.file(ca)] }
+            configuration.tlsConfiguration = tls
+            let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+            clients[ca ?? ""] = client
+            return client
+        }
+    }
+
+    private static let clients = Mutex<[String: HTTPClient]>([:])
+
+    /// Why the server's certificate was refused, with what to do, when that is the error.
+    static func certificateRefusal(_ error: any Error) -> String? {
+        let text = "\(error)"
+        if text.contains("CERTIFICATE_VERIFY_FAILED") || text.contains("certificate verify failed") || text.contains("unable to get local issuer") {
+            return "its certificate is not signed by a CA this machine trusts (\(text)); pass --ca FILE (or set BERTH_CA) with the CA that signed it"
+        }
+        if text.contains("hostname") || text.contains("Hostname") || text.contains("unableToValidateCertificate") {
+            return "its certificate does not name the host in the URL (\(text)); use a --server URL with one of the certificate's names"
+        }
+        if text.contains("WRONG_VERSION_NUMBER") || text.contains("wrong version number") {
+            return "it does not speak TLS at that address (\(text)); use http:// for a server without berth.tls.admin"
+        }
+        return nil
+    }
 
     static func reason(_ error: any Error) -> String {
         let text = "\(error)"

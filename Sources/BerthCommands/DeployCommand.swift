@@ -39,6 +39,9 @@ struct DeployCommand: AsyncParsableCommand {
     @Option(help: "The admin token (default: the folder's .berth/admin-token, or BERTH_TOKEN).")
     var token: String?
 
+    @Option(help: "A PEM file of the CA that signed an https server's certificate, trusted besides the system's (default: BERTH_CA).", completion: .file())
+    var ca: String?
+
     @Flag(name: .customLong("no-wait"), help: "Return once the deployment is registered, without following the rollout.")
     var noWait = false
 
@@ -58,6 +61,7 @@ struct DeployCommand: AsyncParsableCommand {
         var selection = ServerSelection()
         selection.server = server
         selection.token = token
+        selection.ca = ca
         do {
             let admin = try selection.client(folder: folder)
             let info: ServerInfo = try await admin.get("/api/server")

@@ -26,7 +26,8 @@ final class Chromium: @unchecked Sendable {
 
     static var available: Bool { binaries.contains { FileManager.default.isExecutableFile(atPath: $0) } }
 
-    init() throws {
+    /// `arguments`: more switches, e.g. which certificate keys to trust.
+    init(arguments extra: [String] = []) throws {
         guard let binary = Self.binaries.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
             throw BerthError(.notFound, "chromium is missing: `make test` installs Debian's chromium")
         }
@@ -44,8 +45,8 @@ final class Chromium: @unchecked Sendable {
         let arguments = [
             binary, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
             "--no-default-browser-check", "--disable-extensions", "--remote-debugging-pipe", "--user-data-dir=\(profile)",
-            "--window-size=1280,900", "about:blank",
-        ]
+            "--window-size=1280,900",
+        ] + extra + ["about:blank"]
         var argv = arguments.map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
         var child: pid_t = 0

@@ -70,7 +70,7 @@ final class ServerProcess: Sendable {
             followLines(handle, onLine: { line in
                 lines.append(line)
                 let both: (Int, String)? = found.withLock { found in
-                    if let range = line.range(of: "Ready on http://127.0.0.1:") { found.gateway = Int(line[range.upperBound...]) }
+                    if line.contains("Ready on http"), let range = line.range(of: "://127.0.0.1:") { found.gateway = Int(line[range.upperBound...]) }
                     if let range = line.range(of: "Admin API on ") {
                         found.admin = line[range.upperBound...].split(separator: "/api").first.map(String.init)
                     }
