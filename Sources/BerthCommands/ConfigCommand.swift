@@ -126,8 +126,8 @@ enum ConfigSummary {
         }
         lines.append("")
         lines.append("Berth")
-        lines.append("  gateway               \(hostPort(berth.ip, berth.port))")
-        lines.append("  admin                 \(hostPort(berth.adminIP, berth.adminPort))")
+        lines.append("  gateway               \(Self.listener(berth.ip, berth.port, tls: berth.tls.gateway, folder: config.folder))")
+        lines.append("  admin                 \(Self.listener(berth.adminIP, berth.adminPort, tls: berth.tls.admin, folder: config.folder))")
         lines.append("  state_dir             \(berth.stateDir)")
         lines.append("  instance_get_timeout  \(DurationText.format(berth.instanceGetTimeout))")
         lines.append("  port_ready_timeout    \(DurationText.format(berth.portReadyTimeout))")
@@ -138,6 +138,12 @@ enum ConfigSummary {
     static func relative(_ path: String, to folder: String) -> String {
         if path == folder { return "." }
         return path.hasPrefix(folder + "/") ? "./" + path.dropFirst(folder.count + 1) : path
+    }
+
+    /// `https://127.0.0.1:8443 (TLS: tls/a.crt, tls/b.crt)`, or `127.0.0.1:8787` without TLS.
+    static func listener(_ host: String, _ port: Int, tls: [TLSCertificateFiles], folder: String) -> String {
+        guard !tls.isEmpty else { return hostPort(host, port) }
+        return "https://\(hostPort(host, port)) (TLS: \(tls.map { relative($0.cert, to: folder) }.joined(separator: ", ")))"
     }
 
     static func hostPort(_ host: String, _ port: Int) -> String {

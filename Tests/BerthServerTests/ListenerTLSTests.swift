@@ -7,7 +7,6 @@ import Hummingbird
 import Logging
 import NIOCore
 import NIOSSL
-import Synchronization
 import Testing
 
 @testable import BerthServer
@@ -93,7 +92,7 @@ struct ListenerTLSTests {
                 }
             }
             // curl asks for second.test: SNI picks the second certificate.
-            let curl = try TestCertificatesRun.curl([
+            let curl = try Curl.run([
                 "-sS", "-v", "--http2", "--cacert", ca.caPath, "--resolve", "second.test:\(port):127.0.0.1", "https://second.test:\(port)/hello",
             ])
             #expect(curl.output == "hello over https", "\(curl.errors)")
@@ -178,23 +177,8 @@ struct ListenerTLSTests {
 }
 
 /// curl, as a client from outside.
-enum TestCertificatesRun {
-    static func curl(_ arguments: [String]) throws -> (status: Int32, output: String, errors: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        process.arguments = arguments
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        let errorHandle = errors.fileHandleForReading
-        let errorData = Mutex(Data())
-        let reader = Thread { errorData.withLock { $0 = errorHandle.readDataToEndOfFile() } }
-        reader.start()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        while !reader.isFinished { usleep(1000) }
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self), String(decoding: errorData.withLock { $0 }, as: UTF8.self))
+enum Curl {
+    static func run(_ arguments: [String]) throws -> (status: Int32, output: String, errors: String) {
+        try Program.run("/usr/bin/curl", arguments)
     }
 }

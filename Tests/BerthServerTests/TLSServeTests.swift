@@ -41,6 +41,9 @@ struct TLSServeTests {
         let port = server.gatewayPort
         let adminPort = try #require(server.adminURL.split(separator: ":").last.flatMap { Int($0) })
         let selection = ["--project", project.folder]
+        let check = try await berth(["config", "check", project.folder])
+        #expect(check.output.contains("gateway               https://127.0.0.1:8787 (TLS: ./tls/site.crt, ./tls/other.crt)"), "\(check.output)")
+        #expect(check.output.contains("admin                 https://127.0.0.1:8788 (TLS: ./tls/site.crt)"), "\(check.output)")
 
         // The CLI verifies the admin listener's certificate: refused without the CA, with
         // what to do; accepted with --ca or BERTH_CA.
@@ -57,10 +60,10 @@ struct TLSServeTests {
         // HTTP/2 through the Worker's path, HTTP/1.1 through the warm path (the second request
         // on the connection): the container hears https either way.
         let gateway = "https://localhost:\(port)"
-        let h2 = try TestCertificatesRun.curl(["-sS", "--http2", "--cacert", ca.caPath, "-w", "\n%{http_version} %{http_code}", gateway + "/container/tls/headers"])
+        let h2 = try Curl.run(["-sS", "--http2", "--cacert", ca.caPath, "-w", "\n%{http_version} %{http_code}", gateway + "/container/tls/headers"])
         #expect(h2.output.hasSuffix("\n2 200"), "\(h2.output) \(h2.errors)")
         #expect(h2.output.contains("X-Forwarded-Proto: https"), "\(h2.output)")
-        let h1 = try TestCertificatesRun.curl([
+        let h1 = try Curl.run([
             "-sS", "--http1.1", "--cacert", ca.caPath, "-w", "\n%{http_version} %{http_code} %{num_connects}\n",
             gateway + "/container/tls/headers", gateway + "/container/tls/headers",
         ])
@@ -68,13 +71,13 @@ struct TLSServeTests {
         #expect(answers.count == 3, "two HTTP/1.1 answers: \(h1.output) \(h1.errors)")
         #expect(answers.prefix(2).allSatisfy { $0.contains("X-Forwarded-Proto: https") }, "\(h1.output)")
         #expect(h1.output.contains("1.1 200 0\n"), "the second request reused the connection: \(h1.output)")
-        let plain = try TestCertificatesRun.curl(["-sS", "--max-time", "10", "http://127.0.0.1:\(port)/container/tls"])
+        let plain = try Curl.run(["-sS", "--max-time", "10", "http://127.0.0.1:\(port)/container/tls"])
         #expect(plain.status != 0, "plain HTTP to a TLS listener gets no answer: \(plain.output)")
 
         // SNI: other.test gets its own certificate; the admin listener speaks h2 too.
-        let other = try TestCertificatesRun.curl(["-sS", "-v", "--cacert", ca.caPath, "--resolve", "other.test:\(port):127.0.0.1", "https://other.test:\(port)/container/tls"])
+        let other = try Curl.run(["-sS", "-v", "--cacert", ca.caPath, "--resolve", "other.test:\(port):127.0.0.1", "https://other.test:\(port)/container/tls"])
         #expect(other.errors.contains("subject: CN=other.test") && other.output.contains("my instance ID is:"), "\(other.errors)")
-        let admin = try TestCertificatesRun.curl([
+        let admin = try Curl.run([
             "-sS", "--http2", "--cacert", ca.caPath, "-H", "Authorization: Bearer \(server.token)", "-w", "\n%{http_version}",
             "https://localhost:\(adminPort)/api/server",
         ])
@@ -98,7 +101,7 @@ struct TLSServeTests {
         #expect(try await waitFor(30) { server.output.contains { $0.contains("TLS: the admin listener's certificates were read again") } }, "\(server.output)")
         let second = try holder.finish()
         #expect(second.hasPrefix("HTTP/1.1 200"), "the connection opened before the renewal still answers: \(second)")
-        let renewed = try TestCertificatesRun.curl(["-sS", "-v", "--cacert", ca.caPath, gateway + "/container/tls"])
+        let renewed = try Curl.run(["-sS", "-v", "--cacert", ca.caPath, gateway + "/container/tls"])
         #expect(renewed.errors.contains("subject: CN=127.0.0.1") && renewed.output.contains("my instance ID is:"), "\(renewed.errors)")
         #expect(try await berth(["containers", "list", "--ca", ca.caPath] + selection).status == 0, "the CLI trusts the renewed admin certificate")
     }

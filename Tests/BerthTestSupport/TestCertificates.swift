@@ -1,5 +1,6 @@
 import BerthCore
 import Foundation
+import Synchronization
 
 /// A private CA and server certificates made with `openssl` in a temporary folder, as an
 /// operator's own CA would make them: P-256 keys, a CA certificate, and leaves signed by it
@@ -60,11 +61,23 @@ package struct TestCertificates: Sendable {
         _ = try run("/usr/bin/openssl", arguments)
     }
 
+    /// A program's standard output; its standard error in the error when it fails.
     @discardableResult
     static func run(_ program: String, _ arguments: [String]) throws -> String {
         guard FileManager.default.isExecutableFile(atPath: program) else {
             throw BerthError(.notFound, "\(program) is missing: `make test` installs openssl")
         }
+        let result = try Program.run(program, arguments)
+        guard result.status == 0 else {
+            throw BerthError(.internal, "\(program) \(arguments.joined(separator: " ")) failed: \(result.errors)")
+        }
+        return result.output
+    }
+}
+
+/// A program run to its end, its standard output and error read side by side.
+package enum Program {
+    package static func run(_ program: String, _ arguments: [String]) throws -> (status: Int32, output: String, errors: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: program)
         process.arguments = arguments
@@ -73,12 +86,13 @@ package struct TestCertificates: Sendable {
         process.standardOutput = output
         process.standardError = errors
         try process.run()
+        let errorHandle = errors.fileHandleForReading
+        let errorData = Mutex(Data())
+        let reader = Thread { errorData.withLock { $0 = errorHandle.readDataToEndOfFile() } }
+        reader.start()
         let data = output.fileHandleForReading.readDataToEndOfFile()
-        let errorText = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw BerthError(.internal, "\(program) \(arguments.joined(separator: " ")) failed: \(errorText)")
-        }
-        return String(decoding: data, as: UTF8.self)
+        while !reader.isFinished { usleep(1000) }
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self), String(decoding: errorData.withLock { $0 }, as: UTF8.self))
     }
 }
