@@ -19,7 +19,7 @@ struct Bench {
         let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
         var results = Results()
         let bench = try await Harness.start(repository: repository, quick: quick)
-        // `--only proxy,proxy_1mib,cold,stampede,fanout,footprint`: some scenarios (while working
+        // `--only proxy,proxy_1mib,tls,cold,stampede,fanout,footprint`: some scenarios (while working
         // on one); all by default.
         let only = CommandLine.arguments.firstIndex(of: "--only").flatMap { index in
             CommandLine.arguments.indices.contains(index + 1) ? Set(CommandLine.arguments[index + 1].split(separator: ",").map(String.init)) : nil
@@ -29,6 +29,7 @@ struct Bench {
             if wanted("proxy") || wanted("proxy_1mib") {
                 try await bench.warmProxy(small: wanted("proxy"), large: wanted("proxy_1mib"), into: &results)
             }
+            if wanted("tls") { try await bench.tlsProxy(into: &results) }
             if wanted("cold") { try await bench.coldStart(into: &results) }
             if wanted("stampede") { try await bench.stampede(into: &results) }
             if wanted("fanout") { try await bench.fanOut(into: &results) }

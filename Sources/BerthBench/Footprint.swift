@@ -13,31 +13,19 @@ extension Harness {
     /// once the server has stopped. Running and then stopping 10,000 containers would take
     /// this machine about half an hour.
     func footprint(into results: inout Results) async throws {
-        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("berth").path
-        guard FileManager.default.isExecutableFile(atPath: executable) else {
-            throw BerthError(.notFound, "the footprint scenario runs \(executable): build it with `swift build -c release --product berth` (make bench does)")
-        }
         let stoppedCount = 10_000
         let unusedCount = 200_000
         let runningCount = 50
-        let project = try footprintProject(maxInstances: runningCount)
+        let project = try separateProject("footprint", maxInstances: runningCount)
         defer { try? FileManager.default.removeItem(atPath: project.folder) }
 
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = ["dev", project.folder, "--port", "0", "--admin-port", "0", "--log-level", "error"]
-        process.standardInput = FileHandle(forReadingAtPath: "/dev/null")
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        try process.run()
+        let (process, gateway) = try await Self.startDev(project.folder, scenario: "footprint")
         defer {
             if process.isRunning {
                 process.interrupt()
                 process.waitUntilExit()
             }
         }
-        let gateway = try await Self.readyURL(output.fileHandleForReading, process: process)
         let pid = process.processIdentifier
 
         try await Task.sleep(for: .seconds(2))
@@ -88,9 +76,35 @@ extension Harness {
         }
     }
 
-    private func footprintProject(maxInstances: Int) throws -> (app: String, folder: String) {
-        let app = self.app + "-footprint"
-        let folder = self.folder + "-footprint"
+    /// `berth dev FOLDER` with the release `berth` next to this binary, as its own process,
+    /// once it is ready: the process (the caller interrupts it) and its gateway's URL.
+    static func startDev(_ folder: String, scenario: String) async throws -> (Process, String) {
+        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("berth").path
+        guard FileManager.default.isExecutableFile(atPath: executable) else {
+            throw BerthError(.notFound, "the \(scenario) scenario runs \(executable): build it with `swift build -c release --product berth` (make bench does)")
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = ["dev", folder, "--port", "0", "--admin-port", "0", "--log-level", "error"]
+        process.standardInput = FileHandle(forReadingAtPath: "/dev/null")
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try process.run()
+        do {
+            return (process, try await readyURL(output.fileHandleForReading, process: process))
+        } catch {
+            if process.isRunning { process.interrupt() }
+            process.waitUntilExit()
+            throw error
+        }
+    }
+
+    /// A copy of the example for a scenario's own `berth dev`; `berth` is spliced into the
+    /// `"berth"` settings.
+    func separateProject(_ suffix: String, maxInstances: Int, instanceType: String = "lite", berth: String = "") throws -> (app: String, folder: String) {
+        let app = self.app + "-" + suffix
+        let folder = self.folder + "-" + suffix
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         try? FileManager.default.removeItem(atPath: folder + "/server")
         try FileManager.default.copyItem(atPath: repository + "/examples/hello/server", toPath: folder + "/server")
@@ -98,11 +112,11 @@ extension Harness {
         try """
             {
               "name": "\(app)",
-              "containers": [{ "name": "web", "class_name": "Web", "image": "./Dockerfile", "max_instances": \(maxInstances) }],
+              "containers": [{ "name": "web", "class_name": "Web", "image": "./Dockerfile", "max_instances": \(maxInstances), "instance_type": "\(instanceType)" }],
               "durable_objects": { "bindings": [{ "name": "WEB", "class_name": "Web" }] },
               "migrations": [{ "tag": "v1", "new_sqlite_classes": ["Web"] }],
               "berth": { "instance_get_timeout": "120s", "port_ready_timeout": "60s", "stop_grace_period": "1s",
-                         "classes": { "Web": { "sleep_after": "30m" } } }
+                         "classes": { "Web": { "sleep_after": "30m" } }\(berth) }
             }
             """.write(toFile: folder + "/wrangler.jsonc", atomically: true, encoding: .utf8)
         return (app, folder)
@@ -129,7 +143,7 @@ extension Harness {
     }
 
     /// Waits for `Ready on <url>` on the server's output.
-    private static func readyURL(_ handle: FileHandle, process: Process) async throws -> String {
+    static func readyURL(_ handle: FileHandle, process: Process) async throws -> String {
         let lines = AsyncStream<String> { continuation in
             Thread.detachNewThread {
                 var pending = Data()

@@ -142,8 +142,8 @@ final class Harness: @unchecked Sendable {
 
     /// The address of the running container of a named object on its network (where
     /// Berth's proxy reaches it).
-    func containerAddress(object name: String) async throws -> String {
-        let id = ObjectID.fromName(name, className: "Web", app: app).hex
+    func containerAddress(object name: String, app: String? = nil) async throws -> String {
+        let id = ObjectID.fromName(name, className: "Web", app: app ?? self.app).hex
         guard let container = try await client.listContainers(labels: ["\(BerthLabel.object)=\(id)"]).first,
               let address = try await client.inspectContainer(container.id).networkAddresses.values.first
         else { throw BerthError(.notFound, "no container address for \(name)") }

@@ -43,7 +43,7 @@ extension Harness {
         }
     }
 
-    private func proxyRounds(
+    func proxyRounds(
         _ bases: [(String, String)], path: String, key: String, connections: Int, seconds: Int, into results: inout Results
     ) throws {
         let rounds = quick ? 2 : 5
@@ -67,7 +67,7 @@ extension Harness {
         }
         results.set("\(key).ratio_vs_nginx", rps["berth"]!.median / rps["nginx"]!.median)
         results.set("\(key).ratio_vs_direct", rps["berth"]!.median / rps["direct"]!.median)
-        results.set("\(key).worker_ratio_vs_nginx", rps["worker"]!.median / rps["nginx"]!.median)
+        if let worker = rps["worker"] { results.set("\(key).worker_ratio_vs_nginx", worker.median / rps["nginx"]!.median) }
     }
 
     // MARK: Cold start

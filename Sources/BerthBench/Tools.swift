@@ -30,13 +30,15 @@ struct Wrk {
     }
 }
 
-/// nginx (Debian's nginx-light) as a reverse proxy with upstream keepalive, on a free port.
+/// nginx (Debian's nginx-light) as a reverse proxy with upstream keepalive, on a free port;
+/// with `tls`, terminating TLS with that certificate and key (HTTP/1.1 and HTTP/2 by ALPN,
+/// session tickets off as Berth has none).
 struct Nginx {
     let process: Process
     let port: Int
     let folder: String
 
-    static func start(upstream: String, workers: Int) throws -> Nginx {
+    static func start(upstream: String, workers: Int, tls: (cert: String, key: String)? = nil) throws -> Nginx {
         let folder = NSTemporaryDirectory() + "berth-bench-nginx-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: folder + "/logs", withIntermediateDirectories: true)
         let port = try LoopbackPort.free()
@@ -49,7 +51,8 @@ struct Nginx {
               access_log off;
               upstream container { server \(upstream); keepalive 256; }
               server {
-                listen 127.0.0.1:\(port);
+                listen 127.0.0.1:\(port)\(tls == nil ? "" : " ssl http2");
+                \(tls.map { "ssl_certificate \($0.cert); ssl_certificate_key \($0.key); ssl_protocols TLSv1.2 TLSv1.3; ssl_session_tickets off;" } ?? "")
                 location / {
                   proxy_pass http://container;
                   proxy_http_version 1.1;
@@ -71,7 +74,8 @@ struct Nginx {
         try process.run()
         // Wait until it listens; say why when it does not.
         for _ in 0..<100 {
-            if (try? Tool.output("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/"])) == "200" {
+            let url = "\(tls == nil ? "http" : "https")://127.0.0.1:\(port)/"
+            if (try? Tool.output("curl", ["-sk", "-o", "/dev/null", "-w", "%{http_code}", url])) == "200" {
                 return Nginx(process: process, port: port, folder: folder)
             }
             if !process.isRunning { break }
