@@ -44,7 +44,7 @@ bench-build:
 	swift build -c release --product berth
 
 bench-tools:
-	BERTH_EXTRA_PACKAGES="wrk nginx-light" bash scripts/ensure-engine.sh
+	BERTH_EXTRA_PACKAGES="wrk nginx-light openssl" bash scripts/ensure-engine.sh
 
 # Fuzzing (never part of `make test`): libFuzzer on the JSONC and TOML config loaders, the route
 # table and the gateway's client pipeline, FUZZ_RUNS executions each (default 1,000,000); a
