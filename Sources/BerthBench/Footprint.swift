@@ -71,9 +71,7 @@ extension Harness {
         let state = Self.stateBytes(project.folder)
         results.set("footprint.state_mb", Double(state) / 1_048_576)
         results.set("footprint.state_bytes_per_refused_name", Double(state) / Double(stoppedCount + unusedCount))
-        for container in (try? await client.listContainers(all: true, labels: ["\(BerthLabel.app)=\(project.app)"])) ?? [] {
-            try? await client.removeContainer(container.id, force: true)
-        }
+        await removeAll(of: project.app)
     }
 
     /// `berth dev FOLDER` with the release `berth` next to this binary, as its own process,

@@ -109,15 +109,23 @@ final class Harness: @unchecked Sendable {
         _ = try? await workerTask?.value
         serverTask?.cancel()
         _ = try? await serverTask?.value
-        for container in (try? await client.listContainers(all: true, labels: ["\(BerthLabel.app)=\(app)"])) ?? [] {
-            try? await client.removeContainer(container.id, force: true)
-        }
+        await removeAll(of: app)
         for container in (try? await client.listContainers(all: true, labels: ["berth.bench=\(app)"])) ?? [] {
             try? await client.removeContainer(container.id, force: true)
         }
         try? await http.shutdown()
         try? await client.shutdown()
         try? FileManager.default.removeItem(atPath: folder)
+    }
+
+    /// Every container and image of `app` (the bench's own project, or a scenario's).
+    func removeAll(of app: String) async {
+        for container in (try? await client.listContainers(all: true, labels: ["\(BerthLabel.app)=\(app)"])) ?? [] {
+            try? await client.removeContainer(container.id, force: true)
+        }
+        for image in (try? await client.listImages(labels: ["\(BerthLabel.app)=\(app)"])) ?? [] {
+            _ = try? await client.removeImage(image.id, force: true)
+        }
     }
 
     /// One GET, returning its status and the time to the whole response.

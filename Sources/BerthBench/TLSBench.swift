@@ -41,8 +41,6 @@ extension Harness {
 
         process.interrupt()
         process.waitUntilExit()
-        for container in (try? await client.listContainers(all: true, labels: ["\(BerthLabel.app)=\(project.app)"])) ?? [] {
-            try? await client.removeContainer(container.id, force: true)
-        }
+        await removeAll(of: project.app)
     }
 }
