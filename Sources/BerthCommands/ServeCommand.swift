@@ -55,7 +55,9 @@ struct ServeCommand: AsyncParsableCommand {
             the last deployment serves again and running containers of this server are adopted by \
             their objects; orphans and stopped leftovers are removed. On SIGTERM or Ctrl-C the \
             gateway drains and containers keep running, so that the next start adopts them; \
-            --stop-containers stops them instead.
+            --stop-containers stops them instead. With berth.tls.gateway or berth.tls.admin in the \
+            configuration that listener speaks HTTPS (HTTP/2 and HTTP/1.1), its certificate files read \
+            again whenever they change.
             """
     )
 

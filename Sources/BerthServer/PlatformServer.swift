@@ -79,6 +79,9 @@ public struct PlatformServer: Sendable {
         // Bad certificates stop the start here, before the engine is touched.
         let gatewayTLS = try options.tls.gateway.isEmpty ? nil : ListenerTLS(listener: "gateway", files: options.tls.gateway)
         let adminTLS = try options.tls.admin.isEmpty ? nil : ListenerTLS(listener: "admin", files: options.tls.admin)
+        for key in Set([gatewayTLS, adminTLS].compactMap { $0 }.flatMap(\.exposedKeys)).sorted() {
+            say("warning: the TLS key \(key) can be read by other users of this machine; chmod 600 it (whoever reads it can pose as this server)")
+        }
         try await engine.ping()
         Self.raiseOpenFileLimit(atLeast: 2 * options.limits.maxConnections + 1024, say: say)
         let (token, created) = try state.adminToken()

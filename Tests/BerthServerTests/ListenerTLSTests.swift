@@ -50,6 +50,8 @@ struct ListenerTLSTests {
 
         let loaded = try ListenerTLS(listener: "gateway", files: [Self.files(one), Self.files(two)])
         #expect(loaded.names == [["one.test"], ["two.test"]])
+        #expect(chmod(one.key, 0o600) == 0 && chmod(two.key, 0o640) == 0)
+        #expect(loaded.exposedKeys == [two.key], "a key the group can read is named; one only its owner reads is not")
     }
 
     @Test("changed files are read again; a bad change is said once and the previous certificates keep serving")

@@ -63,6 +63,15 @@ public final class ListenerTLS: Sendable {
         }
     }
 
+    /// The key files other users can read (group or others have a permission bit): said at
+    /// start, since whoever reads a key can pose as the server.
+    public var exposedKeys: [String] {
+        files.map(\.key).filter { path in
+            var info = stat()
+            return stat(path, &info) == 0 && info.st_mode & 0o077 != 0
+        }
+    }
+
     /// `a.example, *.b.example; c.example`: each certificate's names.
     static func describe(_ names: [[String]]) -> String {
         names.map { $0.isEmpty ? "no DNS names" : $0.joined(separator: ", ") }.joined(separator: "; ")
