@@ -13,6 +13,10 @@ struct HostFirewall: Sendable {
 
     /// Adds the rules for `bridge` unless present; removes those of bridges that no longer exist.
     func isolate(bridge: String) throws(BerthError) {
+        try Self.exclusively { () throws(BerthError) in try addRules(bridge: bridge) }
+    }
+
+    private func addRules(bridge: String) throws(BerthError) {
         if (try? run(["-S", Self.chain])) == nil { _ = try run(["-N", Self.chain]) }
         if (try? run(["-C", "INPUT", "-j", Self.chain])) == nil { _ = try run(["-I", "INPUT", "1", "-j", Self.chain]) }
         pruneVanishedBridges()
@@ -24,8 +28,27 @@ struct HostFirewall: Sendable {
 
     /// Removes the rules for `bridge`, and the chain and its jump once no bridge is left.
     func release(bridge: String) {
-        for rule in rules() where rule.contains(bridge) { _ = try? run(["-D"] + rule.dropFirst()) }
-        removeChainIfEmpty()
+        Self.exclusively {
+            for rule in rules() where rule.contains(bridge) { _ = try? run(["-D"] + rule.dropFirst()) }
+            removeChainIfEmpty()
+        }
+    }
+
+    /// The lock file every Berth process on the machine takes around a change of the chain.
+    static let lockPath = FileManager.default.fileExists(atPath: "/run/lock") ? "/run/lock/berth-isolation.lock" : "/tmp/berth-isolation.lock"
+
+    /// Runs `body` holding ``lockPath`` (`flock`, exclusive): the chain is one for the whole
+    /// machine, and one server removing it as empty while another is between creating it and
+    /// adding its rules would leave the second with `Chain 'BERTH-ISOLATION' does not exist`
+    /// (two projects on one machine, or two tests at once). `flock` serializes threads of one
+    /// process too, each open being its own. Without the lock file, as before: unserialized.
+    static func exclusively<T, Failure: Error>(_ body: () throws(Failure) -> T) throws(Failure) -> T {
+        let descriptor = open(lockPath, O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { return try body() }
+        defer { close(descriptor) }
+        while flock(descriptor, LOCK_EX) != 0 && errno == EINTR {}
+        defer { flock(descriptor, LOCK_UN) }
+        return try body()
     }
 
     /// The chain's rules as `iptables -S` prints them (`-A BERTH-ISOLATION -i br-… -j DROP`), split.
