@@ -6,6 +6,9 @@ public final class ContainerLease: Sendable {
     public let endpoint: Endpoint
     public let instanceID: String
     public let controller: ContainerController
+    /// Whether a new connection may be opened to ``endpoint`` now: the runtime has not lost
+    /// sight of the engine since it last looked at its containers (``EngineSight``).
+    public var mayConnect: Bool { controller.owner.runtime.sight.trusted }
     /// The gate's generation for a lease taken through the ``WarmGate``; nil for one the
     /// actor admitted.
     let generation: Int?

@@ -22,6 +22,12 @@ public struct ContainerProxy: Sendable {
         _ request: HTTPRequest, body: Body?, contentLength: Int?, lease: ContainerLease,
         clientAddress: String?, scheme: String = "http"
     ) async throws(BerthError) -> ProxiedResponse where Body.Element == ByteBuffer {
+        // The HTTP client may open a new connection for any request: none while the runtime
+        // does not trust its endpoints (``EngineSight``).
+        guard lease.mayConnect else {
+            await lease.release()
+            throw EngineSight.refusal
+        }
         var outbound = HTTPClientRequest(url: "http://\(lease.endpoint)\(request.path ?? "/")")
         outbound.method = HTTPMethod(rawValue: request.method.rawValue)
         outbound.headers.reserveCapacity(request.headerFields.count + 4)

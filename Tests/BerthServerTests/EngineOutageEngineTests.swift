@@ -63,8 +63,11 @@ struct EngineOutageEngineTests {
             let warmID = f.myContainer.idFromName("/container/warm")
             let lostContainer = try #require(await f.myContainer.get(warmID).containerID)
 
+            // A lease held across the outage tells whether new connections may be opened.
+            let lease = try await f.myContainer.get(warmID).acquire()
             relay.cut()
             #expect(try await f.request("/container/warm").status == 200)
+            #expect(lease.mayConnect, "while the engine is out of reach, warm requests go on, on new connections too")
             let cold = try await f.request("/container/cold")
             #expect(cold.status == 503)
             #expect(cold.body.contains("the container engine is not answering"), "\(cold.body)")
@@ -73,6 +76,17 @@ struct EngineOutageEngineTests {
             try await direct.removeContainer(lostContainer, force: true)
 
             try relay.start()
+            // Back: until the exit watcher has looked at every container again, no new
+            // connection (the lost container's address may be another's by now); then again.
+            var distrusted = false
+            for _ in 0..<1000 where !distrusted {
+                distrusted = !lease.mayConnect
+                if !distrusted { try await Task.sleep(for: .milliseconds(10)) }
+            }
+            #expect(distrusted, "new connections wait for the containers to be looked at again")
+            for _ in 0..<500 where !lease.mayConnect { try await Task.sleep(for: .milliseconds(20)) }
+            #expect(lease.mayConnect, "trusted again once they were")
+            await lease.release()
             // Berth notices the loss on its own once the engine answers (the exit watcher's
             // stream and the reconcile on recovery). No request goes to the lost container's
             // address before that: the engine may already have given its host port to another

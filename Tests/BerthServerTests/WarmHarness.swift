@@ -63,10 +63,10 @@ final class WarmHarness {
     /// `limits`: the client's pipeline is the gateway's own (``BerthHTTPChannel/configure``),
     /// with those limits; otherwise the HTTP codec and the warm path alone. `warm: false`:
     /// every request passes on, as to Hummingbird (read them with `client.readInbound`).
-    init(maxIdle: Int = 4, limits: LimitSettings? = nil, warm: Bool = true) throws {
+    init(maxIdle: Int = 4, limits: LimitSettings? = nil, warm: Bool = true, sight: EngineSight = .always) throws {
         let settings = ContainerSettings(app: "test", className: "Warm", containerName: "warm", image: "none", defaultPort: 8080)
         let containerClass = ContainerClass(
-            spec: ClassSpec(settings: settings, maxInstances: 1, deploymentID: "d1"), runtime: NoEngine(), http: HTTPClient.shared,
+            spec: ClassSpec(settings: settings, maxInstances: 1, deploymentID: "d1"), runtime: NoEngine(sight: sight), http: HTTPClient.shared,
             requestObserver: observer
         )
         let controller = containerClass.getByName("warm")

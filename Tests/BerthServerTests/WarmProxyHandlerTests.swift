@@ -227,3 +227,46 @@ struct WarmProxyHandlerTests {
         #expect(!h.client.isActive)
     }
 }
+
+/// After the runtime lost sight of the engine, a container's address may be another's: no new
+/// connection until the runtime trusts its endpoints again; pooled ones are the container's.
+@Suite("Warm path while the runtime rechecks its containers")
+struct WarmSightTests {
+    static let request = "GET /a HTTP/1.1\r\nHost: one\r\n\r\n"
+
+    @Test("a pooled connection keeps serving; a new one is refused with 503 and Retry-After; trusted again, it opens")
+    func distrusted() throws {
+        let sight = EngineSight()
+        let h = try WarmHarness(sight: sight)
+        try h.send(Self.request)
+        try h.answer(WarmProxyHandlerTests.ok)
+        #expect(try h.clientReceived().hasPrefix("HTTP/1.1 200"))
+        #expect(h.pool.opened == 1)
+
+        sight.distrust()
+        try h.send(Self.request)
+        #expect(try h.containerReceived().hasPrefix("GET /a"), "the pooled connection is the container's own: it is used")
+        try h.answer(WarmProxyHandlerTests.ok)
+        #expect(try h.clientReceived().hasPrefix("HTTP/1.1 200"))
+
+        // Two at once: the second needs a new connection, which is not opened.
+        try h.send(Self.request + Self.request)
+        try h.answer(WarmProxyHandlerTests.ok)
+        let answers = try h.clientReceived()
+        #expect(answers.hasPrefix("HTTP/1.1 200"), "\(answers)")
+        h.upstreams[0].close(promise: nil)
+        try h.send(Self.request)
+        let refused = try h.clientReceived()
+        #expect(refused.hasPrefix("HTTP/1.1 503"), "\(refused)")
+        #expect(refused.lowercased().contains("retry-after:"), "\(refused)")
+        #expect(refused.contains("lost sight of the container engine"), "\(refused)")
+        #expect(h.pool.opened == 1, "no connection was opened while distrusted")
+        #expect(h.inFlight == 0, "the refused request's lease is released")
+
+        sight.trust()
+        try h.send(Self.request)
+        #expect(h.pool.opened == 2, "trusted again: a new connection opens")
+        try h.answer(WarmProxyHandlerTests.ok, on: 1)
+        #expect(try h.clientReceived().hasPrefix("HTTP/1.1 200"))
+    }
+}

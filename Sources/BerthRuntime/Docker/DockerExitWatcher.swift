@@ -20,6 +20,10 @@ final class DockerExitWatcher: Sendable {
 
     let client: DockerClient
     let logger: Logger
+    /// Distrusted from the stream's reconnection after a failure until every container
+    /// waited for was looked at again: meanwhile the engine may have given a lost container's
+    /// address to another one.
+    let sight = EngineSight()
     private let state = Mutex(State())
 
     init(client: DockerClient, logger: Logger) {
@@ -68,12 +72,23 @@ final class DockerExitWatcher: Sendable {
                 }
                 return Array(state.waiters.keys)
             }
-            guard let waited else { return }
+            guard let waited else {
+                sight.trust()
+                return
+            }
             do {
                 let events = try await client.events(EventFilters(types: ["container"], actions: ["die", "destroy"]))
+                // Back after a failure: no new connection to any container until each was
+                // looked at; the look answered for all of them, or the next reconnection tries.
+                if failures > 0 { sight.distrust() }
                 failures = 0
                 // Exits while the stream was not open yet.
-                await check(waited)
+                if await check(waited) {
+                    // The lost containers' objects end their instances on their own tasks,
+                    // which close their gates: a moment for that before new connections.
+                    if !sight.trusted { try? await Task.sleep(for: .milliseconds(200)) }
+                    sight.trust()
+                }
                 for try await event in events {
                     resolve(event.actor.id, exitCode: event.exitCode ?? -1)
                     if state.withLock({ $0.waiters.isEmpty }) { break }
@@ -88,8 +103,10 @@ final class DockerExitWatcher: Sendable {
         }
     }
 
-    /// Resolves the waits of containers among `ids` that are not running (or are gone).
-    private func check(_ ids: [String]) async {
+    /// Resolves the waits of containers among `ids` that are not running (or are gone);
+    /// whether the engine answered for every one.
+    private func check(_ ids: [String]) async -> Bool {
+        var answered = true
         for id in ids {
             do {
                 let details = try await client.inspectContainer(id)
@@ -98,8 +115,10 @@ final class DockerExitWatcher: Sendable {
                 resolve(id, exitCode: -1)
             } catch {
                 // The engine did not answer: the stream's reconnection looks again.
+                answered = false
             }
         }
+        return answered
     }
 
     private func resolve(_ containerID: String, exitCode: Int) {

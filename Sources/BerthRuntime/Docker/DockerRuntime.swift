@@ -11,6 +11,10 @@ import Synchronization
 public struct DockerRuntime: ContainerRuntime {
     let client: DockerClient
     let exits: DockerExitWatcher
+
+    /// Lost while the exit watcher's events stream is back but has not looked at every
+    /// container again (``EngineSight``).
+    public var sight: EngineSight { exits.sight }
     /// Network for containers with `enableInternet = false`; created on first use.
     let isolatedNetwork: IsolatedNetwork
     let logger: Logger

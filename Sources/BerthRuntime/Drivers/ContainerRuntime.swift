@@ -118,10 +118,14 @@ public protocol ContainerRuntime: Sendable {
     /// Removes what the runtime set up for containers (networks, firewall rules) and no
     /// container uses any more; called once every container is gone.
     func releaseUnused() async
+    /// Whether its endpoints can be trusted for new connections (see ``EngineSight``).
+    var sight: EngineSight { get }
 }
 
 extension ContainerRuntime {
     public func releaseUnused() async {}
+
+    public var sight: EngineSight { .always }
 
     /// A runtime that cannot start a container again: the caller creates a new one.
     public func restartInstance(_ containerID: String, spec: InstanceSpec) async throws(BerthError) -> RunningInstance {

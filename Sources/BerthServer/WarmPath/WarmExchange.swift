@@ -132,6 +132,9 @@ final class WarmExchange {
     // MARK: The container's connection
 
     private func connect() {
+        // Pooled connections are the container's for sure; a new one only while the runtime
+        // trusts its endpoints (``EngineSight``): else 503 with Retry-After, never a guess.
+        guard lease.mayConnect else { return upstreamFailed(EngineSight.refusal) }
         pool.connect(lease.endpoint).assumeIsolated().whenComplete { result in
             switch result {
             case .success(let connection): self.connected(connection, reused: false)
@@ -202,7 +205,7 @@ final class WarmExchange {
         upstream = nil
         switch machine.upstreamFailed() {
         case .sendFailure(let closeClient, let finish):
-            answerFailure(ForwardingPolicy.failure(error), closeClient: closeClient, finish: finish)
+            answerFailure(error as? BerthError ?? ForwardingPolicy.failure(error), closeClient: closeClient, finish: finish)
         case let action:
             perform(action)
         }
