@@ -64,6 +64,9 @@ final class DockerExitWatcher: Sendable {
     /// Follows `die` and `destroy` events while anyone waits; reconnects after a failure.
     private func stream() async {
         var failures = 0
+        // Whether the stream broke (an error, or the engine ending it) while someone waited:
+        // the engine was out of sight for a while.
+        var lostSight = false
         while true {
             let waited = state.withLock { state -> [String]? in
                 if state.waiters.isEmpty {
@@ -78,9 +81,10 @@ final class DockerExitWatcher: Sendable {
             }
             do {
                 let events = try await client.events(EventFilters(types: ["container"], actions: ["die", "destroy"]))
-                // Back after a failure: no new connection to any container until each was
+                // Back after a break: no new connection to any container until each was
                 // looked at; the look answered for all of them, or the next reconnection tries.
-                if failures > 0 { sight.distrust() }
+                if lostSight { sight.distrust() }
+                lostSight = false
                 failures = 0
                 // Exits while the stream was not open yet.
                 if await check(waited) {
@@ -93,7 +97,10 @@ final class DockerExitWatcher: Sendable {
                     resolve(event.actor.id, exitCode: event.exitCode ?? -1)
                     if state.withLock({ $0.waiters.isEmpty }) { break }
                 }
+                // Ended by the engine (its shutdown, say) while someone still waits.
+                if !state.withLock({ $0.waiters.isEmpty }) { lostSight = true }
             } catch {
+                lostSight = true
                 failures += 1
                 if failures == 1 || failures % 30 == 0 {
                     logger.warning("the engine's event stream failed; reconnecting", metadata: ["error": "\(error)"])
