@@ -42,7 +42,8 @@ struct ServerSelection: ParsableArguments {
         }
         let ca = ca ?? environment["BERTH_CA"].flatMap { $0.isEmpty ? nil : $0 }
         if let ca, !FileManager.default.isReadableFile(atPath: ca) {
-            throw BerthError(.invalidInput, "--ca \(ca): no such file, or it cannot be read")
+            let origin = self.ca == nil ? "BERTH_CA=\(ca)" : "--ca \(ca)"
+            throw BerthError(.invalidInput, "\(origin): no such file, or it cannot be read; name the PEM file of the CA that signed the server's certificate")
         }
         return AdminClient(baseURL: url.hasSuffix("/") ? String(url.dropLast()) : url, token: token, ca: ca)
     }

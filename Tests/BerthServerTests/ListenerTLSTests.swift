@@ -119,10 +119,14 @@ struct ListenerTLSTests {
         limits.headerTimeout = .seconds(1)
         limits.maxConnections = 1
         try await Self.withServer(tls: tls, limits: limits) { port in
-            let silent = try RawHTTP(port: port)
-            let refused = try RawHTTP(port: port)
-            #expect(try refused.isClosedByServer(), "one past max_connections is closed at once")
-            #expect(try silent.isClosedByServer(), "the silent connection is closed after header_timeout")
+            // The sockets block while they wait: on a thread of their own, not the test pool's.
+            let (refusedClosed, silentClosed) = try await Self.offPool {
+                let silent = try RawHTTP(port: port)
+                let refused = try RawHTTP(port: port)
+                return (try refused.isClosedByServer(), try silent.isClosedByServer())
+            }
+            #expect(refusedClosed, "one past max_connections is closed at once")
+            #expect(silentClosed, "the silent connection is closed after header_timeout")
             // The slot is free again: a real client is served.
             try await Self.withClient(ca: ca.caPath, version: .http1Only) { client in
                 let response = try await client.execute(HTTPClientRequest(url: "https://localhost:\(port)/hello"), timeout: .seconds(30))
@@ -132,6 +136,14 @@ struct ListenerTLSTests {
     }
 
     // MARK: Harness
+
+    /// Runs blocking work (socket reads) on a dispatch thread, so that it holds no thread of
+    /// Swift's cooperative pool (two here) while the server under test needs one.
+    static func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(with: Result { try work() }) }
+        }
+    }
 
     /// A Hummingbird application answering `GET /hello` through Berth's TLS channel.
     static func withServer(tls: ListenerTLS, limits: LimitSettings = LimitSettings(), _ body: (Int) async throws -> Void) async throws {

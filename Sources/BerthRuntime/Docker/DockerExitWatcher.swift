@@ -20,8 +20,8 @@ final class DockerExitWatcher: Sendable {
 
     let client: DockerClient
     let logger: Logger
-    /// Distrusted from the stream's reconnection after a failure until every container
-    /// waited for was looked at again: meanwhile the engine may have given a lost container's
+    /// Distrusted from the stream's reconnection after a break until every container waited
+    /// for was looked at again: meanwhile the engine may have given a lost container's
     /// address to another one.
     let sight = EngineSight()
     private let state = Mutex(State())
@@ -86,11 +86,18 @@ final class DockerExitWatcher: Sendable {
                 if lostSight { sight.distrust() }
                 lostSight = false
                 failures = 0
-                // Exits while the stream was not open yet.
-                if await check(waited) {
+                // Exits while the stream was not open yet. When the engine did not answer for
+                // every container, the stream is opened again and they are looked at again,
+                // so a distrusted sight is never left waiting for a reconnection.
+                guard await check(waited) else {
+                    if !sight.trusted { lostSight = true }
+                    try? await Task.sleep(for: .milliseconds(200))
+                    continue
+                }
+                if !sight.trusted {
                     // The lost containers' objects end their instances on their own tasks,
                     // which close their gates: a moment for that before new connections.
-                    if !sight.trusted { try? await Task.sleep(for: .milliseconds(200)) }
+                    try? await Task.sleep(for: .milliseconds(200))
                     sight.trust()
                 }
                 for try await event in events {

@@ -8,6 +8,8 @@ extension ForwardingPolicy {
     /// (`container_unreachable`) makes it a 502 in the one table of statuses; a container
     /// silent for `responseTimeout` gets ``silent(after:cause:)`` (504).
     public static func failure(_ error: any Error, responseTimeout: Duration? = nil) -> BerthError {
+        // Berth's own refusal (``EngineSight/refusal``) says what happened already.
+        if let error = error as? BerthError { return error }
         if case HTTPClientError.readTimeout? = error as? HTTPClientError { return silent(after: responseTimeout, cause: error) }
         return BerthError(
             .containerUnreachable, "the container did not answer: \(reason(error)); it may have crashed or closed the connection", cause: error

@@ -19,8 +19,8 @@ public final class ListenerTLS: Sendable {
     /// What is said of it: `the gateway`, `the admin listener`.
     public var title: String { listener == "admin" ? "the admin listener" : "the \(listener)" }
     let files: [TLSCertificateFiles]
-    /// What ALPN offers: `h2` first where the listener speaks HTTP/2.
-    let applicationProtocols: [String]
+    /// What ALPN offers: HTTP/2 first, on both listeners.
+    static let applicationProtocols = ["h2", "http/1.1"]
     private let state: Mutex<State>
 
     struct State {
@@ -30,15 +30,22 @@ public final class ListenerTLS: Sendable {
         var names: [[String]]
     }
 
-    public init(listener: String, files: [TLSCertificateFiles], applicationProtocols: [String] = ["h2", "http/1.1"]) throws(BerthError) {
+    public init(listener: String, files: [TLSCertificateFiles]) throws(BerthError) {
         precondition(!files.isEmpty, "a TLS listener needs a certificate")
         self.listener = listener
         self.files = files
-        self.applicationProtocols = applicationProtocols
-        let stamps = files.flatMap { [FileStamp($0.cert), FileStamp($0.key)] }
-        let loaded = try Self.load(files)
-        let context = try Self.context(loaded, applicationProtocols: applicationProtocols, listener: listener)
-        state = Mutex(State(context: context, stamps: stamps, names: loaded.map(\.names)))
+        state = Mutex(try Self.read(files, stamps: Self.stamps(files), listener: listener))
+    }
+
+    /// The files' stamps, in order, to tell when one changed.
+    static func stamps(_ files: [TLSCertificateFiles]) -> [FileStamp] {
+        files.flatMap { [FileStamp($0.cert), FileStamp($0.key)] }
+    }
+
+    /// Reads every file and makes the context from them.
+    static func read(_ files: [TLSCertificateFiles], stamps: [FileStamp], listener: String) throws(BerthError) -> State {
+        let loaded = try load(files)
+        return State(context: try context(loaded, listener: listener), stamps: stamps, names: loaded.map(\.names))
     }
 
     /// The context a connection accepted now handshakes with.
@@ -50,13 +57,12 @@ public final class ListenerTLS: Sendable {
     /// Reads the files again if any changed since the last look: what to say about it (the
     /// new names, or why the previous certificates still serve), or nil when nothing changed.
     public func reloadIfChanged() -> String? {
-        let stamps = files.flatMap { [FileStamp($0.cert), FileStamp($0.key)] }
+        let stamps = Self.stamps(files)
         guard state.withLock({ $0.stamps }) != stamps else { return nil }
         do {
-            let loaded = try Self.load(files)
-            let context = try Self.context(loaded, applicationProtocols: applicationProtocols, listener: listener)
-            state.withLock { $0 = State(context: context, stamps: stamps, names: loaded.map(\.names)) }
-            return "TLS: \(title)'s certificates were read again (\(Self.describe(loaded.map(\.names)))); new connections use them"
+            let read = try Self.read(files, stamps: stamps, listener: listener)
+            state.withLock { $0 = read }
+            return "TLS: \(title)'s certificates were read again (\(Self.describe(read.names))); new connections use them"
         } catch {
             state.withLock { $0.stamps = stamps }
             return "error: TLS: \(title)'s certificate files changed but cannot be used, so the previous ones keep serving: \(error.message)"
@@ -151,12 +157,12 @@ public final class ListenerTLS: Sendable {
         return host[host.index(after: dot)...] == pattern.dropFirst(2) && host[..<dot].isEmpty == false
     }
 
-    static func context(_ loaded: [Loaded], applicationProtocols: [String], listener: String) throws(BerthError) -> NIOSSLContext {
+    static func context(_ loaded: [Loaded], listener: String) throws(BerthError) -> NIOSSLContext {
         var configuration = TLSConfiguration.makeServerConfiguration(
             certificateChain: loaded[0].chain.map { .certificate($0) }, privateKey: .privateKey(loaded[0].key)
         )
         configuration.minimumTLSVersion = .tlsv12
-        configuration.applicationProtocols = applicationProtocols
+        configuration.applicationProtocols = Self.applicationProtocols
         if loaded.count > 1 {
             let names = loaded.map(\.names)
             let overrides: [NIOSSLContextConfigurationOverride] = loaded.map { entry in
@@ -173,7 +179,7 @@ public final class ListenerTLS: Sendable {
         do {
             return try NIOSSLContext(configuration: configuration)
         } catch {
-            throw BerthError(.invalidConfig, "berth.tls.\(listener): the certificates cannot make a TLS context: \(error)")
+            throw BerthError(.invalidConfig, "berth.tls.\(listener): the certificates cannot make a TLS context (\(error)); check that each file is a PEM chain with its own unencrypted key")
         }
     }
 }

@@ -205,7 +205,7 @@ final class WarmExchange {
         upstream = nil
         switch machine.upstreamFailed() {
         case .sendFailure(let closeClient, let finish):
-            answerFailure(error as? BerthError ?? ForwardingPolicy.failure(error), closeClient: closeClient, finish: finish)
+            answerFailure(ForwardingPolicy.failure(error), closeClient: closeClient, finish: finish)
         case let action:
             perform(action)
         }
