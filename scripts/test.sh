@@ -5,7 +5,7 @@ cd "$(dirname "$0")/.."
 
 # chromium: the dashboard test drives a real browser; systemd: systemd-analyze checks the unit;
 # openssl and python3: the TLS tests make their own CA and hold a TLS connection open.
-BERTH_EXTRA_PACKAGES="chromium systemd openssl python3" bash scripts/ensure-engine.sh
+BERTH_EXTRA_PACKAGES="chromium systemd openssl python3 python3-websockets" bash scripts/ensure-engine.sh
 export PATH=/opt/swift/usr/bin:$PATH
 command -v swift >/dev/null || { echo "berth-test: error: swift is not on PATH (expected at /opt/swift/usr/bin)" >&2; exit 1; }
 
