@@ -19,6 +19,8 @@ public struct ClassSettings: Sendable, Equatable {
     public var crashBackoff = CrashBackoff()
     /// `pids_limit`, `no_new_privileges`, `cap_add`, `read_only_root`.
     public var isolation = ContainerIsolation()
+    /// `websocket_activity`: what keeps an object with open WebSockets awake.
+    public var webSocketActivity = WebSocketActivity.open
 
     public init() {}
 }
@@ -28,6 +30,7 @@ extension ClassSettings: Codable {
         case defaultPort = "default_port", requiredPorts = "required_ports", sleepAfter = "sleep_after", envVars = "env_vars"
         case entrypoint, enableInternet = "enable_internet", pingEndpoint = "ping_endpoint", labels
         case crashBackoff = "crash_backoff"
+        case webSocketActivity = "websocket_activity"
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -41,6 +44,7 @@ extension ClassSettings: Codable {
         try c.encode(pingEndpoint, forKey: .pingEndpoint)
         try c.encode(labels, forKey: .labels)
         try c.encode(crashBackoff, forKey: .crashBackoff)
+        try c.encode(webSocketActivity, forKey: .webSocketActivity)
         try isolation.encode(to: encoder)
     }
 
@@ -55,6 +59,7 @@ extension ClassSettings: Codable {
         pingEndpoint = try c.decodeIfPresent(String.self, forKey: .pingEndpoint) ?? "ping"
         labels = try c.decodeIfPresent([String: String].self, forKey: .labels) ?? [:]
         crashBackoff = try c.decodeIfPresent(CrashBackoff.self, forKey: .crashBackoff) ?? CrashBackoff()
+        webSocketActivity = try c.decodeIfPresent(WebSocketActivity.self, forKey: .webSocketActivity) ?? .open
         isolation = try ContainerIsolation(from: decoder)
     }
 }

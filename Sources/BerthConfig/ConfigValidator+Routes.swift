@@ -10,6 +10,7 @@ extension ConfigValidator {
         "cap_add",
         "read_only_root",
         "logs",
+        "websocket_activity",
     ]
 
     /// `berth.classes`: Container class properties by class name.
@@ -44,6 +45,11 @@ extension ConfigValidator {
             }
             if let n = node["ping_endpoint"], let v = string(n, join(path, "ping_endpoint")) { settings.pingEndpoint = v }
             if let n = node["crash_backoff"] { settings.crashBackoff = readCrashBackoff(n, join(path, "crash_backoff")) }
+            if let n = node["websocket_activity"], let v = string(n, join(path, "websocket_activity")) {
+                if let activity = WebSocketActivity(rawValue: v) { settings.webSocketActivity = activity } else {
+                    error(n, join(path, "websocket_activity"), "must be \"open\" (an open WebSocket keeps the object awake) or \"frames\" (only frames do), found \"\(v)\"")
+                }
+            }
             settings.isolation = readIsolation(node, path)
             result[member.key] = settings
         }

@@ -125,6 +125,26 @@ extension ConfigValidator {
         if let n = node["limits"] { settings.limits = readLimits(n) }
         if let n = node["retention"] { settings.retention = readRetention(n) }
         if let n = node["tls"] { settings.tls = readTLS(n) }
+        if let n = node["websockets"] { settings.websockets = readWebSockets(n) }
+        return settings
+    }
+
+    /// `berth.websockets`: counts, an idle timeout (`"off"` or a duration) and a message size.
+    mutating func readWebSockets(_ node: ConfigNode) -> WebSocketSettings {
+        var settings = WebSocketSettings()
+        guard object(node, "berth.websockets", known: Self.webSocketKeys) != nil else { return settings }
+        if let n = node["max_per_object"], let v = integer(n, "berth.websockets.max_per_object", range: 1...1_000_000) { settings.maxPerObject = v }
+        if let n = node["max_per_class"], let v = integer(n, "berth.websockets.max_per_class", range: 1...10_000_000) { settings.maxPerClass = v }
+        if let n = node["max_message_bytes"], let v = integer(n, "berth.websockets.max_message_bytes", range: 125...(1 << 30)) {
+            settings.maxMessageBytes = v
+        }
+        if let n = node["idle_timeout"] {
+            if case .string("off") = n.value {
+                settings.idleTimeout = nil
+            } else if let v = duration(n, "berth.websockets.idle_timeout") {
+                if v > .zero { settings.idleTimeout = v } else { error(n, "berth.websockets.idle_timeout", "must be longer than 0s, or \"off\"") }
+            }
+        }
         return settings
     }
 

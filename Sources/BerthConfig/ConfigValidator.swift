@@ -42,10 +42,12 @@ struct ConfigValidator {
         "max_concurrent_starts",
         "retention",
         "tls",
+        "websockets",
     ]
 
     static let limitKeys = Set(LimitSettings.documented.map(\.key))
     static let retentionKeys = Set(RetentionSettings.documented.map(\.key))
+    static let webSocketKeys = Set(WebSocketSettings.documented.map(\.key))
 
     static let rolloutSteps = [5, 10, 20, 25, 50, 100]
 

@@ -181,6 +181,8 @@ public struct BerthSettings: Sendable, Codable, Equatable {
     public var retention = RetentionSettings()
     /// The listeners' certificates (`berth.tls`); none means plain HTTP.
     public var tls = TLSSettings()
+    /// Limits of open WebSockets (`berth.websockets`).
+    public var websockets = WebSocketSettings()
 
     public init() {}
 
@@ -196,6 +198,7 @@ public struct BerthSettings: Sendable, Codable, Equatable {
         case classes, routes, limits
         case retention
         case tls
+        case websockets
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -214,6 +217,7 @@ public struct BerthSettings: Sendable, Codable, Equatable {
         try c.encode(limits, forKey: .limits)
         try c.encode(retention, forKey: .retention)
         try c.encode(tls, forKey: .tls)
+        try c.encode(websockets, forKey: .websockets)
     }
 
     public init(from decoder: any Decoder) throws {
@@ -239,5 +243,6 @@ public struct BerthSettings: Sendable, Codable, Equatable {
         limits = try c.decodeIfPresent(LimitSettings.self, forKey: .limits) ?? LimitSettings()
         retention = try c.decodeIfPresent(RetentionSettings.self, forKey: .retention) ?? RetentionSettings()
         tls = try c.decodeIfPresent(TLSSettings.self, forKey: .tls) ?? TLSSettings()
+        websockets = try c.decodeIfPresent(WebSocketSettings.self, forKey: .websockets) ?? WebSocketSettings()
     }
 }

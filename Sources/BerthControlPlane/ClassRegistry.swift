@@ -112,6 +112,7 @@ public final class ClassRegistry: Sendable {
         settings.labels = properties.labels
         settings.crashBackoff = properties.crashBackoff
         settings.isolation = properties.isolation
+        settings.webSocketActivity = properties.webSocketActivity
         containerTypes[container.className]?.apply(to: &settings)
         settings.labels.merge(ownerLabels) { $1 }
         return ClassSpec(settings: settings, maxInstances: container.maxInstances, deploymentID: deploymentID, imageID: image.id)

@@ -45,6 +45,10 @@ public struct ContainerSettings: Sendable {
     public var crashBackoff = CrashBackoff()
     /// Pids limit, capabilities, `no-new-privileges`, read-only root (`berth.classes.<Class>`).
     public var isolation = ContainerIsolation()
+    /// Limits of open WebSockets (`berth.websockets`).
+    public var webSockets = WebSocketSettings()
+    /// What keeps an object with open WebSockets awake (`berth.classes.<Class>.websocket_activity`).
+    public var webSocketActivity = WebSocketActivity.open
 
     public init(app: String, className: String, containerName: String, image: String, defaultPort: Int? = nil, requiredPorts: [Int] = []) {
         self.app = app
@@ -63,6 +67,7 @@ public struct ContainerSettings: Sendable {
         stopGracePeriod = berth.stopGracePeriod
         objectIdleForget = berth.limits.objectIdleForget
         maxObjects = berth.limits.maxObjects
+        webSockets = berth.websockets
         instanceType = container.instanceType
     }
 
