@@ -38,6 +38,8 @@ public final class ContainerClass: Sendable {
     let refusedStarts = Atomic(0)
     /// Stopped containers parked for crash loops (see `ContainerClass+CrashBackoff.swift`).
     let parkedCount = Atomic(0)
+    /// Open WebSockets to the class's objects (`berth.websockets.max_per_class`).
+    public let openSockets = SocketCount()
 
     final class Shard: Sendable {
         /// The shard's objects by id, the least recently used last.

@@ -39,6 +39,8 @@ public actor ContainerController {
     }
     /// Admits requests while the container is healthy, without a hop onto this actor.
     nonisolated let gate = WarmGate()
+    /// The WebSockets open to this object's container, closed with 1001 when it stops.
+    public nonisolated let sockets: OpenSockets
     var failure: (message: String, at: Date)?
 
     var machine: ControllerStateMachine
@@ -72,6 +74,7 @@ public actor ContainerController {
         self.owner = containerClass
         self.lastSettings = containerClass.specBox.current.settings
         self.hooks = hooks
+        self.sockets = OpenSockets(classCount: containerClass.openSockets)
         self.machine = ControllerStateMachine(now: containerClass.clock.now, sleepAfter: lastSettings.value.sleepAfter)
     }
 
@@ -109,7 +112,7 @@ public actor ContainerController {
             className: settings.className, objectID: objectID.hex, objectName: objectID.name, state: machine.status.name,
             exitCode: machine.status.exitCode, instanceID: instance?.launch.instanceID, containerID: instance?.running?.containerID,
             deploymentID: instance?.launch.deploymentID, createdAt: instance?.launch.created,
-            inFlight: machine.inFlight + gate.activity.inFlight, failure: failure?.message, failedAt: failure?.at
+            inFlight: machine.inFlight + gate.activity.inFlight, webSockets: sockets.count, failure: failure?.message, failedAt: failure?.at
         )
     }
 
@@ -262,6 +265,10 @@ public actor ContainerController {
                 for waiter in failed { waiter.resume(throwing: error) }
                 enqueueHook(.error(error))
             case .stop(let g, let kill):
+                // Its clients get a close frame from Berth before the container goes.
+                if let instanceID = machine.instance(g)?.launch.instanceID {
+                    sockets.goAway(instanceID: instanceID, code: 1001, reason: "the container is stopping")
+                }
                 launchStop(g, kill: kill)
             case .stopped(_, let exitCode, let reason):
                 idleTask?.cancel()

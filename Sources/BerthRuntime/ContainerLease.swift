@@ -1,3 +1,4 @@
+import BerthConfig
 import Synchronization
 
 /// Permission to send one request to a healthy container. Release it when the response has
@@ -42,6 +43,19 @@ public final class ContainerLease: Sendable {
             Task { await controller.requestFinished() }
         }
     }
+
+    /// Counts as activity of the object now, like a request, without holding it awake: a
+    /// frame on a WebSocket of a class whose `websocket_activity` is `frames`.
+    public func touch() {
+        controller.gate.touch(now: controller.clock.now)
+    }
+
+    /// Whether an open WebSocket keeps the object awake (`websocket_activity` `open`), or
+    /// only its frames do.
+    public var socketHoldsObject: Bool { controller.owner.settings.webSocketActivity == .open }
+
+    /// The WebSocket limits of the object's class.
+    public var webSocketLimits: WebSocketSettings { controller.owner.settings.webSockets }
 
     private func claimRelease() -> Bool {
         !released.exchange(true, ordering: .acquiringAndReleasing)

@@ -57,6 +57,8 @@ public struct ObjectSnapshot: Sendable, Codable, Equatable {
     public var deploymentID: String?
     public var createdAt: Date?
     public var inFlight: Int
+    /// WebSockets open to its container.
+    public var webSockets = 0
     /// Why its last start failed or its container crashed, until it next becomes healthy.
     public var failure: String?
     public var failedAt: Date?
@@ -70,6 +72,43 @@ public struct ObjectSnapshot: Sendable, Codable, Equatable {
         case className = "class_name", objectID = "object_id", objectName = "object_name", state, exitCode = "exit_code"
         case instanceID = "instance_id", containerID = "container_id", deploymentID = "deployment_id", createdAt = "created_at"
         case inFlight = "in_flight", failure, failedAt = "failed_at"
+        case webSockets = "websockets"
+    }
+
+    public init(
+        className: String, objectID: String, objectName: String?, state: String, exitCode: Int?, instanceID: String?, containerID: String?,
+        deploymentID: String?, createdAt: Date?, inFlight: Int, webSockets: Int = 0, failure: String?, failedAt: Date?
+    ) {
+        self.className = className
+        self.objectID = objectID
+        self.objectName = objectName
+        self.state = state
+        self.exitCode = exitCode
+        self.instanceID = instanceID
+        self.containerID = containerID
+        self.deploymentID = deploymentID
+        self.createdAt = createdAt
+        self.inFlight = inFlight
+        self.webSockets = webSockets
+        self.failure = failure
+        self.failedAt = failedAt
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        className = try c.decode(String.self, forKey: .className)
+        objectID = try c.decode(String.self, forKey: .objectID)
+        objectName = try c.decodeIfPresent(String.self, forKey: .objectName)
+        state = try c.decode(String.self, forKey: .state)
+        exitCode = try c.decodeIfPresent(Int.self, forKey: .exitCode)
+        instanceID = try c.decodeIfPresent(String.self, forKey: .instanceID)
+        containerID = try c.decodeIfPresent(String.self, forKey: .containerID)
+        deploymentID = try c.decodeIfPresent(String.self, forKey: .deploymentID)
+        createdAt = try c.decodeIfPresent(Date.self, forKey: .createdAt)
+        inFlight = try c.decode(Int.self, forKey: .inFlight)
+        webSockets = try c.decodeIfPresent(Int.self, forKey: .webSockets) ?? 0
+        failure = try c.decodeIfPresent(String.self, forKey: .failure)
+        failedAt = try c.decodeIfPresent(Date.self, forKey: .failedAt)
     }
 }
 

@@ -51,6 +51,11 @@ final class WarmGate: Sendable {
         }
     }
 
+    /// Activity without a request: a frame on a WebSocket of a class that counts frames.
+    func touch(now: ContinuousClock.Instant) {
+        state.withLock { $0.lastActivity = now }
+    }
+
     /// Opens the gate for a healthy container; for the container it is open for already,
     /// takes its new endpoints and keeps the count of leases out.
     func open(_ target: Target) {

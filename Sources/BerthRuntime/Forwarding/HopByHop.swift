@@ -43,6 +43,25 @@ public enum HopByHop {
         return tokens
     }
 
+    /// Calls `body` with each comma-separated token of `value`, blanks around it removed,
+    /// empty ones skipped.
+    static func forEachToken(in value: String, _ body: (UnsafeBufferPointer<UInt8>) -> Void) {
+        var value = value
+        value.withUTF8 { bytes in
+            var start = 0
+            while start <= bytes.count {
+                var end = start
+                while end < bytes.count && bytes[end] != UInt8(ascii: ",") { end += 1 }
+                var low = start
+                var high = end
+                while low < high && (bytes[low] == 0x20 || bytes[low] == 0x09) { low += 1 }
+                while high > low && (bytes[high - 1] == 0x20 || bytes[high - 1] == 0x09) { high -= 1 }
+                if low < high { body(UnsafeBufferPointer(rebasing: bytes[low..<high])) }
+                start = end + 1
+            }
+        }
+    }
+
     /// ASCII comparison of `name` with a lowercase `literal`, ignoring case.
     public static func equalsIgnoringCase(_ name: String, _ literal: StaticString) -> Bool {
         guard name.utf8.count == literal.utf8CodeUnitCount else { return false }
