@@ -31,6 +31,9 @@ public struct ContainerStub: Sendable {
         let started = ContinuousClock.now
         do {
             let lease = try await controller.acquire(port: port)
+            if request.isWebSocketUpgrade {
+                return try await openWebSocket(request, lease: lease, started: started)
+            }
             let contentLength = request.headers[.contentLength].flatMap { Int($0) }
             let proxied = try await proxy.forward(
                 request.head, body: request.body.isEmpty ? nil : request.body, contentLength: contentLength, lease: lease,
@@ -44,6 +47,24 @@ public struct ContainerStub: Sendable {
             ForwardingPolicy.report(controller, status: response.head.status.code, since: started, failure: failure.code)
             return response
         }
+    }
+
+    /// A WebSocket handshake: the container's 101 with its socket (see ``WebSocket``), or its
+    /// other answer.
+    private func openWebSocket(_ request: Request, lease: ContainerLease, started: ContinuousClock.Instant) async throws(BerthError) -> Response {
+        if let refusal = ForwardingPolicy.upgradeRefusal(
+            .webSocket, method: request.method.rawValue, version: (1, 1), hasBody: !request.body.isEmpty
+        ) {
+            await lease.release()
+            throw refusal
+        }
+        let opened = try await proxy.openWebSocket(
+            request.head, lease: lease, clientAddress: request.clientAddress, scheme: request.head.scheme ?? "http", on: request.eventLoop
+        )
+        ForwardingPolicy.report(controller, status: opened.head.status.code, since: started)
+        var response = Response(head: opened.head, body: opened.body.map { Body($0) } ?? .empty)
+        if let socket = opened.socket { response.webSocket = WebSocket(.container(socket)) }
+        return response
     }
 
     /// Starts the container without waiting for its ports.

@@ -1,5 +1,6 @@
 public import HTTPTypes
 import Foundation
+package import NIOCore
 
 /// An HTTP request as a Worker receives it and passes it on to a container.
 public struct Request: Sendable {
@@ -7,6 +8,9 @@ public struct Request: Sendable {
     public var body: Body
     /// The client's address, when known.
     public var clientAddress: String?
+    /// The event loop of the client's connection, when it came through the gateway: a
+    /// container's WebSocket for it is opened there, so the relay's two sides share a thread.
+    package var eventLoop: (any EventLoop)?
 
     public init(head: HTTPRequest, body: Body = .empty, clientAddress: String? = nil) {
         self.head = head

@@ -5,6 +5,9 @@ import NIOCore
 public struct Response: Sendable {
     public var head: HTTPResponse
     public var body: Body
+    /// The WebSocket of a `101 Switching Protocols`: a container's (from `stub.fetch`), or
+    /// the client end of a ``WebSocketPair``.
+    public var webSocket: WebSocket?
 
     public init(head: HTTPResponse, body: Body = .empty) {
         self.head = head
@@ -13,6 +16,14 @@ public struct Response: Sendable {
 
     public init(status: HTTPResponse.Status = .ok, headers: HTTPFields = [:], body: Body = .empty) {
         self.init(head: HTTPResponse(status: status, headerFields: headers), body: body)
+    }
+
+    /// `new Response(null, { status: 101, webSocket })`: switches the client's connection to
+    /// `webSocket`. `headers` may name the subprotocol (`Sec-WebSocket-Protocol`); Berth adds
+    /// the handshake's own.
+    public init(webSocket: WebSocket, headers: HTTPFields = [:]) {
+        self.init(head: HTTPResponse(status: .switchingProtocols, headerFields: headers))
+        self.webSocket = webSocket
     }
 
     /// A plain-text response.

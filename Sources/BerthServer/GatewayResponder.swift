@@ -1,5 +1,6 @@
 import Berth
 import BerthAPI
+import BerthConfig
 import BerthControlPlane
 import BerthCore
 import BerthRuntime
@@ -15,10 +16,13 @@ public struct GatewayResponder<W: Worker>: HTTPResponder {
     public typealias Context = GatewayContext
     let worker: W
     let env: Env
+    /// `berth.websockets`: the message size cap of the sockets of `WebSocketPair`s.
+    let webSockets: WebSocketSettings
 
-    public init(worker: W, env: Env) {
+    public init(worker: W, env: Env, webSockets: WebSocketSettings = WebSocketSettings()) {
         self.worker = worker
         self.env = env
+        self.webSockets = webSockets
     }
 
     public func respond(to request: Hummingbird.Request, context: GatewayContext) async throws -> Hummingbird.Response {
@@ -26,9 +30,10 @@ public struct GatewayResponder<W: Worker>: HTTPResponder {
         var head = request.head
         // The container port is the Worker's to choose (`switchPort`), never the client's.
         head.headerFields[.containerTargetPort] = nil
-        let workerRequest = Berth.Request(
+        var workerRequest = Berth.Request(
             head: head, body: hasBody ? Body(stream: request.body) : .empty, clientAddress: context.remoteAddress?.ipAddress
         )
+        workerRequest.eventLoop = context.channel.eventLoop
         let response: Berth.Response
         do {
             response = try await worker.fetch(workerRequest, env: env)
@@ -36,8 +41,49 @@ public struct GatewayResponder<W: Worker>: HTTPResponder {
             context.logger.error("the Worker failed", metadata: ["error": "\(error)"])
             response = .error(BerthError.wrap(error, "the Worker failed"))
         }
+        if let socket = response.webSocket {
+            return await switchResponse(response, socket: socket, request: workerRequest, context: context)
+        }
         let body = response.body.isEmpty ? ResponseBody() : ResponseBody(asyncSequence: response.body)
         return Hummingbird.Response(status: response.head.status, headers: response.head.headerFields, body: body)
+    }
+
+    /// The Worker's 101 with a WebSocket: the client's connection switches to it once the
+    /// 101 is written (see ``WarmProxyHandler``). A 101 that cannot switch (the request was no
+    /// handshake, the connection is HTTP/2) becomes Berth's 500, and the socket closes.
+    func switchResponse(_ response: Berth.Response, socket: Berth.WebSocket, request: Berth.Request, context: GatewayContext) async -> Hummingbird.Response {
+        var headers = response.head.headerFields
+        let gatewaySocket: GatewaySocket
+        switch socket.backend {
+        case .container(let container):
+            guard let relay = container.relay() else {
+                return Self.error(BerthError(.internal, "the Worker returned a container's WebSocket it had accepted; return it unaccepted, or relay its messages itself"))
+            }
+            gatewaySocket = .relay(relay)
+        case .pairClient(let link):
+            guard let key = request.headers[HTTPField.Name("Sec-WebSocket-Key")!], request.isWebSocketUpgrade else {
+                link.fail()
+                return Self.error(BerthError(.internal, "the Worker answered with a WebSocketPair to a request that is not a WebSocket handshake"))
+            }
+            headers[HTTPField.Name("Sec-WebSocket-Accept")!] = WebSocketAccept.value(for: key)
+            gatewaySocket = .pair(link, maxMessageBytes: webSockets.maxMessageBytes)
+        case .pairServer:
+            return Self.error(BerthError(.internal, "the Worker returned the server end of a WebSocketPair; return pair.client and keep pair.server"))
+        }
+        let channel = context.channel
+        let expected = try? await channel.eventLoop.submit {
+            try channel.pipeline.syncOperations.handler(type: WarmProxyHandler.self).expectSocket(gatewaySocket)
+        }.get()
+        guard expected == true else {
+            gatewaySocket.abandon()
+            return Self.error(BerthError(.internal, "the Worker answered 101 with a WebSocket, but this connection cannot switch (it is no HTTP/1.1 WebSocket handshake)"))
+        }
+        return Hummingbird.Response(status: .switchingProtocols, headers: headers, body: ResponseBody())
+    }
+
+    static func error(_ error: BerthError) -> Hummingbird.Response {
+        let response = Berth.Response.error(error)
+        return Hummingbird.Response(status: response.head.status, headers: response.head.headerFields, body: ResponseBody(asyncSequence: response.body))
     }
 }
 

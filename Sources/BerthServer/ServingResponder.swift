@@ -20,6 +20,6 @@ public struct ServingResponder: HTTPResponder {
                 body: .init(byteBuffer: ByteBuffer(string: "Nothing is deployed on this Berth server yet: run `berth deploy` in the project folder.\n"))
             )
         }
-        return try await GatewayResponder(worker: current.worker, env: current.platform.env).respond(to: request, context: context)
+        return try await GatewayResponder(worker: current.worker, env: current.platform.env, webSockets: current.platform.config.berth.websockets).respond(to: request, context: context)
     }
 }

@@ -26,6 +26,10 @@ final class WarmProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         /// Hummingbird has the request; done when both its end and the response's end passed.
         case passthrough(requestDone: Bool, responseDone: Bool)
         case warm(WarmExchange)
+        /// A WebSocket handshake on the warm path, waiting for the container's answer.
+        case upgrading(WarmUpgrade)
+        /// The connection carries a WebSocket now: its handlers sit in front of this one.
+        case switched
     }
 
     let routing: WarmRouting
@@ -46,6 +50,12 @@ final class WarmProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var refusal = Refusal.none
     /// Hummingbird began the response to the request it has.
     private var passthroughResponded = false
+    /// The request Hummingbird has is a WebSocket handshake: after it the parser reads no
+    /// more HTTP, so its response is either a 101 that switches the connection (to
+    /// ``pendingSocket``, which the gateway sets from the Worker's response) or the last one.
+    private var passthroughUpgrade = false
+    private var pendingSocket: GatewaySocket?
+    private var held101: HTTPResponseHead?
 
     enum Refusal {
         case none
@@ -87,9 +97,14 @@ final class WarmProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// would take a connection busy with a warm exchange for an idle one and cut it off: the
     /// request is answered first, then the connection closes.
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is ChannelShouldQuiesceEvent, case .warm = mode {
-            closeAfterExchange = true
-            return
+        if event is ChannelShouldQuiesceEvent {
+            switch mode {
+            case .warm, .upgrading:
+                closeAfterExchange = true
+                return
+            default:
+                break
+            }
         }
         context.fireUserInboundEventTriggered(event)
     }
@@ -103,6 +118,15 @@ final class WarmProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// Hummingbird answers as usual.
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         guard case .none = refusal else { return }
+        switch mode {
+        case .switched:
+            return context.fireErrorCaught(error)
+        case .upgrading:
+            // Nothing more is parsed after a handshake: an error is the connection's.
+            return context.close(promise: nil)
+        default:
+            break
+        }
         if let parserError = error as? HTTPParserError, let refused = BerthError.malformedRequest(parserError) {
             switch mode {
             case .warm(let exchange):
@@ -114,7 +138,7 @@ final class WarmProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 context.fireErrorCaught(error)
                 if !passthroughResponded { answer(refused, version: .http1_1, context: context) }
                 return
-            case .passthrough, .idle:
+            case .passthrough, .idle, .upgrading, .switched:
                 break
             }
             refuse(refused, version: .http1_1, context: context)
@@ -129,18 +153,27 @@ final class WarmProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        if case .warm(let exchange) = mode {
-            mode = .idle
-            exchange.clientClosed()
-        }
+        clientGone()
         context.fireChannelInactive()
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        if case .warm(let exchange) = mode {
+        clientGone()
+    }
+
+    private func clientGone() {
+        switch mode {
+        case .warm(let exchange):
             mode = .idle
             exchange.clientClosed()
+        case .upgrading(let exchange):
+            mode = .idle
+            exchange.clientClosed()
+        default:
+            break
         }
+        pendingSocket?.abandon()
+        pendingSocket = nil
     }
 
     /// Answers a refusal once no exchange is in flight: Berth's error, then the connection
@@ -191,6 +224,22 @@ final class WarmProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             case .accept(let framing): body = framing
             case .refuse(let error): return refuse(error, version: head.version, context: context)
             }
+            let upgrade = ForwardingPolicy.upgrade(in: head.headers)
+            passthroughUpgrade = upgrade != .none
+            if passthroughUpgrade {
+                let version = (head.version.major, head.version.minor)
+                if let refusal = ForwardingPolicy.upgradeRefusal(upgrade, method: head.method.rawValue, version: version, hasBody: body != .none) {
+                    return refuse(refusal, version: head.version, context: context)
+                }
+                if let lease = routing(head) {
+                    let exchange = WarmUpgrade(handler: self, context: context, lease: lease, request: head, timeout: pool.responseTimeout)
+                    mode = .upgrading(exchange)
+                    passthroughUpgrade = false
+                    pool.forwarded += 1
+                    exchange.start()
+                    return
+                }
+            }
             if let lease = routing(head) {
                 let exchange = WarmExchange(handler: self, context: context, pool: pool, request: head, body: body, lease: lease)
                 mode = .warm(exchange)
@@ -209,6 +258,9 @@ final class WarmProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 if case .end = part { passthroughProgress(requestDone: true, responseDone: responseDone, context: context) }
             case .warm(let exchange):
                 exchange.clientPart(part)
+            case .upgrading, .switched:
+                // The end of a handshake (it has no body).
+                break
             case .idle:
                 // The rest of a request whose exchange already ended (its connection failed).
                 break
@@ -220,6 +272,9 @@ final class WarmProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let part = unwrapOutboundIn(data)
+        if passthroughUpgrade, case .passthrough = mode, case .none = refusal {
+            return writeUpgradeResponse(part, promise: promise, context: context)
+        }
         if case .passthrough = mode {
             // After Berth's refusal took the place of the Worker's response, the Worker's
             // comes too late.
@@ -237,6 +292,7 @@ final class WarmProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func read(context: ChannelHandlerContext) {
+        if case .switched = mode { return context.read() }
         guard queued.isEmpty, canRead, case .none = refusal else {
             readPending = true
             return
@@ -256,8 +312,13 @@ final class WarmProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// Reading the client stops while a pipelined request waits, and while the container's
     /// connection cannot take more of the request body.
     private var canRead: Bool {
-        if case .warm(let exchange) = mode { return exchange.canSendUpstream }
-        return true
+        switch mode {
+        case .warm(let exchange): return exchange.canSendUpstream
+        // What a client sends after its handshake waits in the socket until the 101 is out.
+        case .upgrading: return false
+        case .passthrough(true, _) where passthroughUpgrade: return false
+        default: return true
+        }
     }
 
     // MARK: From the exchange
@@ -288,5 +349,85 @@ final class WarmProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         mode = .idle
         queued.removeAll()
         context.close(promise: nil)
+    }
+}
+
+// MARK: WebSocket handshakes
+
+extension WarmProxyHandler {
+    /// The warm handshake's container answered 101: the connection switches to `socket`.
+    func upgradeSwitched(_ exchange: WarmUpgrade, socket: GatewaySocket, head: HTTPResponseHead, context: ChannelHandlerContext) {
+        guard case .upgrading(let current) = mode, current === exchange else { return socket.abandon() }
+        switchConnection(to: socket, head: head, context: context)
+    }
+
+    /// The warm handshake ended without a switch; its answer closes the connection.
+    func upgradeEnded(_ exchange: WarmUpgrade) {
+        guard case .upgrading(let current) = mode, current === exchange else { return }
+        mode = .idle
+        refusal = .sent
+        queued.removeAll()
+    }
+
+    /// The Worker answered the handshake Hummingbird has with `socket`: its 101 switches the
+    /// connection. False when this connection has no handshake waiting for its answer.
+    func expectSocket(_ socket: GatewaySocket) -> Bool {
+        guard passthroughUpgrade, case .passthrough = mode, !passthroughResponded, pendingSocket == nil, case .none = refusal else { return false }
+        pendingSocket = socket
+        return true
+    }
+
+    private func switchConnection(to socket: GatewaySocket, head: HTTPResponseHead, context: ChannelHandlerContext) {
+        mode = .switched
+        queued.removeAll()
+        WebSocketSwitch.perform(socket, head: head, context: context)
+        if closeAfterExchange {
+            // The server began shutting down during the handshake.
+            if case .relay(let relay) = socket { relay.goAway(code: 1001, reason: "the server is shutting down") }
+        }
+        if readPending {
+            readPending = false
+            context.read()
+        }
+    }
+
+    /// Hummingbird's response to a handshake: a 101 (held until its end, then the switch), or
+    /// any other, after which the connection closes.
+    func writeUpgradeResponse(_ part: HTTPServerResponsePart, promise: EventLoopPromise<Void>?, context: ChannelHandlerContext) {
+        switch part {
+        case .head(let head) where head.status == .switchingProtocols:
+            passthroughResponded = true
+            guard pendingSocket != nil else {
+                promise?.fail(ChannelError.ioOnClosedChannel)
+                answer(BerthError(.internal, "the Worker answered 101 Switching Protocols without a WebSocket; return Response(webSocket:)"), version: head.version, context: context)
+                return
+            }
+            held101 = head
+            promise?.succeed(())
+        case .head(var head):
+            passthroughResponded = true
+            head.headers.replaceOrAdd(name: "connection", value: "close")
+            context.write(NIOAny(HTTPServerResponsePart.head(head)), promise: promise)
+        case .body where held101 != nil:
+            promise?.succeed(())
+        case .body:
+            context.write(NIOAny(part), promise: promise)
+        case .end:
+            guard var head = held101, let socket = pendingSocket else {
+                refusal = .sent
+                context.writeAndFlush(NIOAny(part)).assumeIsolated().whenComplete { result in
+                    promise?.completeWith(result)
+                    context.close(promise: nil)
+                }
+                return
+            }
+            held101 = nil
+            pendingSocket = nil
+            passthroughUpgrade = false
+            for name in ["content-length", "transfer-encoding", "connection", "upgrade"] { head.headers.remove(name: name) }
+            for header in ForwardingPolicy.webSocketUpgradeHeaders { head.headers.add(name: header.name, value: header.value) }
+            switchConnection(to: socket, head: HTTPResponseHead(version: .http1_1, status: .switchingProtocols, headers: head.headers), context: context)
+            promise?.succeed(())
+        }
     }
 }
