@@ -39,6 +39,8 @@ public struct ContainerView: Sendable, Codable, Equatable {
     /// Requests per second and the share of 5xx answers over the last minute.
     public var requestsPerSecond: Double = 0
     public var errorRate: Double = 0
+    /// WebSockets open to its objects now.
+    public var webSockets: Int?
 
 
     public init(
@@ -68,7 +70,7 @@ public struct ContainerView: Sendable, Codable, Equatable {
     }
     enum CodingKeys: String, CodingKey {
         case id, name, state, image, bindings, routes
-        case requestsPerSecond = "rps", errorRate = "error_rate"
+        case requestsPerSecond = "rps", errorRate = "error_rate", webSockets = "websockets"
         case className = "class_name", liveInstances = "live_instances", failedInstances = "failed_instances"
         case maxInstances = "max_instances", lastModified = "last_modified", deploymentID = "deployment_id"
         case instanceType = "instance_type", sleepAfter = "sleep_after", defaultPort = "default_port", disabled
@@ -95,13 +97,16 @@ public struct InstanceView: Sendable, Codable, Equatable {
     public var cpuPercent: Double?
     public var memoryBytes: UInt64?
     public var memoryLimitBytes: UInt64?
+    /// WebSockets open to it now.
+    public var webSockets: Int?
 
 
     public init(
         instance: String, name: String, state: String, location: String, version: String, created: Date? = nil, objectID: String,
         containerID: String? = nil, className: String, failure: String? = nil, cpuPercent: Double? = nil,
-        memoryBytes: UInt64? = nil, memoryLimitBytes: UInt64? = nil
+        memoryBytes: UInt64? = nil, memoryLimitBytes: UInt64? = nil, webSockets: Int? = nil
     ) {
+        self.webSockets = webSockets
         self.instance = instance
         self.name = name
         self.state = state
@@ -120,6 +125,7 @@ public struct InstanceView: Sendable, Codable, Equatable {
         case instance, name, state, location, version, created, failure
         case cpuPercent = "cpu_percent", memoryBytes = "memory_bytes", memoryLimitBytes = "memory_limit_bytes"
         case objectID = "object_id", containerID = "container_id", className = "class_name"
+        case webSockets = "websockets"
     }
 }
 

@@ -40,7 +40,7 @@ extension Deployer {
                     instance: snapshot.instanceID ?? "-", name: snapshot.objectName ?? snapshot.objectID,
                     state: snapshot.isLive ? snapshot.state : "failed", location: location, version: snapshot.deploymentID ?? "-",
                     created: snapshot.createdAt ?? snapshot.failedAt, objectID: snapshot.objectID, containerID: snapshot.containerID,
-                    className: snapshot.className, failure: snapshot.failure
+                    className: snapshot.className, failure: snapshot.failure, webSockets: snapshot.webSockets
                 )
             }
     }
@@ -85,6 +85,7 @@ extension Deployer {
         let seconds = Double(max(1, lastMinute.count) * ActivityHistory.bucketSeconds)
         view.requestsPerSecond = requests / seconds
         view.errorRate = requests > 0 ? Double(errors) / requests : 0
+        view.webSockets = containerClass.openSockets.current
         return view
     }
 }

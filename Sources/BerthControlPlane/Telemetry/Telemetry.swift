@@ -20,11 +20,16 @@ import Synchronization
 /// | `berth_instances{class,state}` | gauge, set when scraped |
 /// | `berth_objects{class}` | gauge: objects in memory, set when scraped |
 /// | `berth_engine_up` | gauge: 1 while the engine answers (``EngineMonitor``) |
+/// | `berth_websockets_open{class}` | gauge: WebSockets open to the class's objects, set when scraped |
+/// | `berth_websockets_open_by_instance{class,instance}` | gauge: per live instance with sockets, set when scraped |
 public final class Telemetry: InstanceObserver {
     public let registry = PrometheusCollectorRegistry()
     let factory: PrometheusMetricsFactory
     private let classes = Mutex<[String: ClassTelemetry]>([:])
     private let instanceGauges = Mutex<[String: CoreMetrics.Gauge]>([:])
+    /// `berth_websockets_open_by_instance` by class and instance: those of instances gone are
+    /// destroyed at the next sample, so the series do not grow with instances that ever were.
+    private let socketGauges = Mutex<[String: CoreMetrics.Gauge]>([:])
 
     public init() {
         var factory = PrometheusMetricsFactory(registry: registry)
@@ -67,6 +72,30 @@ public final class Telemetry: InstanceObserver {
             for (state, count) in byState { gauge(containerClass.className, state).record(count) }
             gauge(containerClass.className, nil).record(containerClass.objectCount)
             forClass(containerClass.className).history.running(snapshots.filter(\.isLive).count)
+            gauge(containerClass.className, "\u{0}websockets").record(containerClass.openSockets.current)
+            sampleSockets(containerClass.className, snapshots)
+        }
+    }
+
+    private func sampleSockets(_ className: String, _ snapshots: [ObjectSnapshot]) {
+        var counts: [String: Int] = [:]
+        for snapshot in snapshots where snapshot.webSockets > 0 {
+            if let instance = snapshot.instanceID { counts[instance, default: 0] += snapshot.webSockets }
+        }
+        socketGauges.withLock { gauges in
+            let prefix = className + "\u{0}"
+            for (key, gauge) in gauges where key.hasPrefix(prefix) && counts[String(key.dropFirst(prefix.count))] == nil {
+                gauge.destroy()
+                gauges[key] = nil
+            }
+            for (instance, count) in counts {
+                let key = prefix + instance
+                let gauge = gauges[key] ?? CoreMetrics.Gauge(
+                    label: "berth_websockets_open_by_instance", dimensions: [("class", className), ("instance", instance)], factory: factory
+                )
+                gauges[key] = gauge
+                gauge.record(count)
+            }
         }
     }
 
@@ -75,7 +104,9 @@ public final class Telemetry: InstanceObserver {
         instanceGauges.withLock { gauges in
             let key = className + "\u{0}" + (state ?? "\u{0}objects")
             if let existing = gauges[key] { return existing }
-            let created = if let state {
+            let created = if state == "\u{0}websockets" {
+                CoreMetrics.Gauge(label: "berth_websockets_open", dimensions: [("class", className)], factory: factory)
+            } else if let state {
                 CoreMetrics.Gauge(label: "berth_instances", dimensions: [("class", className), ("state", state)], factory: factory)
             } else {
                 CoreMetrics.Gauge(label: "berth_objects", dimensions: [("class", className)], factory: factory)

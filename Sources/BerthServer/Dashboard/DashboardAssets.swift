@@ -155,18 +155,20 @@ enum DashboardAssets {
           where.textContent = `${c.name} (${c.class_name})`;
           const rows = instances.map((i) => `<tr><td>${i.instance === "-" ? "-" : `<a href="#/instances/${esc(i.instance)}">${esc(i.instance.slice(0, 12))}</a>`}</td>
               <td>${esc(i.name)}</td><td>${badge(i.state)}</td><td>${ago(i.created)}</td><td>${esc(i.version)}</td>
-              <td>${num(i.cpu_percent)} %</td><td>${bytes(i.memory_bytes)}${i.memory_limit_bytes ? " / " + bytes(i.memory_limit_bytes) : ""}</td></tr>`).join("");
+              <td>${num(i.cpu_percent)} %</td><td>${bytes(i.memory_bytes)}${i.memory_limit_bytes ? " / " + bytes(i.memory_limit_bytes) : ""}</td>
+              <td class="websockets">${i.websockets ?? 0}</td></tr>`).join("");
           const deploymentRows = deployments.map((d) => `<tr><td>${d.current ? "★ " : ""}${esc(d.id)}</td><td>${when(d.created_at)}</td><td>${esc(d.source)}</td>
               <td>${esc(d.rollout)}</td><td>${badge(d.progress.state)} ${d.progress.total ? `${d.progress.replaced}/${d.progress.total} replaced` : ""}
               ${d.progress.steps.length ? `step ${d.progress.step}/${d.progress.steps.length}` : ""}</td></tr>`).join("");
           main.innerHTML = `<h1>${esc(c.name)} ${badge(c.state)}</h1>
             <div class="cards"><div class="card"><dl class="kv"><dt>Class</dt><dd>${esc(c.class_name)}</dd><dt>Image</dt><dd>${esc(c.image)}</dd>
               <dt>Instances</dt><dd>${c.live_instances} live of max ${c.max_instances}</dd><dt>Instance type</dt><dd>${esc(c.instance_type)}</dd>
-              <dt>Sleep after</dt><dd>${esc(c.sleep_after)}</dd><dt>Last modified</dt><dd>${when(c.last_modified)}</dd></dl></div>
+              <dt>Sleep after</dt><dd>${esc(c.sleep_after)}</dd><dt>Open WebSockets</dt><dd class="open-websockets">${c.websockets ?? 0}</dd>
+              <dt>Last modified</dt><dd>${when(c.last_modified)}</dd></dl></div>
             <div class="card"><h3>Reached through</h3><dl class="kv"><dt>Bindings</dt><dd>${c.bindings.map((b) => `<code>env.${esc(b)}</code>`).join(", ")}</dd>
               <dt>Routes</dt><dd>${c.routes.length ? c.routes.map(esc).join("<br>") : "a Swift Worker"}</dd></dl></div></div>
-            <h2>Instances</h2><div class="scroll"><table><thead><tr><th>Instance</th><th>Object</th><th>State</th><th>Uptime</th><th>Version</th><th>CPU</th><th>Memory</th></tr></thead>
-              <tbody id="instances">${rows || '<tr><td colspan="7" class="muted">No live instance: the next request starts one.</td></tr>'}</tbody></table></div>
+            <h2>Instances</h2><div class="scroll"><table><thead><tr><th>Instance</th><th>Object</th><th>State</th><th>Uptime</th><th>Version</th><th>CPU</th><th>Memory</th><th>WebSockets</th></tr></thead>
+              <tbody id="instances">${rows || '<tr><td colspan="8" class="muted">No live instance: the next request starts one.</td></tr>'}</tbody></table></div>
             <h2>Last hour</h2>${charts(history)}
             <h2>Deployments</h2><div class="scroll"><table><thead><tr><th>ID</th><th>Created</th><th>Source</th><th>Rollout</th><th>Progress</th></tr></thead><tbody>${deploymentRows}</tbody></table></div>`;
         }

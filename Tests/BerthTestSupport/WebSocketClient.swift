@@ -1,0 +1,46 @@
+import Foundation
+
+/// The repository's WebSocket test client (scripts/ws-client.py, on Debian's
+/// `python3-websockets`), run as a real client would connect: each call one process, whose one
+/// JSON line comes back as a dictionary. Runs on a dispatch thread, never holding a thread of
+/// Swift's cooperative pool while the server under test needs one.
+package enum WebSocketClient {
+    package static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("scripts/ws-client.py").path
+
+    package struct Failure: Error, CustomStringConvertible {
+        package var description: String
+    }
+
+    /// What the client printed.
+    package struct Reply: @unchecked Sendable, CustomStringConvertible {
+        package let values: [String: Any]
+        package func int(_ key: String) -> Int? { (values[key] as? NSNumber)?.intValue }
+        package func double(_ key: String) -> Double? { (values[key] as? NSNumber)?.doubleValue }
+        package func string(_ key: String) -> String? { values[key] as? String }
+        package func bool(_ key: String) -> Bool? { values[key] as? Bool }
+        package func strings(_ key: String) -> [String] { values[key] as? [String] ?? [] }
+        package var description: String { "\(values)" }
+    }
+
+    /// `mode URL arguments…`; throws with the client's output when it exits non-zero.
+    package static func run(_ mode: String, _ url: String, _ arguments: [String] = []) async throws -> Reply {
+        let outcome: (Int32, String, String) = try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(with: Result { try Program.run("/usr/bin/python3", [script, mode, url] + arguments) })
+            }
+        }
+        let (status, output, errors) = outcome
+        let line = output.split(separator: "\n").last.map(String.init) ?? ""
+        guard status == 0 else { throw Failure(description: "ws-client \(mode) \(url) exited \(status): \(line) \(errors)") }
+        guard let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] else {
+            throw Failure(description: "ws-client \(mode) printed no JSON: \(output) \(errors)")
+        }
+        return Reply(values: object)
+    }
+
+    /// Starts `run` now and returns it as a task, for a socket held while something else happens.
+    package static func start(_ mode: String, _ url: String, _ arguments: [String] = []) -> Task<Reply, any Error> {
+        Task.detached { try await run(mode, url, arguments) }
+    }
+}
