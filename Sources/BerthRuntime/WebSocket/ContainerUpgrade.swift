@@ -15,6 +15,11 @@ public enum ContainerUpgrade {
         case answered(HTTPResponseHead, body: ByteBuffer)
     }
 
+    /// Opens a channel to an endpoint after running the given initializer on it (which adds the
+    /// handshake's handlers): a TCP connection by default; harnesses without sockets give
+    /// their own.
+    public typealias Opener = (Endpoint, @escaping (any Channel) throws -> Void) -> EventLoopFuture<any Channel>
+
     /// The largest refusal body kept (an answer other than 101 to a handshake is short).
     public static let maxAnswerBytes = 1 << 20
 
@@ -22,20 +27,25 @@ public enum ContainerUpgrade {
     /// it (``ForwardingPolicy/webSocketRequestHead(_:client:scheme:)``). Fails with Berth's error
     /// when the container cannot be reached or is silent for `timeout`.
     public static func open(
-        _ endpoint: Endpoint, head: HTTPRequestHead, on loop: any EventLoop, timeout: TimeAmount
+        _ endpoint: Endpoint, head: HTTPRequestHead, on loop: any EventLoop, timeout: TimeAmount, opener: Opener? = nil
     ) -> EventLoopFuture<Outcome> {
         let promise = loop.makePromise(of: Outcome.self)
         let handshake = HandshakeHandler(promise: promise, timeout: timeout)
-        ClientBootstrap(group: loop)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .connectTimeout(.seconds(10))
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers(leftOverBytesStrategy: .forwardBytes, enableOutboundHeaderValidation: false)
-                    try channel.pipeline.syncOperations.addHandler(handshake)
-                }
-            }
-            .connect(host: endpoint.host, port: endpoint.port)
+        let initialize: (any Channel) throws -> Void = { channel in
+            try channel.pipeline.syncOperations.addHTTPClientHandlers(leftOverBytesStrategy: .forwardBytes, enableOutboundHeaderValidation: false)
+            try channel.pipeline.syncOperations.addHandler(handshake)
+        }
+        let connected: EventLoopFuture<any Channel>
+        if let opener {
+            connected = opener(endpoint, initialize)
+        } else {
+            connected = ClientBootstrap(group: loop)
+                .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                .connectTimeout(.seconds(10))
+                .channelInitializer { channel in channel.eventLoop.makeCompletedFuture { try initialize(channel) } }
+                .connect(host: endpoint.host, port: endpoint.port)
+        }
+        connected
             .whenComplete { result in
                 switch result {
                 case .success(let channel):

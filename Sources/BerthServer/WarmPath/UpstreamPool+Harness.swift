@@ -8,13 +8,24 @@ extension UpstreamPool {
     package static func opening(
         on eventLoop: any EventLoop, maxIdlePerEndpoint: Int, _ open: @escaping (Endpoint) throws -> any Channel
     ) -> UpstreamPool {
-        UpstreamPool(eventLoop: eventLoop, maxIdlePerEndpoint: maxIdlePerEndpoint) { endpoint, handler in
-            eventLoop.makeCompletedFuture {
-                let channel = try open(endpoint)
-                try addHandlers(to: channel.pipeline.syncOperations, handler: handler)
-                channel.connect(to: try SocketAddress(ipAddress: endpoint.host, port: endpoint.port), promise: nil)
-                return channel
+        UpstreamPool(
+            eventLoop: eventLoop, maxIdlePerEndpoint: maxIdlePerEndpoint,
+            connector: { endpoint, handler in
+                eventLoop.makeCompletedFuture {
+                    let channel = try open(endpoint)
+                    try addHandlers(to: channel.pipeline.syncOperations, handler: handler)
+                    channel.connect(to: try SocketAddress(ipAddress: endpoint.host, port: endpoint.port), promise: nil)
+                    return channel
+                }
+            },
+            upgradeOpener: { endpoint, initialize in
+                eventLoop.makeCompletedFuture {
+                    let channel = try open(endpoint)
+                    try initialize(channel)
+                    channel.connect(to: try SocketAddress(ipAddress: endpoint.host, port: endpoint.port), promise: nil)
+                    return channel
+                }
             }
-        }
+        )
     }
 }

@@ -60,13 +60,19 @@ package final class UpstreamPool: @unchecked Sendable {
     let maxIdlePerEndpoint: Int
     let responseTimeout: TimeAmount
     private let connector: Connector
+    /// Opens the connection of a WebSocket handshake (nil: TCP).
+    let upgradeOpener: ContainerUpgrade.Opener?
     private var idle: [Endpoint: [UpstreamConnection]] = [:]
     /// Requests forwarded through this loop's warm path.
     var forwarded = 0
     /// Connections to containers opened by this loop.
     var opened = 0
 
-    init(eventLoop: any EventLoop, maxIdlePerEndpoint: Int, responseTimeout: TimeAmount = TimeAmount(LimitSettings().responseTimeout), connector: Connector? = nil) {
+    init(
+        eventLoop: any EventLoop, maxIdlePerEndpoint: Int, responseTimeout: TimeAmount = TimeAmount(LimitSettings().responseTimeout), connector: Connector? = nil,
+        upgradeOpener: ContainerUpgrade.Opener? = nil
+    ) {
+        self.upgradeOpener = upgradeOpener
         self.eventLoop = eventLoop
         self.maxIdlePerEndpoint = maxIdlePerEndpoint
         self.responseTimeout = responseTimeout

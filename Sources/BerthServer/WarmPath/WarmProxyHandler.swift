@@ -232,7 +232,9 @@ final class WarmProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
                     return refuse(refusal, version: head.version, context: context)
                 }
                 if let lease = routing(head) {
-                    let exchange = WarmUpgrade(handler: self, context: context, lease: lease, request: head, timeout: pool.responseTimeout)
+                    let exchange = WarmUpgrade(
+                        handler: self, context: context, lease: lease, request: head, timeout: pool.responseTimeout, opener: pool.upgradeOpener
+                    )
                     mode = .upgrading(exchange)
                     passthroughUpgrade = false
                     pool.forwarded += 1

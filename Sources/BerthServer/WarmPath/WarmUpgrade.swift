@@ -13,10 +13,15 @@ final class WarmUpgrade {
     private let lease: ContainerLease
     private let request: HTTPRequestHead
     private let timeout: TimeAmount
+    private let opener: ContainerUpgrade.Opener?
     private let started = ContinuousClock.now
     private var clientGone = false
 
-    init(handler: WarmProxyHandler, context: ChannelHandlerContext, lease: ContainerLease, request: HTTPRequestHead, timeout: TimeAmount) {
+    init(
+        handler: WarmProxyHandler, context: ChannelHandlerContext, lease: ContainerLease, request: HTTPRequestHead, timeout: TimeAmount,
+        opener: ContainerUpgrade.Opener? = nil
+    ) {
+        self.opener = opener
         self.handler = handler
         self.context = context
         self.lease = lease
@@ -39,7 +44,7 @@ final class WarmUpgrade {
             return fail(EngineSight.refusal)
         }
         let head = ForwardingPolicy.webSocketHead(request, client: context.channel.remoteAddress?.ipAddress, scheme: handler.scheme)
-        ContainerUpgrade.open(lease.endpoint, head: head, on: context.eventLoop, timeout: timeout).assumeIsolated().whenComplete { result in
+        ContainerUpgrade.open(lease.endpoint, head: head, on: context.eventLoop, timeout: timeout, opener: opener).assumeIsolated().whenComplete { result in
             switch result {
             case .success(.switched(let upstream, let response)):
                 guard !self.clientGone else {
