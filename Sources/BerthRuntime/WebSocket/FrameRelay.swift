@@ -52,7 +52,7 @@ public final class FrameRelay: ClosableSocket, @unchecked Sendable {
         unstarted = NIOLockedValueBox((client, container, upstream))
         client.relay = self
         container.relay = self
-        lastActivity.store(Int64(NIODeadline.now().uptimeNanoseconds), ordering: .relaxed)
+        lastActivity.store(Int64(upstream.channel.eventLoop.now.uptimeNanoseconds), ordering: .relaxed)
     }
 
     /// The handler to put on the client's channel where its HTTP handlers were; once it is
@@ -290,7 +290,7 @@ final class RelaySide: ChannelDuplexHandler, RemovableChannelHandler, @unchecked
         let last = NIODeadline.uptimeNanoseconds(UInt64(max(0, relay.lastActivity.load(ordering: .relaxed))))
         idleTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: last + timeout) { [self] in
             guard !ended else { return }
-            let now = NIODeadline.now()
+            let now = context.eventLoop.now
             let idleSince = NIODeadline.uptimeNanoseconds(UInt64(max(0, relay.lastActivity.load(ordering: .relaxed))))
             if now - idleSince >= timeout {
                 relay.goAway(code: 1001, reason: "idle for berth.websockets.idle_timeout")
