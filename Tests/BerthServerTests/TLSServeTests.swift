@@ -71,6 +71,11 @@ struct TLSServeTests {
         #expect(answers.count == 3, "two HTTP/1.1 answers: \(h1.output) \(h1.errors)")
         #expect(answers.prefix(2).allSatisfy { $0.contains("X-Forwarded-Proto: https") }, "\(h1.output)")
         #expect(h1.output.contains("1.1 200 0\n"), "the second request reused the connection: \(h1.output)")
+        // WebSockets over TLS (wss://), cold and warm.
+        for path in ["/container/tls/ws", "/container/tls/ws"] {
+            let echo = try await WebSocketClient.run("echo", "wss://localhost:\(port)\(path)", ["--count", "100", "--size", "64", "--ca", ca.caPath])
+            #expect(echo.int("received") == 100 && echo.bool("in_order") == true, "\(echo)")
+        }
         let plain = try Curl.run(["-sS", "--max-time", "10", "http://127.0.0.1:\(port)/container/tls"])
         #expect(plain.status != 0, "plain HTTP to a TLS listener gets no answer: \(plain.output)")
 

@@ -158,6 +158,19 @@ struct WebSocketServeTests {
             #expect(reply.string("close_reason") == "the container is stopping")
             let again = try await WebSocketClient.run("echo", url, ["--count", "10", "--size", "16"])
             #expect(again.int("received") == 10, "the new instance serves WebSockets: \(again)")
+
+            // A graceful shutdown of the server: its clients hear 1001 too.
+            let last = WebSocketClient.start("hold", url, ["--seconds", "60"])
+            var open = false
+            for _ in 0..<100 where !open {
+                let metrics = try PrometheusText(try await DashboardTests.send(server.adminURL + "/metrics").body)
+                open = metrics.value("berth_websockets_open", ["class": "MyContainer"]) == 1
+                if !open { try await Task.sleep(for: .milliseconds(200)) }
+            }
+            server.stop()
+            let shutdown = try await last.value
+            #expect(shutdown.string("closed_by") == "server" && shutdown.int("close_code") == 1001, "\(shutdown)")
+            #expect(shutdown.string("close_reason") == "the server is shutting down")
         }
     }
 }
