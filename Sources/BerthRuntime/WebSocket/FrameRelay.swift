@@ -152,7 +152,12 @@ final class RelaySide: ChannelDuplexHandler, RemovableChannelHandler, @unchecked
         let scan = cursor.scan(buffer)
         if scan.forwardable > 0, let slice = buffer.readSlice(length: scan.forwardable) {
             let closed = cursor.closed && scan.violation == nil
-            peer?.onLoop { $0.peerSent(slice, atBoundary: scan.atBoundary, closeDone: closed) }
+            if let peer, peer.sharesLoop(with: context) {
+                // The usual case (the warm path): no hop, no closure.
+                peer.peerSent(slice, atBoundary: scan.atBoundary, closeDone: closed)
+            } else {
+                peer?.onLoop { $0.peerSent(slice, atBoundary: scan.atBoundary, closeDone: closed) }
+            }
         }
         if let violation = scan.violation {
             let who = sender == .client ? "the client" : "the container"
@@ -166,8 +171,18 @@ final class RelaySide: ChannelDuplexHandler, RemovableChannelHandler, @unchecked
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        peer?.onLoop { $0.context?.flush() }
+        if let peer, peer.sharesLoop(with: context) {
+            peer.context?.flush()
+        } else {
+            peer?.onLoop { $0.context?.flush() }
+        }
         context.fireChannelReadComplete()
+    }
+
+    /// Whether this side's channel runs on the loop of `other`.
+    func sharesLoop(with other: ChannelHandlerContext) -> Bool {
+        guard let loop = context?.eventLoop else { return false }
+        return loop === other.eventLoop
     }
 
     /// Reads stop while the other side cannot take more.
