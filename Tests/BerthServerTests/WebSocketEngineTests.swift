@@ -128,6 +128,18 @@ struct WebSocketEngineTests {
 /// admin API count them.
 @Suite("WebSockets through berth serve", .enabled(if: Engine.enabled, "no Docker engine here; `make test` starts one"))
 struct WebSocketServeTests {
+    /// `berth_websockets_open{class="MyContainer"}` once it is 1 (polled for up to 20 s), else its last value.
+    static func openSockets(_ server: ServerProcess) async throws -> Double? {
+        var value: Double?
+        for _ in 0..<100 {
+            let metrics = try PrometheusText(try await DashboardTests.send(server.adminURL + "/metrics").body)
+            value = metrics.value("berth_websockets_open", ["class": "MyContainer"])
+            if value == 1 { break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        return value
+    }
+
     @Test("a rollout closes the old instance's sockets with 1001; the dashboard's API and /metrics count open sockets")
     func rollout() async throws {
         try await ServeTests.withProject("wsroll", message: "one") { project in
@@ -136,13 +148,7 @@ struct WebSocketServeTests {
             #expect(try await berth(["deploy", project.folder, "--containers-rollout", "immediate"]).status == 0)
             let url = "ws://127.0.0.1:\(server.gatewayPort)/container/roll/ws"
             let held = WebSocketClient.start("hold", url, ["--seconds", "60"])
-            var counted = false
-            for _ in 0..<100 where !counted {
-                let metrics = try PrometheusText(try await DashboardTests.send(server.adminURL + "/metrics").body)
-                counted = metrics.value("berth_websockets_open", ["class": "MyContainer"]) == 1
-                if !counted { try await Task.sleep(for: .milliseconds(200)) }
-            }
-            #expect(counted, "berth_websockets_open counts the socket")
+            #expect(try await Self.openSockets(server) == 1, "berth_websockets_open counts the socket")
             let metrics = try PrometheusText(try await DashboardTests.send(server.adminURL + "/metrics").body)
             let series = metrics.samples.filter { $0.name == "berth_websockets_open_by_instance" }
             #expect(series.count == 1 && series.first?.value == 1, "\(series)")
@@ -161,12 +167,7 @@ struct WebSocketServeTests {
 
             // A graceful shutdown of the server: its clients hear 1001 too.
             let last = WebSocketClient.start("hold", url, ["--seconds", "60"])
-            var open = false
-            for _ in 0..<100 where !open {
-                let metrics = try PrometheusText(try await DashboardTests.send(server.adminURL + "/metrics").body)
-                open = metrics.value("berth_websockets_open", ["class": "MyContainer"]) == 1
-                if !open { try await Task.sleep(for: .milliseconds(200)) }
-            }
+            #expect(try await Self.openSockets(server) == 1)
             server.stop()
             let shutdown = try await last.value
             #expect(shutdown.string("closed_by") == "server" && shutdown.int("close_code") == 1001, "\(shutdown)")

@@ -31,22 +31,10 @@ public struct ConnectionTokens: Equatable, Sendable, ExpressibleByArrayLiteral, 
     /// them ignored, `close` and `keep-alive` left out.
     @usableFromInline
     mutating func add(listedIn value: String) {
-        var value = value
-        value.withUTF8 { bytes in
-            var start = 0
-            while start <= bytes.count {
-                var end = start
-                while end < bytes.count && bytes[end] != UInt8(ascii: ",") { end += 1 }
-                var low = start
-                var high = end
-                while low < high && (bytes[low] == 0x20 || bytes[low] == 0x09) { low += 1 }
-                while high > low && (bytes[high - 1] == 0x20 || bytes[high - 1] == 0x09) { high -= 1 }
-                let token = UnsafeBufferPointer(rebasing: bytes[low..<high])
-                if !token.isEmpty && !HopByHop.equalsIgnoringCase(token, "close") && !HopByHop.equalsIgnoringCase(token, "keep-alive") {
-                    let lower = String(decoding: token.lazy.map(HopByHop.lowercased), as: UTF8.self)
-                    if !tokens.contains(lower) { tokens.append(lower) }
-                }
-                start = end + 1
+        HopByHop.forEachToken(in: value) { token in
+            if !HopByHop.equalsIgnoringCase(token, "close") && !HopByHop.equalsIgnoringCase(token, "keep-alive") {
+                let lower = String(decoding: token.lazy.map(HopByHop.lowercased), as: UTF8.self)
+                if !tokens.contains(lower) { tokens.append(lower) }
             }
         }
     }
