@@ -5,7 +5,7 @@ import PackageDescription
 // fuzzer's flags (every module built with -sanitize=fuzzer,address) never touch its build.
 // Each is a thin shim over BerthFuzzEntries (Tests/BerthFuzzEntries), whose functions
 // `make test` also runs over the corpus. Build and run: `make fuzz` (see README.md here).
-let targets = ["jsonc", "toml", "routes", "gateway"]
+let targets = ["jsonc", "toml", "routes", "gateway", "websocket"]
 // SwiftPM names a package depended on by path after its folder: the clone's, whatever it is.
 let berth = #filePath.split(separator: "/").dropLast(2).last.map { $0.lowercased() } ?? "berth"
 

@@ -5,7 +5,7 @@
 # per target and writes them to fuzz/out/results.json. Never part of `make test`.
 #
 #   FUZZ_RUNS=N          executions per target
-#   FUZZ_TARGETS="a b"   the targets to run (default: jsonc toml routes gateway)
+#   FUZZ_TARGETS="a b"   the targets to run (default: jsonc toml routes gateway websocket)
 #   FUZZ_CONFIG=debug    build configuration (default release: 2 to 6 times the executions a second)
 #   FUZZ_MAX_SECONDS=N   also stop each target after N seconds (default: no limit)
 #   FUZZ_RESULTS=FILE    where the JSON goes (default fuzz/out/results.json)
@@ -19,7 +19,7 @@ export PATH=/opt/swift/usr/bin:$PATH
 command -v swift >/dev/null || { echo "berth-fuzz: error: swift is not on PATH (expected at /opt/swift/usr/bin)" >&2; exit 1; }
 
 RUNS=${FUZZ_RUNS:-1000000}
-read -r -a TARGETS <<<"${FUZZ_TARGETS:-jsonc toml routes gateway}"
+read -r -a TARGETS <<<"${FUZZ_TARGETS:-jsonc toml routes gateway websocket}"
 CONFIG=${FUZZ_CONFIG:-release}
 MAX_SECONDS=${FUZZ_MAX_SECONDS:-0}
 OUT=fuzz/out

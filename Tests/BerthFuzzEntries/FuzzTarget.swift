@@ -11,6 +11,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case routes
     /// Raw client bytes (and the container's answers) through the gateway's client pipeline.
     case gateway
+    /// Bytes from both ends of a relayed WebSocket, and Berth's stops.
+    case websocket
 
     public func run(_ bytes: UnsafeRawBufferPointer) {
         switch self {
@@ -18,6 +20,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .toml: ConfigFuzzing.run(bytes, file: "wrangler.toml")
         case .routes: RouteFuzzing.run(bytes)
         case .gateway: GatewayFuzzing.run(bytes)
+        case .websocket: WebSocketFuzzing.run(bytes)
         }
     }
 

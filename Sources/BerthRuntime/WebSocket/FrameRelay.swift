@@ -406,3 +406,13 @@ extension FrameRelay {
         if let registration { registration.sockets.close(registration.id) }
     }
 }
+
+extension SwitchedUpstream {
+    /// A switched connection made from a channel that carries no HTTP (harnesses, the fuzz
+    /// target): a hold is added to it, as after a real 101.
+    package static func holding(_ channel: any Channel) throws -> SwitchedUpstream {
+        let hold = UpgradeHold()
+        try channel.pipeline.syncOperations.addHandler(hold)
+        return SwitchedUpstream(channel: channel, hold: hold)
+    }
+}
