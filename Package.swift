@@ -67,7 +67,7 @@ let package = Package(
         .target(
             name: "Berth",
             dependencies: [
-                "BerthCore", "BerthRuntime",
+                "BerthCore", "BerthConfig", "BerthRuntime",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ],

@@ -1,3 +1,4 @@
+public import BerthConfig
 public import BerthCore
 public import BerthRuntime
 
@@ -30,6 +31,10 @@ public protocol Container: ContainerHooks {
     /// `host[/path]` of the readiness request (default `ping`); any HTTP answer counts.
     static var pingEndpoint: String { get }
     static var labels: [String: String] { get }
+    /// What keeps the object awake while WebSockets are open to it: `.open` (the default, an
+    /// open socket does; `sleepAfter` counts from the last one's close) or `.frames` (only
+    /// frames do; an idle stop closes the sockets with 1001).
+    static var webSocketActivity: WebSocketActivity { get }
 
     init(context: ContainerContext)
 }
@@ -43,6 +48,7 @@ extension Container {
     public static var enableInternet: Bool { true }
     public static var pingEndpoint: String { "ping" }
     public static var labels: [String: String] { [:] }
+    public static var webSocketActivity: WebSocketActivity { .open }
 
     /// Applies the class properties to the settings of its container class.
     public static func apply(to settings: inout ContainerSettings) {
@@ -54,6 +60,7 @@ extension Container {
         settings.enableInternet = enableInternet
         settings.pingEndpoint = pingEndpoint
         settings.labels = settings.labels.merging(labels) { $1 }
+        settings.webSocketActivity = webSocketActivity
     }
 }
 

@@ -114,3 +114,23 @@ struct WebSocketReadmeTests {
         #expect(readme.contains("```swift\n" + code + "```"), "README.md's WebSocket example differs from WebSocketWorkerTests.swift")
     }
 }
+
+/// A Swift Container class that counts frames, not open sockets.
+struct FramesContainer: Container {
+    static let defaultPort: Int? = 8080
+    static let sleepAfter: Duration = .seconds(2)
+    static let webSocketActivity = WebSocketActivity.frames
+    let context: ContainerContext
+    init(context: ContainerContext) { self.context = context }
+}
+
+@Suite("A Container class's webSocketActivity", .enabled(if: Engine.enabled, "no Docker engine here; `make test` starts one"))
+struct WebSocketActivityClassTests {
+    @Test("webSocketActivity = .frames: a silent open socket does not keep the object awake")
+    func frames() async throws {
+        try await GatewayFixture.with(worker: PassThroughWorker(), containerTypes: ["MyContainer": FramesContainer.self]) { f in
+            let reply = try await WebSocketClient.run("hold", "ws://127.0.0.1:\(f.port)/class/ws", ["--seconds", "30"])
+            #expect(reply.string("closed_by") == "server" && reply.int("close_code") == 1001, "\(reply)")
+        }
+    }
+}
