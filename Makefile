@@ -32,10 +32,10 @@ examples/hello/server: examples/hello/server.c
 
 # Benchmarks (never part of `make test`): Berth side by side with the bare container, nginx and
 # the engine's own start; a table on stdout and bench/out/results.json. See BENCHMARKS.md.
-bench: example engine bench-tools bench-build
+bench: example engine bench-tools bench-build bench/out/wsload
 	.build/release/berth-bench
 
-bench-quick: example engine bench-tools bench-build
+bench-quick: example engine bench-tools bench-build bench/out/wsload
 	.build/release/berth-bench --quick
 
 # The bench, and the berth binary its footprint scenario runs as a separate process.
@@ -45,6 +45,11 @@ bench-build:
 
 bench-tools:
 	BERTH_EXTRA_PACKAGES="wrk nginx-light openssl" bash scripts/ensure-engine.sh
+
+# The ws scenario's load generator: WebSocket round trips (bench/wsload.c).
+bench/out/wsload: bench/wsload.c
+	mkdir -p bench/out
+	gcc -static -O2 -pthread -o $@ $<
 
 # Fuzzing (never part of `make test`): libFuzzer on the JSONC and TOML config loaders, the route
 # table and the gateway's client pipeline, FUZZ_RUNS executions each (default 1,000,000); a
