@@ -32,16 +32,23 @@ struct Wrk {
 
 /// nginx (Debian's nginx-light) as a reverse proxy with upstream keepalive, on a free port;
 /// with `tls`, terminating TLS with that certificate and key (HTTP/1.1 and HTTP/2 by ALPN,
-/// session tickets off as Berth has none).
+/// session tickets off as Berth has none); with `webSocket`, passing a client's `Upgrade` on
+/// (nginx's documented WebSocket proxying: `Upgrade` and `Connection: upgrade` set for an upgrade,
+/// `Connection` cleared otherwise, so that other requests keep the upstream keep-alive), with
+/// an hour of read and send timeouts for the upgraded connections.
 struct Nginx {
     let process: Process
     let port: Int
     let folder: String
 
-    static func start(upstream: String, workers: Int, tls: (cert: String, key: String)? = nil) throws -> Nginx {
+    static func start(upstream: String, workers: Int, tls: (cert: String, key: String)? = nil, webSocket: Bool = false) throws -> Nginx {
         let folder = NSTemporaryDirectory() + "berth-bench-nginx-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: folder + "/logs", withIntermediateDirectories: true)
         let port = try LoopbackPort.free()
+        let upgrade = webSocket ? "map $http_upgrade $connection_upgrade { default upgrade; '' ''; }" : ""
+        let connection = webSocket
+            ? "proxy_set_header Upgrade $http_upgrade; proxy_set_header Connection $connection_upgrade; proxy_read_timeout 3600s; proxy_send_timeout 3600s;"
+            : #"proxy_set_header Connection "";"#
         try """
             worker_processes \(workers);
             pid \(folder)/nginx.pid;
@@ -49,6 +56,7 @@ struct Nginx {
             events { worker_connections 4096; }
             http {
               access_log off;
+              \(upgrade)
               upstream container { server \(upstream); keepalive 256; }
               server {
                 listen 127.0.0.1:\(port)\(tls == nil ? "" : " ssl http2");
@@ -56,7 +64,7 @@ struct Nginx {
                 location / {
                   proxy_pass http://container;
                   proxy_http_version 1.1;
-                  proxy_set_header Connection "";
+                  \(connection)
                   proxy_set_header Host $host;
                   proxy_set_header X-Forwarded-For $remote_addr;
                   proxy_buffering off;
