@@ -19,8 +19,8 @@ struct Bench {
         let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
         var results = Results()
         let bench = try await Harness.start(repository: repository, quick: quick)
-        // `--only proxy,proxy_1mib,tls,cold,stampede,fanout,footprint`: some scenarios (while working
-        // on one); all by default.
+        // `--only proxy,proxy_1mib,ws,tls,cold,stampede,fanout,footprint`: some scenarios (while
+        // working on one); all by default.
         let only = CommandLine.arguments.firstIndex(of: "--only").flatMap { index in
             CommandLine.arguments.indices.contains(index + 1) ? Set(CommandLine.arguments[index + 1].split(separator: ",").map(String.init)) : nil
         }
@@ -29,6 +29,7 @@ struct Bench {
             if wanted("proxy") || wanted("proxy_1mib") {
                 try await bench.warmProxy(small: wanted("proxy"), large: wanted("proxy_1mib"), into: &results)
             }
+            if wanted("ws") { try await bench.webSocket(into: &results) }
             if wanted("tls") { try await bench.tlsProxy(into: &results) }
             if wanted("cold") { try await bench.coldStart(into: &results) }
             if wanted("stampede") { try await bench.stampede(into: &results) }
@@ -41,27 +42,41 @@ struct Bench {
         await bench.stop()
         try results.write(to: repository + "/bench/out/results.json")
         print(results.table())
+        // A target a scenario could not measure (the ws scenario's): loud, once the rest ran.
+        if !results.failures.isEmpty {
+            FileHandle.standardError.write(Data(("berth-bench: FAILED\n" + results.failures.map { "  " + $0 + "\n" }.joined()).utf8))
+            exit(1)
+        }
     }
 }
 
-/// The measured values by key (`proxy.berth_rps`…), with the table printed at the end.
+/// The measured values by key (`proxy.berth_rps`…), with the table printed at the end; what a
+/// scenario could not measure, under `failures` (the bench then exits 1) or `notes`.
 struct Results {
     var values: [String: Double] = [:]
     var lines: [String] = []
+    var failures: [String] = []
+    var notes: [String] = []
 
     mutating func set(_ key: String, _ value: Double) { values[key] = value }
+    mutating func fail(_ why: String) { failures.append(why) }
+    mutating func note(_ what: String) { notes.append(what) }
 
     func write(to path: String) throws {
         try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        let data = try JSONSerialization.data(withJSONObject: values, options: [.prettyPrinted, .sortedKeys])
+        var object: [String: Any] = values
+        if !failures.isEmpty { object["failures"] = failures }
+        if !notes.isEmpty { object["notes"] = notes }
+        let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
         try data.write(to: URL(fileURLWithPath: path))
     }
 
     func table() -> String {
         let width = values.keys.map(\.count).max() ?? 0
-        return values.keys.sorted().map { key in
+        let rows = values.keys.sorted().map { key in
             key.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + String(format: "%.3f", values[key]!)
-        }.joined(separator: "\n")
+        }
+        return (rows + notes.map { "note: " + $0 } + failures.map { "FAILED: " + $0 }).joined(separator: "\n")
     }
 }
 
