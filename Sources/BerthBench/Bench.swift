@@ -51,22 +51,19 @@ struct Bench {
 }
 
 /// The measured values by key (`proxy.berth_rps`…), with the table printed at the end; what a
-/// scenario could not measure, under `failures` (the bench then exits 1) or `notes`.
+/// scenario could not measure, under `failures` (the bench then exits 1).
 struct Results {
     var values: [String: Double] = [:]
     var lines: [String] = []
     var failures: [String] = []
-    var notes: [String] = []
 
     mutating func set(_ key: String, _ value: Double) { values[key] = value }
     mutating func fail(_ why: String) { failures.append(why) }
-    mutating func note(_ what: String) { notes.append(what) }
 
     func write(to path: String) throws {
         try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         var object: [String: Any] = values
         if !failures.isEmpty { object["failures"] = failures }
-        if !notes.isEmpty { object["notes"] = notes }
         let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
         try data.write(to: URL(fileURLWithPath: path))
     }
@@ -76,7 +73,7 @@ struct Results {
         let rows = values.keys.sorted().map { key in
             key.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + String(format: "%.3f", values[key]!)
         }
-        return (rows + notes.map { "note: " + $0 } + failures.map { "FAILED: " + $0 }).joined(separator: "\n")
+        return (rows + failures.map { "FAILED: " + $0 }).joined(separator: "\n")
     }
 }
 

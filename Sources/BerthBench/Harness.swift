@@ -23,6 +23,8 @@ final class Harness: @unchecked Sendable {
     let gateway: String
     /// The same deployment served through a Swift Worker.
     var workerGateway = ""
+    /// What the bench's server serves (the Worker gateways' deployment).
+    var serving: ServingState?
     let app: String
     let image: String
     /// The class's instance type: the engine baseline runs with the same limits.
@@ -86,6 +88,7 @@ final class Harness: @unchecked Sendable {
         guard let info = await iterator.next() else { throw BerthError(.internal, "the bench server did not start") }
         let harness = Harness(quick: quick, repository: repository, folder: folder, client: client, http: http, gateway: info.gatewayURL, app: app, image: imageTag)
         harness.serverTask = task
+        harness.serving = serving
         let (workerPorts, workerPort) = AsyncStream.makeStream(of: Int.self)
         let workerApp = Application(
             responder: WorkerGateway(serving: serving),
