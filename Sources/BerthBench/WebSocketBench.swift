@@ -7,11 +7,11 @@ extension Harness {
     /// WebSocket round trips to the same warm container (the class's singleton object, its
     /// echo at a path ending in `/ws`): directly at its own address, through nginx
     /// (`proxy_pass` with the `Upgrade` and `Connection` headers passed on), through Berth's
-    /// zero-code routes and through the Swift Worker (on a Worker gateway of its own, with
-    /// Berth's client pipeline, where a Worker's 101 can switch the connection), in alternating rounds of `bench/out/wsload`
-    /// (32 connections, each sending a 64-byte text message and waiting for its echo before the
-    /// next): `ws.<target>.msgs_per_s`, `.p50_ms`, `.p99_ms`, `ws.ratio_vs_nginx`,
-    /// `ws.ratio_vs_direct`.
+    /// zero-code routes and through the Swift Worker (on a Worker gateway of its own with
+    /// Berth's client pipeline, where a Worker's 101 can switch the connection), in
+    /// alternating rounds of `bench/out/wsload` (32 connections, each sending a 64-byte text
+    /// message and waiting for its echo before the next): `ws.<target>.msgs_per_s`, `.p50_ms`,
+    /// `.p99_ms`, `ws.ratio_vs_nginx`, `ws.ratio_vs_direct`, `ws.worker_ratio_vs_nginx`.
     ///
     /// A target that cannot be measured (its handshake refused, an echo that differs, a close, a
     /// stall) is left out of the later rounds and named, with wsload's first error, under
