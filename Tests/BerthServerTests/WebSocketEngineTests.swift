@@ -51,10 +51,10 @@ struct WebSocketEngineTests {
             }
             let plain = try await WebSocketClient.run("handshake", Self.url(f, "/container/r/plain"))
             #expect(plain.int("status") == 200, "a path without /ws answers as HTTP: \(plain)")
-            let h2c = try Program.run("/usr/bin/curl", ["-s", "-i", "-H", "Connection: Upgrade, HTTP2-Settings", "-H", "Upgrade: h2c", "-H", "HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA", "http://127.0.0.1:\(f.port)/container/r/ws"])
+            let h2c = try await WebSocketClient.program("/usr/bin/curl", ["-s", "-i", "-H", "Connection: Upgrade, HTTP2-Settings", "-H", "Upgrade: h2c", "-H", "HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA", "http://127.0.0.1:\(f.port)/container/r/ws"])
             #expect(h2c.output.hasPrefix("HTTP/1.1 501"), "\(h2c.output)")
             #expect(h2c.output.contains("WebSocket upgrades only"))
-            let post = try Program.run("/usr/bin/curl", ["-s", "-i", "-X", "POST", "-H", "Connection: Upgrade", "-H", "Upgrade: websocket", "http://127.0.0.1:\(f.port)/container/r/ws"])
+            let post = try await WebSocketClient.program("/usr/bin/curl", ["-s", "-i", "-X", "POST", "-H", "Connection: Upgrade", "-H", "Upgrade: websocket", "http://127.0.0.1:\(f.port)/container/r/ws"])
             #expect(post.output.hasPrefix("HTTP/1.1 400"), "\(post.output)")
         }
     }

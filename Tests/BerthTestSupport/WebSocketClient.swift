@@ -39,6 +39,14 @@ package enum WebSocketClient {
         return Reply(values: object)
     }
 
+    /// `Program.run` on a dispatch thread: a blocking process never holds a thread of the
+    /// cooperative pool.
+    package static func program(_ path: String, _ arguments: [String]) async throws -> (status: Int32, output: String, errors: String) {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(with: Result { try Program.run(path, arguments) }) }
+        }
+    }
+
     /// Starts `run` now and returns it as a task, for a socket held while something else happens.
     package static func start(_ mode: String, _ url: String, _ arguments: [String] = []) -> Task<Reply, any Error> {
         Task.detached { try await run(mode, url, arguments) }
