@@ -27,7 +27,7 @@ dev: example engine
 
 example: examples/hello/server
 
-examples/hello/server: examples/hello/server.c
+examples/hello/server: examples/hello/server.c examples/hello/websocket_accept.h
 	gcc -static -O2 -pthread -o $@ $<
 
 # Benchmarks (never part of `make test`): Berth side by side with the bare container, nginx and
@@ -47,7 +47,7 @@ bench-tools:
 	BERTH_EXTRA_PACKAGES="wrk nginx-light openssl" bash scripts/ensure-engine.sh
 
 # The ws scenario's load generator: WebSocket round trips (bench/wsload.c).
-bench/out/wsload: bench/wsload.c
+bench/out/wsload: bench/wsload.c examples/hello/websocket_accept.h
 	mkdir -p bench/out
 	gcc -static -O2 -pthread -o $@ $<
 

@@ -39,6 +39,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../examples/hello/websocket_accept.h"
+
 #define MAX_CONNECTIONS 10000
 #define MAX_SECONDS 600
 #define MAX_MESSAGE (16u << 20)
@@ -75,54 +77,6 @@ static void note_error(const char *format, ...) {
         va_end(arguments);
     }
     pthread_mutex_unlock(&error_lock);
-}
-
-/* ---- SHA-1 and base64 (the handshake's Sec-WebSocket-Accept) ---- */
-
-static uint32_t rol(uint32_t x, int n) { return (x << n) | (x >> (32 - n)); }
-
-static void sha1(const unsigned char *data, size_t length, unsigned char out[20]) {
-    uint32_t h[5] = {0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0};
-    size_t padded = ((length + 8) / 64 + 1) * 64;
-    unsigned char *m = calloc(1, padded);
-    memcpy(m, data, length);
-    m[length] = 0x80;
-    uint64_t bits = (uint64_t)length * 8;
-    for (int i = 0; i < 8; i++) m[padded - 1 - i] = (unsigned char)(bits >> (8 * i));
-    for (size_t block = 0; block < padded; block += 64) {
-        uint32_t w[80];
-        for (int i = 0; i < 16; i++)
-            w[i] = (uint32_t)m[block + 4 * i] << 24 | (uint32_t)m[block + 4 * i + 1] << 16 |
-                   (uint32_t)m[block + 4 * i + 2] << 8 | m[block + 4 * i + 3];
-        for (int i = 16; i < 80; i++) w[i] = rol(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1);
-        uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4];
-        for (int i = 0; i < 80; i++) {
-            uint32_t f, k;
-            if (i < 20) f = (b & c) | (~b & d), k = 0x5A827999;
-            else if (i < 40) f = b ^ c ^ d, k = 0x6ED9EBA1;
-            else if (i < 60) f = (b & c) | (b & d) | (c & d), k = 0x8F1BBCDC;
-            else f = b ^ c ^ d, k = 0xCA62C1D6;
-            uint32_t t = rol(a, 5) + f + e + k + w[i];
-            e = d, d = c, c = rol(b, 30), b = a, a = t;
-        }
-        h[0] += a, h[1] += b, h[2] += c, h[3] += d, h[4] += e;
-    }
-    free(m);
-    for (int i = 0; i < 5; i++)
-        for (int j = 0; j < 4; j++) out[4 * i + j] = (unsigned char)(h[i] >> (24 - 8 * j));
-}
-
-static void base64(const unsigned char *in, size_t length, char *out) {
-    static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t o = 0;
-    for (size_t i = 0; i < length; i += 3) {
-        uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < length ? (uint32_t)in[i + 1] << 8 : 0) | (i + 2 < length ? in[i + 2] : 0);
-        out[o++] = alphabet[(v >> 18) & 63];
-        out[o++] = alphabet[(v >> 12) & 63];
-        out[o++] = i + 1 < length ? alphabet[(v >> 6) & 63] : '=';
-        out[o++] = i + 2 < length ? alphabet[v & 63] : '=';
-    }
-    out[o] = 0;
 }
 
 /* ---- latency histogram: nanoseconds, log-linear, 1/1024 precision ---- */
@@ -360,12 +314,8 @@ static void check_handshake(struct worker *w, struct connection *c) {
         fail(w, c, "handshake: 101 without Connection: upgrade");
         return;
     }
-    char joined[96];
-    unsigned char digest[20];
     char accept[32];
-    int n = snprintf(joined, sizeof joined, "%s258EAFA5-E914-47DA-95CA-C5AB0DC85B11", c->key);
-    sha1((unsigned char *)joined, (size_t)n, digest);
-    base64(digest, 20, accept);
+    websocket_accept(c->key, accept);
     value = header(head, "Sec-WebSocket-Accept", &length);
     if (!value || length != strlen(accept) || memcmp(value, accept, length) != 0) {
         fail(w, c, "handshake: a wrong or missing Sec-WebSocket-Accept");
