@@ -72,6 +72,18 @@ struct FrameCursorTests {
         #expect(result.violation == .protocolError("a frame with the reserved opcode 3"))
     }
 
+    @Test("after a violation nothing more goes on, whatever follows (found by the fuzzer)")
+    func nothingAfterViolation() {
+        var cursor = FrameCursor(sender: .container, maxMessageBytes: 1024)
+        // A masked header split over two reads: its first bytes went on before it was known.
+        #expect(scan(&cursor, [0x01, 0x81]).forwardable == 2)
+        let broken = scan(&cursor, [0x7E, 0x00, 0x71, 0x71])
+        #expect(broken.forwardable == 0 && !broken.atBoundary && broken.violation?.closeCode == 1002)
+        let after = scan(&cursor, Self.frame(0x8, [0x03, 0xE8], masked: false))
+        #expect(after.forwardable == 0, "a valid-looking close frame after the violation is not forwarded")
+        #expect(cursor.failed != nil)
+    }
+
     @Test("control frames are short and final; fragments come in order")
     func controlAndFragments() {
         var long = FrameCursor(sender: .container, maxMessageBytes: 1024)

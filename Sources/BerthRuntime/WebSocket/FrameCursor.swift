@@ -62,6 +62,9 @@ public struct FrameCursor: Sendable {
     public private(set) var closed = false
     /// Frames whose header was read.
     public private(set) var frames = 0
+    /// The violation found, if any: after it the stream's framing is unknown, and nothing more
+    /// of it may be forwarded.
+    public private(set) var failed: Violation?
 
     public init(sender: Sender, maxMessageBytes: Int) {
         self.sender = sender
@@ -78,6 +81,13 @@ public struct FrameCursor: Sendable {
     }
 
     public mutating func scan(_ bytes: UnsafeRawBufferPointer) -> Scan {
+        if let failed { return Scan(forwardable: 0, atBoundary: false, sawClose: false, violation: failed) }
+        let scan = follow(bytes)
+        failed = scan.violation
+        return scan
+    }
+
+    private mutating func follow(_ bytes: UnsafeRawBufferPointer) -> Scan {
         var index = 0
         var sawClose = false
         var frameStart = 0
