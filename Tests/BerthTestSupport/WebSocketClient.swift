@@ -27,7 +27,7 @@ package enum WebSocketClient {
     package static func run(_ mode: String, _ url: String, _ arguments: [String] = []) async throws -> Reply {
         let outcome: (Int32, String, String) = try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global().async {
-                continuation.resume(with: Result { try Program.run("/usr/bin/python3", [script, mode, url] + arguments) })
+                continuation.resume(with: Result { try runToFiles("/usr/bin/python3", [script, mode, url] + arguments) })
             }
         }
         let (status, output, errors) = outcome
@@ -39,11 +39,35 @@ package enum WebSocketClient {
         return Reply(values: object)
     }
 
-    /// `Program.run` on a dispatch thread: a blocking process never holds a thread of the
+    /// Runs a program with its output in files, not pipes: a process started meanwhile by
+    /// another test (a server, a browser) inherits a pipe's write end and would hold back its
+    /// end of file for as long as it runs; a file has no end to wait for.
+    static func runToFiles(_ path: String, _ arguments: [String]) throws -> (Int32, String, String) {
+        let base = NSTemporaryDirectory() + "berth-ws-client-\(UUID().uuidString)"
+        FileManager.default.createFile(atPath: base + ".out", contents: nil)
+        FileManager.default.createFile(atPath: base + ".err", contents: nil)
+        defer {
+            try? FileManager.default.removeItem(atPath: base + ".out")
+            try? FileManager.default.removeItem(atPath: base + ".err")
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        process.standardOutput = FileHandle(forWritingAtPath: base + ".out")
+        process.standardError = FileHandle(forWritingAtPath: base + ".err")
+        process.standardInput = FileHandle(forReadingAtPath: "/dev/null")
+        try process.run()
+        process.waitUntilExit()
+        let output = (try? String(contentsOfFile: base + ".out", encoding: .utf8)) ?? ""
+        let errors = (try? String(contentsOfFile: base + ".err", encoding: .utf8)) ?? ""
+        return (process.terminationStatus, output, errors)
+    }
+
+    /// A program run to its end on a dispatch thread (output in files): it never holds a thread of the
     /// cooperative pool.
     package static func program(_ path: String, _ arguments: [String]) async throws -> (status: Int32, output: String, errors: String) {
         try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(with: Result { try Program.run(path, arguments) }) }
+            DispatchQueue.global().async { continuation.resume(with: Result { try runToFiles(path, arguments) }) }
         }
     }
 
