@@ -77,21 +77,15 @@ struct HostFirewall: Sendable {
         guard let path = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
             throw Self.failure("iptables is not installed (looked in \(candidates.joined(separator: ", ")))")
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = ["-w", "5"] + arguments
-        let output = Pipe(), errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        do { try process.run() } catch { throw Self.failure("\(path) could not run: \(error)") }
-        let out = output.fileHandleForReading.readDataToEndOfFile()
-        let err = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            let message = String(decoding: err, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-            throw Self.failure("iptables \(arguments.joined(separator: " ")) failed (exit \(process.terminationStatus)): \(message)")
+        // Not Foundation's Process: a client socket the gateway accepts meanwhile must not
+        // go to iptables (see ChildProcess).
+        let ran: (status: Int32, output: [UInt8], errors: [UInt8])
+        do { ran = try ChildProcess.run(path, ["-w", "5"] + arguments) } catch { throw Self.failure("\(path) could not run: \(error.message)") }
+        guard ran.status == 0 else {
+            let message = String(decoding: ran.errors, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            throw Self.failure("iptables \(arguments.joined(separator: " ")) failed (exit \(ran.status)): \(message)")
         }
-        return String(decoding: out, as: UTF8.self)
+        return String(decoding: ran.output, as: UTF8.self)
     }
 
     static func failure(_ detail: String) -> BerthError {
