@@ -190,7 +190,14 @@ async def bounded(awaitable, arguments, what):
 
 async def close(socket, arguments):
     """Closes with 1000 and returns the code of the server's close frame (None if none)."""
-    await bounded(socket.close(code=1000), arguments, "closing")
+    try:
+        await asyncio.wait_for(socket.close(code=1000), arguments.timeout)
+    except asyncio.TimeoutError:
+        # Which half of the closing handshake did not come: the server's close frame, or
+        # (after it) the server's end of the TCP connection.
+        answered = getattr(socket, "close_rcvd", None) is not None
+        waited = "the TCP close after the server's close frame" if answered else "the server's close frame"
+        raise Failure(f"timed out after {arguments.timeout:g} s closing (waiting for {waited})") from None
     return received_close_code(socket)
 
 

@@ -32,29 +32,20 @@ final class Chromium: @unchecked Sendable {
             throw BerthError(.notFound, "chromium is missing: `make test` installs Debian's chromium")
         }
         profile = NSTemporaryDirectory() + "berth-chromium-\(UUID().uuidString)"
-        var toBrowser: [Int32] = [0, 0]
-        var fromBrowser: [Int32] = [0, 0]
-        guard pipe(&toBrowser) == 0, pipe(&fromBrowser) == 0 else { throw BerthError(.internal, "no pipes for chromium") }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_adddup2(&actions, toBrowser[0], 3)
-        posix_spawn_file_actions_adddup2(&actions, fromBrowser[1], 4)
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        // Close-on-exec: no other child (another test's) holds an end of them.
+        let toBrowser = try ChildProcess.pipeClosedOnExec(for: binary)
+        let fromBrowser = try ChildProcess.pipeClosedOnExec(for: binary)
         let arguments = [
             binary, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
             "--no-default-browser-check", "--disable-extensions", "--remote-debugging-pipe", "--user-data-dir=\(profile)",
             "--window-size=1280,900",
         ] + extra + ["about:blank"]
-        var argv = arguments.map { strdup($0) } + [nil]
-        defer { for pointer in argv { free(pointer) } }
-        var child: pid_t = 0
-        let status = posix_spawn(&child, binary, &actions, nil, &argv, environ)
+        // Commands on its fd 3, answers from its fd 4; none of the test process's sockets open
+        // in it (a browser holding a copy of a server's end keeps that connection open).
+        let child = Result { () throws(BerthError) in try ChildProcess.spawn(binary, Array(arguments.dropFirst()), extra: [toBrowser[0], fromBrowser[1]]) }
         Glibc.close(toBrowser[0])
         Glibc.close(fromBrowser[1])
-        guard status == 0 else { throw BerthError(.internal, "chromium did not start (posix_spawn \(status))") }
-        pid = child
+        pid = try child.get().pid
         commands = FileHandle(fileDescriptor: toBrowser[1], closeOnDealloc: true)
         let input = FileHandle(fileDescriptor: fromBrowser[0], closeOnDealloc: true)
         let answers = self.answers

@@ -1,3 +1,4 @@
+import BerthCore
 import Foundation
 
 /// The repository's WebSocket test client (scripts/ws-client.py, on Debian's
@@ -39,28 +40,20 @@ package enum WebSocketClient {
         return Reply(values: object)
     }
 
-    /// Runs a program with its output in files, not pipes: a process started meanwhile by
-    /// another test (a server, a browser) inherits a pipe's write end and would hold back its
-    /// end of file for as long as it runs; a file has no end to wait for.
+    /// Runs a program with its output in files, not pipes (a file has no end of file for
+    /// another test's child to hold back), and none of this process's sockets open in it
+    /// (``ChildProcess``: a copy of the server's end would keep a connection open after the
+    /// server closed it).
     static func runToFiles(_ path: String, _ arguments: [String]) throws -> (Int32, String, String) {
         let base = NSTemporaryDirectory() + "berth-ws-client-\(UUID().uuidString)"
-        FileManager.default.createFile(atPath: base + ".out", contents: nil)
-        FileManager.default.createFile(atPath: base + ".err", contents: nil)
         defer {
             try? FileManager.default.removeItem(atPath: base + ".out")
             try? FileManager.default.removeItem(atPath: base + ".err")
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments
-        process.standardOutput = FileHandle(forWritingAtPath: base + ".out")
-        process.standardError = FileHandle(forWritingAtPath: base + ".err")
-        process.standardInput = FileHandle(forReadingAtPath: "/dev/null")
-        try process.run()
-        process.waitUntilExit()
+        let status = try ChildProcess.spawn(path, arguments, stdout: .file(base + ".out"), stderr: .file(base + ".err")).wait()
         let output = (try? String(contentsOfFile: base + ".out", encoding: .utf8)) ?? ""
         let errors = (try? String(contentsOfFile: base + ".err", encoding: .utf8)) ?? ""
-        return (process.terminationStatus, output, errors)
+        return (status, output, errors)
     }
 
     /// A program run to its end on a dispatch thread (output in files): it never holds a thread of the
