@@ -43,7 +43,12 @@ final class RelaySide: ChannelDuplexHandler, RemovableChannelHandler, @unchecked
         self.context = context
         channel = context.channel
         if sender == .client, let timeout = relay?.settings.idleTimeout { armIdleTimer(TimeAmount(timeout)) }
-        if !context.channel.isActive { channelInactive(context: context) }
+        if !context.channel.isActive { return channelInactive(context: context) }
+        // The relay reads its channel itself, from here towards the socket: the handlers the
+        // connection had for HTTP sit behind it (Hummingbird's among them), and a read that
+        // had to pass them would stop for good once one of them stops asking for more.
+        try? context.channel.syncOptions?.setOption(.autoRead, value: false)
+        readMore(context)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -87,6 +92,18 @@ final class RelaySide: ChannelDuplexHandler, RemovableChannelHandler, @unchecked
         }
         // Nothing behind the relay reads: the handlers of the connection's HTTP days stay
         // idle, and are not walked through on every read.
+        readMore(context)
+    }
+
+    /// The next read of this side, unless the other side cannot take more now (then it
+    /// comes when that side is writable again, ``resumeReads()``).
+    private func readMore(_ context: ChannelHandlerContext) {
+        guard !ended else { return }
+        if let peerChannel = peer?.channel, !peerChannel.isWritable {
+            readHeld = true
+            return
+        }
+        context.read()
     }
 
     /// Whether this side's channel runs on the loop of `other`.

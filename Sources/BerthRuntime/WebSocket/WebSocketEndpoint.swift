@@ -129,7 +129,20 @@ public final class EndpointHandler: ChannelDuplexHandler, RemovableChannelHandle
     public func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         loop = context.eventLoop
-        if !context.channel.isActive { channelInactive(context: context) }
+        if !context.channel.isActive { return channelInactive(context: context) }
+        // Reads come from here, not from the handlers behind (a client connection's HTTP
+        // handlers, which may stop asking for more once idle).
+        try? context.channel.syncOptions?.setOption(.autoRead, value: false)
+        context.read()
+    }
+
+    public func channelReadComplete(context: ChannelHandlerContext) {
+        if wantsMore && !ended {
+            context.read()
+        } else {
+            readHeld = true
+        }
+        context.fireChannelReadComplete()
     }
 
     public func handlerRemoved(context: ChannelHandlerContext) {
