@@ -109,23 +109,16 @@ extension ContainerProxy {
         for field in request.headerFields { headers.add(name: field.name.rawName, value: field.value) }
         if headers["host"].isEmpty, let authority = request.authority { headers.add(name: "Host", value: authority) }
         let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: request.path ?? "/", headers: headers)
-        let timeout = TimeAmount.nanoseconds(Int64((responseTimeout ?? .seconds(60)).components.seconds) * 1_000_000_000)
+        let timeout = TimeAmount(responseTimeout ?? .seconds(60))
         let opened = try await ContainerSocket.open(
             lease: lease, request: head, client: clientAddress, scheme: scheme, on: loop ?? http.eventLoopGroup.next(), timeout: timeout
         )
         var response = HTTPResponse(status: .init(code: Int(opened.head.status.code), reasonPhrase: opened.head.status.reasonPhrase))
-        let kept = opened.socket == nil ? Self.clientHeaders(opened.head.headers) : ForwardingPolicy.webSocketResponseHeaders(opened.head.headers)
+        let kept = opened.socket == nil
+            ? ForwardingPolicy.clientResponseHeaders(opened.head.headers) : ForwardingPolicy.webSocketResponseHeaders(opened.head.headers)
         for (name, value) in kept {
             if let fieldName = HTTPField.Name(name) { response.headerFields.append(HTTPField(name: fieldName, value: value)) }
         }
         return (opened.socket, response, opened.body)
-    }
-
-    /// A container's response headers as the client gets them (framing by the gateway).
-    static func clientHeaders(_ headers: HTTPHeaders) -> HTTPHeaders {
-        let listed = HopByHop.connectionListed(in: headers)
-        var kept = HTTPHeaders()
-        for (name, value) in headers where ForwardingPolicy.responseHeader(name, listed: listed) == .keep { kept.add(name: name, value: value) }
-        return kept
     }
 }

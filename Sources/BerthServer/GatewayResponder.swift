@@ -44,6 +44,11 @@ public struct GatewayResponder<W: Worker>: HTTPResponder {
         if let socket = response.webSocket {
             return await switchResponse(response, socket: socket, request: workerRequest, context: context)
         }
+        return Self.hummingbird(response)
+    }
+
+    /// A Worker's response as Hummingbird writes it, its body streamed.
+    static func hummingbird(_ response: Berth.Response) -> Hummingbird.Response {
         let body = response.body.isEmpty ? ResponseBody() : ResponseBody(asyncSequence: response.body)
         return Hummingbird.Response(status: response.head.status, headers: response.head.headerFields, body: body)
     }
@@ -82,8 +87,7 @@ public struct GatewayResponder<W: Worker>: HTTPResponder {
     }
 
     static func error(_ error: BerthError) -> Hummingbird.Response {
-        let response = Berth.Response.error(error)
-        return Hummingbird.Response(status: response.head.status, headers: response.head.headerFields, body: ResponseBody(asyncSequence: response.body))
+        hummingbird(.error(error))
     }
 }
 

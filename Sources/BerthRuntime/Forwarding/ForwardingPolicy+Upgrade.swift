@@ -75,14 +75,21 @@ extension ForwardingPolicy {
         return HTTPRequestHead(version: .http1_1, method: .GET, uri: request.uri, headers: headers)
     }
 
-    /// The container's 101 as the client gets it: its headers but the hop-by-hop and framing
-    /// ones, plus ``webSocketUpgradeHeaders``.
-    public static func webSocketResponseHeaders(_ response: HTTPHeaders) -> HTTPHeaders {
+    /// A container's response headers but the hop-by-hop and framing ones (``responseHeader(_:listed:)``):
+    /// what a client gets of an answer whose body the gateway frames itself.
+    public static func clientResponseHeaders(_ response: HTTPHeaders) -> HTTPHeaders {
         let listed = HopByHop.connectionListed(in: response)
         var headers = HTTPHeaders()
         for (name, value) in response where responseHeader(name, listed: listed) == .keep {
             headers.add(name: name, value: value)
         }
+        return headers
+    }
+
+    /// The container's 101 as the client gets it: ``clientResponseHeaders(_:)`` plus
+    /// ``webSocketUpgradeHeaders``.
+    public static func webSocketResponseHeaders(_ response: HTTPHeaders) -> HTTPHeaders {
+        var headers = clientResponseHeaders(response)
         for header in webSocketUpgradeHeaders { headers.add(name: header.name, value: header.value) }
         return headers
     }

@@ -9,7 +9,7 @@ import Synchronization
 /// the Worker, which then reads and sends messages itself. It holds the object's lease and
 /// its place among the object's open sockets until it ends; dropped unused, it closes.
 public final class ContainerSocket: Sendable {
-    public enum Use: Sendable {
+    enum Use: Sendable {
         case unused
         case relayed
         case accepted(WebSocketEndpoint)
@@ -118,11 +118,8 @@ public final class PairLink: Sendable {
     }
 
     private let state = Mutex(State())
-    public let maxMessageBytes: Int
 
-    public init(maxMessageBytes: Int = WebSocketSettings().maxMessageBytes) {
-        self.maxMessageBytes = maxMessageBytes
-    }
+    public init() {}
 
     /// The client's connection carries the pair now.
     public func attach(_ endpoint: WebSocketEndpoint) {

@@ -92,7 +92,7 @@ final class HandshakeHandler: ChannelInboundHandler, RemovableChannelHandler, @u
         case .body(var chunk):
             guard var collected = body else { return }
             guard collected.readableBytes + chunk.readableBytes <= ContainerUpgrade.maxAnswerBytes else {
-                return fail(BerthError(.containerUnreachable, "the container's answer to the WebSocket handshake is larger than 1 MiB"), context: context)
+                return fail(BerthError(.containerUnreachable, "the container refused the WebSocket handshake with an answer larger than 1 MiB; a container should answer a handshake it refuses with a short body"), context: context)
             }
             body = nil
             collected.writeBuffer(&chunk)
@@ -111,7 +111,7 @@ final class HandshakeHandler: ChannelInboundHandler, RemovableChannelHandler, @u
     private func switched(_ head: HTTPResponseHead, context: ChannelHandlerContext) {
         let upgrade = head.headers["upgrade"].joined(separator: ",").lowercased()
         guard upgrade.split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces) == "websocket" }) else {
-            return fail(BerthError(.containerUnreachable, "the container answered the WebSocket handshake with 101 but no \"Upgrade: websocket\""), context: context)
+            return fail(BerthError(.containerUnreachable, "the container answered the WebSocket handshake with 101 but without \"Upgrade: websocket\"; its server must switch to the WebSocket protocol it was asked for"), context: context)
         }
         let pipeline = context.pipeline.syncOperations
         let hold = UpgradeHold()

@@ -71,8 +71,8 @@ final class WarmUpgrade {
         lease.releaseNow()
         ForwardingPolicy.report(lease.controller, status: Int(response.status.code), since: started)
         guard !clientGone else { return }
-        var headers = WarmExchange.clientResponseHeaders(response, for: request).headers
-        headers.remove(name: "content-length")
+        // Its body is whole here: Berth frames it with its length, and the connection closes.
+        var headers = ForwardingPolicy.clientResponseHeaders(response.headers)
         headers.add(name: "Content-Length", value: String(body.readableBytes))
         headers.add(name: "Connection", value: "close")
         context.write(NIOAny(HTTPServerResponsePart.head(HTTPResponseHead(version: request.version, status: response.status, headers: headers))), promise: nil)
