@@ -124,7 +124,7 @@ struct WebSocketEngineTests {
     }
 }
 
-/// WebSockets through `berth serve`: a rollout closes them with 1001, and /metrics and the
+/// WebSockets through `berth serve`: a rollout and a delete close them with 1001, and /metrics and the
 /// admin API count them.
 @Suite("WebSockets through berth serve", .enabled(if: Engine.enabled, "no Docker engine here; `make test` starts one"))
 struct WebSocketServeTests {
@@ -140,7 +140,7 @@ struct WebSocketServeTests {
         return value
     }
 
-    @Test("a rollout closes the old instance's sockets with 1001; the dashboard's API and /metrics count open sockets")
+    @Test("a rollout and containers delete close the instance's sockets with 1001; the dashboard's API and /metrics count open sockets")
     func rollout() async throws {
         try await ServeTests.withProject("wsroll", message: "one") { project in
             let server = try await ServerProcess.start(folder: project.folder, arguments: ["--public-metrics"])
@@ -164,6 +164,16 @@ struct WebSocketServeTests {
             #expect(reply.string("close_reason") == "the container is stopping")
             let again = try await WebSocketClient.run("echo", url, ["--count", "10", "--size", "16"])
             #expect(again.int("received") == 10, "the new instance serves WebSockets: \(again)")
+
+            // `berth containers delete`: the open socket hears 1001 as its instance stops.
+            let deleting = WebSocketClient.start("hold", url, ["--seconds", "60"])
+            #expect(try await Self.openSockets(server) == 1)
+            let deleted = try await berth(["containers", "delete", "web", "-y", "--project", project.folder])
+            #expect(deleted.status == 0, "\(deleted.errors)")
+            let gone = try await deleting.value
+            #expect(gone.string("closed_by") == "server" && gone.int("close_code") == 1001, "\(gone)")
+            #expect(gone.string("close_reason") == "the container is stopping")
+            #expect(try await berth(["deploy", project.folder]).status == 0)
 
             // A graceful shutdown of the server: its clients hear 1001 too.
             let last = WebSocketClient.start("hold", url, ["--seconds", "60"])
