@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// A program started without any of this process's descriptors but the ones it is given.
 ///
@@ -25,11 +21,11 @@ public struct ChildProcess: Sendable {
         case descriptor(Int32)
     }
 
-    /// Starts `path` with `arguments` (without the program's name), the environment
-    /// `environment` (this process's when nil), and `extra` descriptors of this process
-    /// placed at 3, 4, … in the child; nothing else of this process's is open in it.
+    /// Starts `path` with `arguments` (without the program's name), this process's
+    /// environment, and `extra` descriptors of this process placed at 3, 4, … in the child;
+    /// nothing else of this process's is open in it.
     public static func spawn(
-        _ path: String, _ arguments: [String], environment: [String: String]? = nil,
+        _ path: String, _ arguments: [String],
         stdin: Stream = .null, stdout: Stream = .null, stderr: Stream = .null, extra: [Int32] = []
     ) throws(BerthError) -> ChildProcess {
         var actions = posix_spawn_file_actions_t()
@@ -60,12 +56,8 @@ public struct ChildProcess: Sendable {
 
         let argv = ([path] + arguments).map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
-        var environment = environment.map { $0.map { strdup("\($0.key)=\($0.value)") } + [nil] } ?? []
-        defer { for pointer in environment { free(pointer) } }
         var pid: pid_t = 0
-        let status = environment.isEmpty
-            ? posix_spawn(&pid, path, &actions, &attributes, argv, Glibc.environ)
-            : posix_spawn(&pid, path, &actions, &attributes, argv, &environment)
+        let status = posix_spawn(&pid, path, &actions, &attributes, argv, environ)
         guard status == 0 else { throw BerthError(.internal, "\(path) could not start: \(String(cString: strerror(status)))") }
         return ChildProcess(pid: pid)
     }
@@ -80,13 +72,9 @@ public struct ChildProcess: Sendable {
         return signal == 0 ? (status >> 8) & 0xff : 128 + signal
     }
 
-    public func signal(_ signal: Int32) {
-        kill(pid, signal)
-    }
-
     /// Runs `path` to its end, its output and errors read as they come (neither can fill its
     /// pipe while the other is read): the exit code, the output and the errors.
-    public static func run(_ path: String, _ arguments: [String], environment: [String: String]? = nil) throws(BerthError) -> (status: Int32, output: [UInt8], errors: [UInt8]) {
+    public static func run(_ path: String, _ arguments: [String]) throws(BerthError) -> (status: Int32, output: [UInt8], errors: [UInt8]) {
         let outPipe = try pipeClosedOnExec(for: path)
         let errPipe: [Int32]
         do { errPipe = try pipeClosedOnExec(for: path) } catch {
@@ -95,7 +83,7 @@ public struct ChildProcess: Sendable {
         }
         let child: ChildProcess
         do {
-            child = try spawn(path, arguments, environment: environment, stdout: .descriptor(outPipe[1]), stderr: .descriptor(errPipe[1]))
+            child = try spawn(path, arguments, stdout: .descriptor(outPipe[1]), stderr: .descriptor(errPipe[1]))
         } catch {
             for fd in outPipe + errPipe { close(fd) }
             throw error
@@ -134,9 +122,12 @@ public struct ChildProcess: Sendable {
     }
 
     /// Adds to `actions` the closing, in the child, of every descriptor from `lowest` on.
-    public static func closeDescriptors(from lowest: Int32, in actions: inout posix_spawn_file_actions_t) throws(BerthError) {
+    private static func closeDescriptors(from lowest: Int32, in actions: inout posix_spawn_file_actions_t) throws(BerthError) {
         guard let addCloseFrom = Self.addCloseFrom else {
-            throw BerthError(.internal, "this C library has no posix_spawn_file_actions_addclosefrom_np (glibc 2.34 or later has it)")
+            throw BerthError(
+                .internal,
+                "Berth starts programs with glibc's posix_spawn_file_actions_addclosefrom_np, which this C library lacks; run Berth on glibc 2.34 or later (Debian 12, Ubuntu 22.04 or newer)"
+            )
         }
         let status = addCloseFrom(&actions, lowest)
         guard status == 0 else { throw BerthError(.internal, "posix_spawn_file_actions_addclosefrom_np failed: \(String(cString: strerror(status)))") }

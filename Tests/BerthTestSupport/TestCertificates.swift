@@ -1,6 +1,5 @@
 import BerthCore
 import Foundation
-import Synchronization
 
 /// A private CA and server certificates made with `openssl` in a temporary folder, as an
 /// operator's own CA would make them: P-256 keys, a CA certificate, and leaves signed by it
@@ -75,24 +74,11 @@ package struct TestCertificates: Sendable {
     }
 }
 
-/// A program run to its end, its standard output and error read side by side.
+/// A program run to its end, its standard output and error read side by side
+/// (``ChildProcess/run(_:_:)``: none of the test process's sockets go to it).
 package enum Program {
     package static func run(_ program: String, _ arguments: [String]) throws -> (status: Int32, output: String, errors: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: program)
-        process.arguments = arguments
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        let errorHandle = errors.fileHandleForReading
-        let errorData = Mutex(Data())
-        let reader = Thread { errorData.withLock { $0 = errorHandle.readDataToEndOfFile() } }
-        reader.start()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        while !reader.isFinished { usleep(1000) }
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self), String(decoding: errorData.withLock { $0 }, as: UTF8.self))
+        let ran = try ChildProcess.run(program, arguments)
+        return (ran.status, String(decoding: ran.output, as: UTF8.self), String(decoding: ran.errors, as: UTF8.self))
     }
 }

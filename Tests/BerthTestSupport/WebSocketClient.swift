@@ -40,10 +40,10 @@ package enum WebSocketClient {
         return Reply(values: object)
     }
 
-    /// Runs a program with its output in files, not pipes (a file has no end of file for
-    /// another test's child to hold back), and none of this process's sockets open in it
-    /// (``ChildProcess``: a copy of the server's end would keep a connection open after the
-    /// server closed it).
+    /// Runs a program with its output in files, not pipes, unlike ``Program/run(_:_:)``:
+    /// other tests still start children with Foundation's `Process`, which can take a pipe
+    /// made while it forks, and a file has no end of file for such a child to hold back. None
+    /// of this process's sockets are open in it (``ChildProcess``).
     static func runToFiles(_ path: String, _ arguments: [String]) throws -> (Int32, String, String) {
         let base = NSTemporaryDirectory() + "berth-ws-client-\(UUID().uuidString)"
         defer {

@@ -80,7 +80,7 @@ struct HostFirewall: Sendable {
         // Not Foundation's Process: a client socket the gateway accepts meanwhile must not
         // go to iptables (see ChildProcess).
         let ran: (status: Int32, output: [UInt8], errors: [UInt8])
-        do { ran = try ChildProcess.run(path, ["-w", "5"] + arguments) } catch { throw Self.failure("\(path) could not run: \(error.message)") }
+        do { ran = try ChildProcess.run(path, ["-w", "5"] + arguments) } catch { throw Self.failure(error.message) }
         guard ran.status == 0 else {
             let message = String(decoding: ran.errors, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
             throw Self.failure("iptables \(arguments.joined(separator: " ")) failed (exit \(ran.status)): \(message)")

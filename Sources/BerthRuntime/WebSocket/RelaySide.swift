@@ -48,7 +48,7 @@ final class RelaySide: ChannelDuplexHandler, RemovableChannelHandler, @unchecked
         // connection had for HTTP sit behind it (Hummingbird's among them), and a read that
         // had to pass them would stop for good once one of them stops asking for more.
         try? context.channel.syncOptions?.setOption(.autoRead, value: false)
-        readMore(context)
+        read(context: context)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -90,20 +90,8 @@ final class RelaySide: ChannelDuplexHandler, RemovableChannelHandler, @unchecked
         } else {
             peer?.onLoop { $0.context?.flush() }
         }
-        // Nothing behind the relay reads: the handlers of the connection's HTTP days stay
-        // idle, and are not walked through on every read.
-        readMore(context)
-    }
-
-    /// The next read of this side, unless the other side cannot take more now (then it
-    /// comes when that side is writable again, ``resumeReads()``).
-    private func readMore(_ context: ChannelHandlerContext) {
-        guard !ended else { return }
-        if let peerChannel = peer?.channel, !peerChannel.isWritable {
-            readHeld = true
-            return
-        }
-        context.read()
+        // The next read, asked for here: nothing behind the relay reads.
+        read(context: context)
     }
 
     /// Whether this side's channel runs on the loop of `other`.
@@ -112,7 +100,8 @@ final class RelaySide: ChannelDuplexHandler, RemovableChannelHandler, @unchecked
         return loop === other.eventLoop
     }
 
-    /// Reads stop while the other side cannot take more.
+    /// Reads stop while the other side cannot take more (they go on from
+    /// ``resumeReads()`` once it is writable again).
     func read(context: ChannelHandlerContext) {
         if let peerChannel = peer?.channel, !peerChannel.isWritable, !ended {
             readHeld = true

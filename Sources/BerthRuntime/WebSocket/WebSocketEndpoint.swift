@@ -133,15 +133,11 @@ public final class EndpointHandler: ChannelDuplexHandler, RemovableChannelHandle
         // Reads come from here, not from the handlers behind (a client connection's HTTP
         // handlers, which may stop asking for more once idle).
         try? context.channel.syncOptions?.setOption(.autoRead, value: false)
-        context.read()
+        read(context: context)
     }
 
     public func channelReadComplete(context: ChannelHandlerContext) {
-        if wantsMore && !ended {
-            context.read()
-        } else {
-            readHeld = true
-        }
+        read(context: context)
         context.fireChannelReadComplete()
     }
 
