@@ -35,7 +35,9 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
-        .target(name: "BerthCore", swiftSettings: swiftSettings),
+        // Ids, the error type, the small values server and SDK share. NIOCore for
+        // `ByteBuffer` only.
+        .target(name: "BerthCore", dependencies: [.product(name: "NIOCore", package: "swift-nio")], swiftSettings: swiftSettings),
         .target(name: "BerthConfig", dependencies: ["BerthCore"], swiftSettings: swiftSettings),
         .target(
             name: "DockerEngine",
@@ -64,10 +66,12 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The SDK a Worker imports: thin, so that a Worker package builds quickly (no engine
+        // client, server or state store). Its stubs reach the platform through `ObjectLink`.
         .target(
             name: "Berth",
             dependencies: [
-                "BerthCore", "BerthConfig", "BerthRuntime",
+                "BerthCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ],

@@ -1,6 +1,4 @@
-public import BerthConfig
 public import BerthCore
-public import BerthRuntime
 
 /// A container-enabled Durable Object class: what `class MyContainer extends Container`
 /// is in Cloudflare's SDK. Set the class properties as static members; implement any hook.
@@ -50,17 +48,42 @@ extension Container {
     public static var labels: [String: String] { [:] }
     public static var webSocketActivity: WebSocketActivity { .open }
 
-    /// Applies the class properties to the settings of its container class.
-    public static func apply(to settings: inout ContainerSettings) {
-        if let port = defaultPort { settings.defaultPort = port }
-        settings.requiredPorts = requiredPorts
-        settings.sleepAfter = sleepAfter
-        settings.envVars = settings.envVars.merging(envVars) { $1 }
-        if let entrypoint { settings.entrypoint = entrypoint }
-        settings.enableInternet = enableInternet
-        settings.pingEndpoint = pingEndpoint
-        settings.labels = settings.labels.merging(labels) { $1 }
-        settings.webSocketActivity = webSocketActivity
+    /// The class properties, as the server applies them to its container class (a Worker
+    /// process sends them when it starts).
+    public static var properties: ContainerProperties {
+        ContainerProperties(
+            defaultPort: defaultPort, requiredPorts: requiredPorts, sleepAfter: sleepAfter, envVars: envVars, entrypoint: entrypoint,
+            enableInternet: enableInternet, pingEndpoint: pingEndpoint, labels: labels, webSocketActivity: webSocketActivity
+        )
+    }
+}
+
+/// The class properties of a ``Container`` type, as values: what replaces the class's
+/// `berth.classes` settings.
+public struct ContainerProperties: Sendable, Codable, Equatable {
+    public var defaultPort: Int?
+    public var requiredPorts: [Int]
+    public var sleepAfter: Duration
+    public var envVars: [String: String]
+    public var entrypoint: [String]?
+    public var enableInternet: Bool
+    public var pingEndpoint: String
+    public var labels: [String: String]
+    public var webSocketActivity: WebSocketActivity
+
+    public init(
+        defaultPort: Int?, requiredPorts: [Int], sleepAfter: Duration, envVars: [String: String], entrypoint: [String]?,
+        enableInternet: Bool, pingEndpoint: String, labels: [String: String], webSocketActivity: WebSocketActivity
+    ) {
+        self.defaultPort = defaultPort
+        self.requiredPorts = requiredPorts
+        self.sleepAfter = sleepAfter
+        self.envVars = envVars
+        self.entrypoint = entrypoint
+        self.enableInternet = enableInternet
+        self.pingEndpoint = pingEndpoint
+        self.labels = labels
+        self.webSocketActivity = webSocketActivity
     }
 }
 
@@ -68,22 +91,23 @@ extension Container {
 /// own container from hooks (`context.container.stop()`).
 public struct ContainerContext: Sendable {
     public let id: ObjectID
-    let containerClass: ContainerClass
-    let proxy: ContainerProxy
+    /// The class's name.
+    public let className: String
+    let link: any ObjectLink
 
-    public init(id: ObjectID, containerClass: ContainerClass, proxy: ContainerProxy) {
-        self.id = id
-        self.containerClass = containerClass
-        self.proxy = proxy
+    package init(className: String, link: any ObjectLink) {
+        self.id = link.id
+        self.className = className
+        self.link = link
     }
 
     /// This object's own container.
     public var container: ContainerStub {
-        ContainerStub(controller: containerClass.get(id), proxy: proxy)
+        ContainerStub(link)
     }
 
     /// Writes a line to Berth's log, tagged with the object.
     public func log(_ message: String) {
-        print("[\(containerClass.className) \(id.name ?? id.hex)] \(message)")
+        print("[\(className) \(id.name ?? id.hex)] \(message)")
     }
 }

@@ -1,6 +1,4 @@
 public import BerthCore
-public import BerthRuntime
-import NIOCore
 import Synchronization
 
 /// A WebSocket in a Worker: what Workers call a `WebSocket`.
@@ -13,7 +11,7 @@ import Synchronization
 ///   `pair.server` to talk to the client.
 public final class WebSocket: Sendable {
     package enum Backend: Sendable {
-        case container(ContainerSocket)
+        case container(any ContainerWebSocket)
         case pairClient(PairLink)
         case pairServer(PairLink)
     }
@@ -30,10 +28,10 @@ public final class WebSocket: Sendable {
         _ = try endpointNow()
     }
 
-    private func endpointNow() throws(BerthError) -> WebSocketEndpoint? {
+    private func endpointNow() throws(BerthError) -> (any WebSocketPeer)? {
         switch backend {
         case .container(let socket):
-            guard let endpoint = socket.accept() else {
+            guard let endpoint = socket.acceptMessages() else {
                 throw BerthError(.conflict, "this WebSocket was returned to the client; its frames go there, not to the Worker")
             }
             return endpoint
@@ -44,7 +42,7 @@ public final class WebSocket: Sendable {
         }
     }
 
-    private func endpoint() async throws(BerthError) -> WebSocketEndpoint {
+    private func endpoint() async throws(BerthError) -> any WebSocketPeer {
         if let endpoint = try endpointNow() { return endpoint }
         guard case .pairServer(let link) = backend, let endpoint = await link.endpoint() else {
             throw BerthError(.unavailable, "the WebSocketPair's client end never reached a client (the Worker's response was not its 101)")
@@ -85,13 +83,13 @@ public final class WebSocket: Sendable {
 
         public struct Iterator: AsyncIteratorProtocol {
             let socket: WebSocket
-            var base: WebSocketEndpoint.Messages.AsyncIterator?
+            var base: (any AsyncIteratorProtocol<WebSocketMessage, Never>)?
             var finished = false
 
             public mutating func next() async throws -> WebSocketMessage? {
                 if finished { return nil }
-                if base == nil { base = try await socket.endpoint().messages.makeAsyncIterator() }
-                guard let message = await base!.next() else {
+                if base == nil { base = try await socket.endpoint().incoming.makeAsyncIterator() }
+                guard let message = await base!.next(isolation: nil) else {
                     finished = true
                     return nil
                 }
@@ -99,6 +97,13 @@ public final class WebSocket: Sendable {
             }
         }
     }
+}
+
+/// A container's socket as a Worker holds it, before it is relayed to the client or accepted.
+package protocol ContainerWebSocket: Sendable {
+    /// The socket as messages (the Worker reads it itself); the same on every call, nil once
+    /// it is relayed to the client.
+    func acceptMessages() -> (any WebSocketPeer)?
 }
 
 /// `new WebSocketPair()`: two connected ends. Return the client end in the Worker's response
@@ -118,6 +123,54 @@ public struct WebSocketPair: Sendable {
 extension Request {
     /// Whether this request is a WebSocket handshake (`Upgrade: websocket`).
     public var isWebSocketUpgrade: Bool {
-        ForwardingPolicy.upgrade(in: headers.lazy.map { (name: $0.name.rawName, value: $0.value) }) == .webSocket
+        UpgradeRequest.detect(in: headers.lazy.map { (name: $0.name.rawName, value: $0.value) }) == .webSocket
+    }
+}
+
+/// The link between the two ends of a Worker's `WebSocketPair`: the server end's messages
+/// come from the endpoint the gateway puts on the client's connection once the Worker's
+/// 101 goes out (``attach(_:)``).
+package final class PairLink: Sendable {
+    private struct State {
+        var endpoint: (any WebSocketPeer)?
+        var failed = false
+        var waiters: [CheckedContinuation<(any WebSocketPeer)?, Never>] = []
+    }
+
+    private let state = Mutex(State())
+
+    package init() {}
+
+    /// The client's connection carries the pair now.
+    package func attach(_ endpoint: any WebSocketPeer) {
+        let waiters = state.withLock { state in
+            state.endpoint = endpoint
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume(returning: endpoint) }
+    }
+
+    /// The pair never reached a client (the response was not sent as a 101).
+    package func fail() {
+        let waiters = state.withLock { state in
+            state.failed = true
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume(returning: nil) }
+    }
+
+    /// The endpoint, once the gateway attached it; nil if it never will be.
+    package func endpoint() async -> (any WebSocketPeer)? {
+        await withCheckedContinuation { waiter in
+            let ready: (any WebSocketPeer)?? = state.withLock { state in
+                if let endpoint = state.endpoint { return .some(endpoint) }
+                if state.failed { return .some(nil) }
+                state.waiters.append(waiter)
+                return .none
+            }
+            if let ready { waiter.resume(returning: ready) }
+        }
     }
 }

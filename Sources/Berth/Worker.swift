@@ -1,5 +1,4 @@
 public import BerthCore
-public import BerthRuntime
 
 /// The code that receives every HTTP request: `export default { fetch(request, env) }`.
 public protocol Worker: Sendable {
@@ -30,34 +29,31 @@ public struct Env: Sendable, CustomStringConvertible, CustomDebugStringConvertib
         Mirror(self, children: ["bindings": namespaces.keys.sorted(), "vars": vars, "secrets": secrets.keys.sorted()])
     }
 
-    /// `env.MY_CONTAINER`. A binding that does not exist is a programming error.
+    /// `env.MY_CONTAINER`. A binding that does not exist gives a namespace whose every
+    /// request answers 500 with a message naming it and the bindings there are.
     public subscript(binding: String) -> DurableObjectNamespace {
-        guard let namespace = namespaces[binding] else {
-            preconditionFailure("no Durable Object binding \(binding) (bindings: \(namespaces.keys.sorted().joined(separator: ", ")))")
-        }
-        return namespace
+        namespaces[binding] ?? DurableObjectNamespace(link: MissingBinding(binding: binding, known: namespaces.keys.sorted()))
     }
 }
 
 /// A Durable Object namespace bound in `env`.
 public struct DurableObjectNamespace: Sendable {
-    /// The container class behind the binding.
-    public let containerClass: ContainerClass
-    let proxy: ContainerProxy
+    package let link: any ObjectClassLink
 
-    public init(containerClass: ContainerClass, proxy: ContainerProxy) {
-        self.containerClass = containerClass
-        self.proxy = proxy
+    package init(link: any ObjectClassLink) {
+        self.link = link
     }
 
+    /// The container class behind the binding.
+    public var className: String { link.className }
     /// The same name gives the same id, on every restart and every machine.
-    public func idFromName(_ name: String) -> ObjectID { containerClass.idFromName(name) }
+    public func idFromName(_ name: String) -> ObjectID { link.idFromName(name) }
     /// Parses an id printed earlier.
-    public func idFromString(_ hex: String) throws(BerthError) -> ObjectID { try containerClass.idFromString(hex) }
-    public func newUniqueId() -> ObjectID { containerClass.newUniqueId() }
+    public func idFromString(_ hex: String) throws(BerthError) -> ObjectID { try ObjectID.fromString(hex) }
+    public func newUniqueId() -> ObjectID { ObjectID.unique() }
     /// The object's stub; getting it starts nothing.
-    public func get(_ id: ObjectID) -> ContainerStub { ContainerStub(controller: containerClass.get(id), proxy: proxy) }
-    public func getByName(_ name: String) -> ContainerStub { get(idFromName(name)) }
+    public func get(_ id: ObjectID) -> ContainerStub { ContainerStub(link.object(id)) }
+    public func getByName(_ name: String) -> ContainerStub { ContainerStub(link.object(named: name)) }
 }
 
 /// `getContainer(binding, name)`: the object named `name` (default `cf-singleton-container`).

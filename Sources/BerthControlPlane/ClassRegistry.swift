@@ -113,7 +113,7 @@ public final class ClassRegistry: Sendable {
         settings.crashBackoff = properties.crashBackoff
         settings.isolation = properties.isolation
         settings.webSocketActivity = properties.webSocketActivity
-        containerTypes[container.className]?.apply(to: &settings)
+        containerTypes[container.className]?.properties.apply(to: &settings)
         settings.labels.merge(ownerLabels) { $1 }
         return ClassSpec(settings: settings, maxInstances: container.maxInstances, deploymentID: deploymentID, imageID: image.id)
     }
@@ -127,7 +127,8 @@ public final class ClassRegistry: Sendable {
             requestObserver: telemetry?.forClass(spec.settings.className),
             hooks: { id in
                 guard let type, let owner = holder.value else { return DefaultHooks() }
-                return type.init(context: ContainerContext(id: id, containerClass: owner, proxy: proxy))
+                let link = LocalObjectByID(containerClass: owner, id: id, proxy: proxy)
+                return type.init(context: ContainerContext(className: owner.className, link: link))
             },
             idNamespace: objectNamespace,
             pacer: pacer

@@ -18,6 +18,8 @@ public final class Platform: Sendable {
 
     /// The Worker's bindings: a namespace per Durable Object binding of a container class.
     public let env: Env
+    /// The class behind each binding of `env`.
+    public let bindings: [String: ContainerClass]
 
     init(config: ProjectConfig, deploymentID: String, classes: [String: ContainerClass], registry: ClassRegistry, secrets: [String: String] = [:]) {
         self.config = config
@@ -28,13 +30,14 @@ public final class Platform: Sendable {
         for binding in config.durableObjects where binding.scriptName == nil {
             if let containerClass = classes[binding.className] { bindings[binding.name] = containerClass }
         }
+        self.bindings = bindings
         var routeConfigs = config.berth.routes
         if routeConfigs.isEmpty, bindings.count == 1, let only = bindings.keys.first {
             routeConfigs = RouteConfig.template(binding: only)
         }
         routes = RouteTable(routes: routeConfigs)
         env = Env(
-            namespaces: bindings.mapValues { DurableObjectNamespace(containerClass: $0, proxy: registry.proxy) },
+            namespaces: bindings.mapValues { DurableObjectNamespace(link: LocalClassLink(containerClass: $0, proxy: registry.proxy)) },
             vars: config.vars,
             secrets: secrets
         )

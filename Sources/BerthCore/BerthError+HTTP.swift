@@ -12,7 +12,7 @@ extension BerthError.Code {
         case .conflict: 409
         case .buildFailed: 422
         case .headersTooLarge: 431
-        case .startFailed, .internal: 500
+        case .startFailed, .workerFailed, .internal: 500
         case .notImplemented: 501
         case .engineError, .containerUnreachable: 502
         case .unavailable, .engineUnavailable, .capacityExceeded: 503

@@ -49,6 +49,9 @@ public struct BerthError: Error, CustomStringConvertible, CustomDebugStringConve
         /// The request asks for what Berth does not implement (a transfer coding other than
         /// chunked).
         public static let notImplemented = Code("not_implemented")
+        /// The Worker's code failed: it threw, used a binding its deployment does not have, or
+        /// returned what cannot be sent.
+        public static let workerFailed = Code("worker_failed")
         /// A bug or an unexpected condition inside Berth.
         public static let `internal` = Code("internal")
     }

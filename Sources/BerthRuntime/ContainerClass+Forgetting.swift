@@ -1,3 +1,4 @@
+import BerthCore
 import Synchronization
 
 /// Forgetting objects that hold nothing, so that memory does not grow with the number of

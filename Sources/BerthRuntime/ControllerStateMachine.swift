@@ -1,3 +1,5 @@
+import BerthCore
+
 /// The lifecycle of one object's container as a pure value: events in, actions out.
 ///
 /// The ``ContainerController`` actor feeds it events (a request arrived, the engine created

@@ -61,7 +61,7 @@ public struct GatewayResponder<W: Worker>: HTTPResponder {
         let gatewaySocket: GatewaySocket
         switch socket.backend {
         case .container(let container):
-            guard let relay = container.relay() else {
+            guard let relay = (container as? ContainerSocket)?.relay() else {
                 return Self.error(BerthError(.internal, "the Worker returned a container's WebSocket it had accepted; return it unaccepted, or relay its messages itself"))
             }
             gatewaySocket = .relay(relay)
@@ -114,12 +114,12 @@ public struct RoutesWorker: Worker {
     /// nil when the request needs this Worker (no route, an object whose container is not
     /// healthy now). A client's `cf-container-target-port` chooses nothing: the lease is on
     /// the default port, and the header is not forwarded (``ForwardingPolicy``).
-    public func warmLease(for head: HTTPRequestHead, env: Env) -> ContainerLease? {
+    public func warmLease(for head: HTTPRequestHead, classes: [String: ContainerClass]) -> ContainerLease? {
         let headers = head.headers
         guard let (binding, name) = routes.resolve(target: head.uri, fields: headers),
-              let namespace = env.namespaces[binding]
+              let containerClass = classes[binding]
         else { return nil }
-        return namespace.containerClass.getByName(name).tryAcquireWarm()
+        return containerClass.getByName(name).tryAcquireWarm()
     }
 
     func routeList() -> String {

@@ -35,7 +35,7 @@ public final class ServingState: Sendable {
     var warmRouting: WarmRouting {
         { [self] head in
             guard let current, let routes = current.routes else { return nil }
-            return routes.warmLease(for: head, env: current.platform.env)
+            return routes.warmLease(for: head, classes: current.platform.bindings)
         }
     }
 

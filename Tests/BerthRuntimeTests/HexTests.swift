@@ -23,4 +23,23 @@ struct HexTests {
         let expected = hasher.finalize().map { String(format: "%02x", $0) }.joined()
         #expect(ObjectID.fromName("/container/1", className: "MyContainer", app: "app").hex == expected)
     }
+
+    @Test("the SDK's own SHA-256 agrees with swift-crypto's at every block boundary and in pieces")
+    func ownSHA256() {
+        for length in Array(0...200) + [1000, 4096, 65_537] {
+            let bytes = (0..<length).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ length) }
+            var whole = SHA256Hasher()
+            whole.update(bytes)
+            var pieces = SHA256Hasher()
+            var offset = 0
+            while offset < bytes.count {
+                let size = min(1 + offset % 97, bytes.count - offset)
+                pieces.update(Array(bytes[offset..<offset + size]))
+                offset += size
+            }
+            let expected = Array(SHA256.hash(data: Data(bytes)))
+            #expect(whole.finalize() == expected, "length \(length)")
+            #expect(pieces.finalize() == expected, "length \(length) in pieces")
+        }
+    }
 }

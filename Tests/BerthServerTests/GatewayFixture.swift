@@ -124,10 +124,10 @@ final class GatewayFixture: Sendable {
             // The gateway as `berth serve` runs it: requests to healthy containers of zero-code
             // routes take the warm path, the others reach the Worker.
             let routes = RoutesWorker(routes: platform.routes, appName: config.name)
-            let env = platform.env
+            let classes = platform.bindings
             let routing: WarmRouting
             if worker == nil {
-                routing = { head in routes.warmLease(for: head, env: env) }
+                routing = { head in routes.warmLease(for: head, classes: classes) }
             } else {
                 routing = { _ in nil }
             }

@@ -77,6 +77,7 @@ struct TemplateWorker: Worker {
                 return .text(error.message + "\n", status: .badRequest)
             }
         }
+        if path.hasPrefix("/typo") { return await env["MY_CONTAINR"].getByName("x").fetch(request) }
         if path.hasPrefix("/state") {
             return .text("\(await env["MY_CONTAINER"].getByName(request.query("name") ?? "").getState())\n")
         }
@@ -91,6 +92,10 @@ struct SDKTests {
         try await GatewayFixture.with(worker: TemplateWorker(), containerTypes: ["MyContainer": PlainContainer.self]) { f in
             let own = try await f.request("/")
             #expect(own.body == "Worker says hi\n")
+            // A binding the deployment does not have is the Worker's error, not a crash.
+            let typo = try await f.request("/typo")
+            #expect(typo.status == 500)
+            #expect(typo.body.contains("MY_CONTAINR") && typo.body.contains("bindings: MY_CONTAINER"), "\(typo.body)")
             let one = try await f.request("/container/1")
             #expect(one.status == 200)
             #expect(one.body.contains("\"set by the Swift class\""))

@@ -1,3 +1,4 @@
+import BerthCore
 import BerthAPI
 @testable import BerthControlPlane
 import BerthRuntime

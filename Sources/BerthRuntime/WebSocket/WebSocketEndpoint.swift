@@ -1,12 +1,7 @@
+import BerthCore
 import NIOCore
 import NIOWebSocket
 import Synchronization
-
-/// One WebSocket message.
-public enum WebSocketMessage: Sendable, Equatable {
-    case text(String)
-    case binary(ByteBuffer)
-}
 
 /// A WebSocket whose messages Berth reads and writes itself, on one channel: the client's
 /// end of a Worker's `WebSocketPair` (Berth the server), or a container's socket that a
@@ -256,4 +251,8 @@ public final class EndpointHandler: ChannelDuplexHandler, RemovableChannelHandle
         onEnd?()
         context.fireChannelInactive()
     }
+}
+
+extension WebSocketEndpoint: WebSocketPeer {
+    public var incoming: any AsyncSequence<WebSocketMessage, Never> & Sendable { messages }
 }

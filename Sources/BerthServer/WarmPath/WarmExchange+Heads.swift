@@ -1,3 +1,4 @@
+import BerthCore
 import BerthRuntime
 import NIOHTTP1
 

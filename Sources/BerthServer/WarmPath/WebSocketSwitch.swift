@@ -1,3 +1,4 @@
+import Berth
 import BerthRuntime
 import NIOCore
 import NIOHTTP1

@@ -30,6 +30,21 @@ public enum ContainerStatus: Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         exitCode.map { "stopped_with_code(\($0))" } ?? name
     }
+
+    /// Reads back a ``description``.
+    public init?(_ description: String) {
+        switch description {
+        case "stopped": self = .stopped
+        case "running": self = .running
+        case "healthy": self = .healthy
+        case "stopping": self = .stopping
+        default:
+            guard description.hasPrefix("stopped_with_code("), description.hasSuffix(")"),
+                  let code = Int(description.dropFirst("stopped_with_code(".count).dropLast())
+            else { return nil }
+            self = .stoppedWithCode(code)
+        }
+    }
 }
 
 /// Why a container stopped, as `onStop` receives it.

@@ -1,6 +1,3 @@
-import BerthCore
-import Crypto
-import Foundation
 
 /// The id of a Durable Object: 64 lowercase hex characters, like Cloudflare's.
 ///
@@ -18,9 +15,9 @@ public struct ObjectID: Hashable, Sendable, CustomStringConvertible, Codable {
 
     /// The id for `name` within `className` of `app`.
     public static func fromName(_ name: String, className: String, app: String) -> ObjectID {
-        var hasher = SHA256()
-        hasher.update(data: Data("berth-object-id\u{0}\(app)\u{0}\(className)\u{0}".utf8))
-        hasher.update(data: Data(name.utf8))
+        var hasher = SHA256Hasher()
+        hasher.update(Array("berth-object-id\u{0}\(app)\u{0}\(className)\u{0}".utf8))
+        hasher.update(Array(name.utf8))
         let hex = Hex.encode(hasher.finalize())
         return ObjectID(hex: hex, name: name)
     }

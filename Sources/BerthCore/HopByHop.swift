@@ -45,7 +45,8 @@ public enum HopByHop {
 
     /// Calls `body` with each comma-separated token of `value`, blanks around it removed,
     /// empty ones skipped.
-    static func forEachToken(in value: String, _ body: (UnsafeBufferPointer<UInt8>) -> Void) {
+    @inlinable
+    public static func forEachToken(in value: String, _ body: (UnsafeBufferPointer<UInt8>) -> Void) {
         var value = value
         value.withUTF8 { bytes in
             var start = 0
@@ -63,13 +64,15 @@ public enum HopByHop {
     }
 
     /// ASCII comparison of `name` with a lowercase `literal`, ignoring case.
+    @inlinable
     public static func equalsIgnoringCase(_ name: String, _ literal: StaticString) -> Bool {
         guard name.utf8.count == literal.utf8CodeUnitCount else { return false }
         var name = name
         return name.withUTF8 { equalsIgnoringCase($0, literal) }
     }
 
-    static func equalsIgnoringCase(_ bytes: UnsafeBufferPointer<UInt8>, _ literal: StaticString) -> Bool {
+    @inlinable
+    public static func equalsIgnoringCase(_ bytes: UnsafeBufferPointer<UInt8>, _ literal: StaticString) -> Bool {
         guard bytes.count == literal.utf8CodeUnitCount else { return false }
         let expected = literal.utf8Start
         for index in 0..<bytes.count where lowercased(bytes[index]) != expected[index] {
@@ -78,7 +81,8 @@ public enum HopByHop {
         return true
     }
 
-    static func lowercased(_ byte: UInt8) -> UInt8 {
+    @inlinable
+    public static func lowercased(_ byte: UInt8) -> UInt8 {
         byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte
     }
 }
