@@ -14,6 +14,8 @@ let package = Package(
         .executable(name: "berth-chaos", targets: ["BerthChaos"]),
         .library(name: "BerthConfig", targets: ["BerthConfig"]),
         .library(name: "DockerEngine", targets: ["DockerEngine"]),
+        // What a Worker package depends on: the SDK and the process side of its link.
+        .library(name: "BerthWorker", targets: ["BerthWorker"]),
         // The fuzz targets' entry functions, for the libFuzzer package in fuzz/.
         .library(name: "BerthFuzzEntries", targets: ["BerthFuzzEntries"]),
     ],
@@ -74,6 +76,16 @@ let package = Package(
                 "BerthCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // A Worker as a process of its own: the Worker side of the link to the server.
+        .target(
+            name: "BerthWorker",
+            dependencies: [
+                "Berth", "BerthCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -204,7 +216,7 @@ let package = Package(
         .testTarget(
             name: "BerthServerTests",
             dependencies: [
-                "BerthServer", "BerthAPI", "BerthControlPlane", "Berth", "BerthRuntime", "BerthConfig", "DockerEngine", "BerthTestSupport",
+                "BerthServer", "BerthWorker", "BerthAPI", "BerthControlPlane", "Berth", "BerthRuntime", "BerthConfig", "DockerEngine", "BerthTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

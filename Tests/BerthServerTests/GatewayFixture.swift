@@ -99,6 +99,7 @@ final class GatewayFixture: Sendable {
         maxInstances: Int = 20,
         berth: String = #"{ "classes": { "MyContainer": { "env_vars": { "MESSAGE": "from the test" } } } }"#,
         worker: (any Worker)? = nil,
+        makeWorker: (@Sendable (Platform) async throws -> any Worker)? = nil,
         containerTypes: [String: any Container.Type] = [:],
         configure: (inout ProjectConfig) -> Void = { _ in },
         server: String? = nil,
@@ -125,6 +126,7 @@ final class GatewayFixture: Sendable {
             // routes take the warm path, the others reach the Worker.
             let routes = RoutesWorker(routes: platform.routes, appName: config.name)
             let classes = platform.bindings
+            let worker = try await makeWorker?(platform) ?? worker
             let routing: WarmRouting
             if worker == nil {
                 routing = { head in routes.warmLease(for: head, classes: classes) }

@@ -1,0 +1,237 @@
+public import BerthCore
+import Foundation
+public import HTTPTypes
+public import NIOCore
+
+/// The payloads of the Worker link's frames. Heads are binary (they cross for every request);
+/// the once-per-process messages are JSON.
+extension ByteBuffer {
+    package mutating func writeWireString(_ text: String) {
+        writeInteger(UInt32(text.utf8.count))
+        writeString(text)
+    }
+
+    package mutating func readWireString() throws(WireError) -> String {
+        guard let length: UInt32 = readInteger(), let text = readString(length: Int(length)) else {
+            throw .malformed("a cut string")
+        }
+        return text
+    }
+
+    package mutating func writeWireOptional(_ text: String?) {
+        writeInteger(UInt8(text == nil ? 0 : 1))
+        if let text { writeWireString(text) }
+    }
+
+    package mutating func readWireOptional() throws(WireError) -> String? {
+        guard let flag: UInt8 = readInteger() else { throw .malformed("a cut field") }
+        return flag == 0 ? nil : try readWireString()
+    }
+
+    package mutating func writeWireFields(_ fields: HTTPFields) {
+        writeInteger(UInt32(fields.count))
+        for field in fields {
+            writeWireString(field.name.rawName)
+            writeWireString(field.value)
+        }
+    }
+
+    package mutating func readWireFields() throws(WireError) -> HTTPFields {
+        guard let count: UInt32 = readInteger() else { throw .malformed("a cut header count") }
+        var fields = HTTPFields()
+        fields.reserveCapacity(Int(min(count, 256)))
+        for _ in 0..<count {
+            let name = try readWireString()
+            let value = try readWireString()
+            guard let fieldName = HTTPField.Name(name) else { throw .malformed("the header name \(name.debugDescription)") }
+            fields.append(HTTPField(name: fieldName, value: value))
+        }
+        return fields
+    }
+
+    package mutating func writeWireBool(_ value: Bool) { writeInteger(UInt8(value ? 1 : 0)) }
+
+    package mutating func readWireBool() throws(WireError) -> Bool {
+        guard let byte: UInt8 = readInteger() else { throw .malformed("a cut flag") }
+        return byte != 0
+    }
+}
+
+/// A request as it crosses the link: the head, whether a body follows, the client's address,
+/// and the id the server logs it under.
+package struct WireRequest: Sendable {
+    package var head: HTTPRequest
+    package var hasBody: Bool
+    package var clientAddress: String?
+    package var requestID: String
+
+    package init(head: HTTPRequest, hasBody: Bool, clientAddress: String?, requestID: String = "") {
+        self.head = head
+        self.hasBody = hasBody
+        self.clientAddress = clientAddress
+        self.requestID = requestID
+    }
+
+    package func write(into buffer: inout ByteBuffer) {
+        buffer.writeWireString(head.method.rawValue)
+        buffer.writeWireOptional(head.scheme)
+        buffer.writeWireOptional(head.authority)
+        buffer.writeWireOptional(head.path)
+        buffer.writeWireFields(head.headerFields)
+        buffer.writeWireBool(hasBody)
+        buffer.writeWireOptional(clientAddress)
+        buffer.writeWireString(requestID)
+    }
+
+    package static func read(from buffer: inout ByteBuffer) throws(WireError) -> WireRequest {
+        let methodText = try buffer.readWireString()
+        guard let method = HTTPRequest.Method(methodText) else { throw .malformed("the method \(methodText.debugDescription)") }
+        let scheme = try buffer.readWireOptional()
+        let authority = try buffer.readWireOptional()
+        let path = try buffer.readWireOptional()
+        let fields = try buffer.readWireFields()
+        let hasBody = try buffer.readWireBool()
+        let client = try buffer.readWireOptional()
+        let requestID = try buffer.readWireString()
+        return WireRequest(
+            head: HTTPRequest(method: method, scheme: scheme, authority: authority, path: path, headerFields: fields), hasBody: hasBody,
+            clientAddress: client, requestID: requestID
+        )
+    }
+}
+
+/// A response head as it crosses the link, and whether a body follows.
+package struct WireResponse: Sendable {
+    package var head: HTTPResponse
+    package var hasBody: Bool
+
+    package init(head: HTTPResponse, hasBody: Bool) {
+        self.head = head
+        self.hasBody = hasBody
+    }
+
+    package func write(into buffer: inout ByteBuffer) {
+        buffer.writeInteger(UInt16(head.status.code))
+        buffer.writeWireString(head.status.reasonPhrase)
+        buffer.writeWireFields(head.headerFields)
+        buffer.writeWireBool(hasBody)
+    }
+
+    package static func read(from buffer: inout ByteBuffer) throws(WireError) -> WireResponse {
+        guard let code: UInt16 = buffer.readInteger(), (100...999).contains(code) else { throw .malformed("a status code") }
+        let reason = try buffer.readWireString()
+        let fields = try buffer.readWireFields()
+        let hasBody = try buffer.readWireBool()
+        return WireResponse(head: HTTPResponse(status: .init(code: Int(code), reasonPhrase: reason), headerFields: fields), hasBody: hasBody)
+    }
+}
+
+/// An object a call or hook is about: its class and its id (with the name it came from).
+package struct WireObject: Sendable, Hashable {
+    package var className: String
+    package var id: ObjectID
+
+    package init(className: String, id: ObjectID) {
+        self.className = className
+        self.id = id
+    }
+
+    package func write(into buffer: inout ByteBuffer) {
+        buffer.writeWireString(className)
+        buffer.writeWireString(id.hex)
+        buffer.writeWireOptional(id.name)
+    }
+
+    package static func read(from buffer: inout ByteBuffer) throws(WireError) -> WireObject {
+        let className = try buffer.readWireString()
+        let hex = try buffer.readWireString()
+        let name = try buffer.readWireOptional()
+        guard let id = try? ObjectID.restored(hex: hex, name: name) else { throw .malformed("the object id \(hex.prefix(80).debugDescription)") }
+        return WireObject(className: className, id: id)
+    }
+}
+
+/// What a stub asks of the platform.
+package enum WireCallOp: UInt8, Sendable {
+    case fetch = 1, start, startAndWaitForPorts, stop, destroy, state, renewActivityTimeout
+}
+
+/// A hook for the Worker to run on an object.
+package enum WireHook: Sendable {
+    case start
+    case stop(exitCode: Int, reason: StopReason)
+    case error(String)
+    case activityExpired
+
+    package func write(into buffer: inout ByteBuffer) {
+        switch self {
+        case .start: buffer.writeInteger(UInt8(1))
+        case .stop(let code, let reason):
+            buffer.writeInteger(UInt8(2))
+            buffer.writeInteger(Int64(code))
+            buffer.writeWireString(reason.rawValue)
+        case .error(let message):
+            buffer.writeInteger(UInt8(3))
+            buffer.writeWireString(message)
+        case .activityExpired: buffer.writeInteger(UInt8(4))
+        }
+    }
+
+    package static func read(from buffer: inout ByteBuffer) throws(WireError) -> WireHook {
+        switch buffer.readInteger(as: UInt8.self) {
+        case 1: return .start
+        case 2:
+            guard let code: Int64 = buffer.readInteger() else { throw .malformed("a cut exit code") }
+            let reason = StopReason(rawValue: try buffer.readWireString()) ?? .exit
+            return .stop(exitCode: Int(code), reason: reason)
+        case 3: return .error(try buffer.readWireString())
+        case 4: return .activityExpired
+        default: throw .malformed("an unknown hook")
+        }
+    }
+}
+
+/// What the server tells a Worker process once, as it connects.
+package struct WireHello: Sendable, Codable {
+    /// The app whose ids the Worker derives (`idFromName`).
+    package var app: String
+    package var deploymentID: String
+    /// Class name by binding name.
+    package var bindings: [String: String]
+    package var vars: [String: String]
+    package var secrets: [String: String]
+
+    package init(app: String, deploymentID: String, bindings: [String: String], vars: [String: String], secrets: [String: String]) {
+        self.app = app
+        self.deploymentID = deploymentID
+        self.bindings = bindings
+        self.vars = vars
+        self.secrets = secrets
+    }
+}
+
+/// What a Worker process answers once it is ready: its Container classes' properties.
+package struct WireReady: Sendable, Codable {
+    package var containers: [String: ContainerProperties]
+
+    package init(containers: [String: ContainerProperties]) {
+        self.containers = containers
+    }
+}
+
+extension WireFrame {
+    /// A frame whose payload is `value` as JSON.
+    package static func json(_ kind: Kind, _ value: some Encodable) throws -> WireFrame {
+        WireFrame(kind, stream: 0, payload: ByteBuffer(bytes: try JSONEncoder().encode(value)))
+    }
+
+    /// The payload as JSON of `type`.
+    package func decodeJSON<T: Decodable>(_ type: T.Type) throws -> T {
+        try JSONDecoder().decode(type, from: Data(payload.readableBytesView))
+    }
+
+    /// A `reset` carrying `message`.
+    package static func reset(_ stream: UInt32, _ message: String) -> WireFrame {
+        WireFrame(.reset, stream: stream, payload: ByteBuffer(string: message))
+    }
+}

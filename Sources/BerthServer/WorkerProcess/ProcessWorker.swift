@@ -1,0 +1,226 @@
+import Berth
+import BerthControlPlane
+import BerthCore
+import BerthRuntime
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// A Worker that runs in a process of its own, as the gateway sees it: each request crosses
+/// the link to the process, and the process's stub calls come back over it and run here, on
+/// the platform's classes. The process failing ends its requests in flight with 502; the
+/// platform is not touched.
+public final class ProcessWorker: Worker, Sendable {
+    let link: WireLink
+    let logger: Logger
+    /// How long the Worker may take to answer a request's head.
+    let deadline: Duration
+    private let readiness: Mutex<Readiness>
+    private let platform: Mutex<Platform?>
+    private let nextRequest = Atomic<UInt64>(0)
+    private let prefix = Hex.random(bytes: 3)
+
+    private enum Readiness {
+        case waiting([CheckedContinuation<WireReady, any Error>])
+        case ready(WireReady)
+        case failed(BerthError)
+    }
+
+    /// Speaks to the process at the other end of `channel`'s socket. Put ``handlers`` on the
+    /// channel before it reads.
+    init(channel: any Channel, logger: Logger, deadline: Duration, exitReason: @escaping @Sendable () -> String) {
+        self.logger = logger
+        self.deadline = deadline
+        self.readiness = Mutex(.waiting([]))
+        self.platform = Mutex(nil)
+        let box = LinkBox()
+        self.link = WireLink(
+            channel: channel, opensOdd: false,
+            closedError: { BerthError(.containerUnreachable, "the Worker process \(exitReason()); the request in flight ended") },
+            onOpen: { frame, link in box.worker?.opened(frame, link: link) }
+        )
+        box.worker = self
+        channel.closeFuture.whenComplete { [weak self] _ in
+            self?.settleReadiness(.failure(BerthError(.unavailable, "the Worker process \(exitReason()) before it was ready")))
+        }
+    }
+
+    /// A Worker process's link, on the connected socket `descriptor` (the server's end of a
+    /// socket pair whose other end the process holds).
+    public static func connect(
+        descriptor: Int32, logger: Logger, deadline: Duration, exitReason: @escaping @Sendable () -> String = { "closed its link" }
+    ) async throws -> ProcessWorker {
+        let made = Mutex<ProcessWorker?>(nil)
+        _ = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelInitializer { channel in
+                let worker = ProcessWorker(channel: channel, logger: logger, deadline: deadline, exitReason: exitReason)
+                made.withLock { $0 = worker }
+                return channel.pipeline.addHandlers(worker.handlers)
+            }
+            .withConnectedSocket(descriptor)
+            .get()
+        return made.withLock { $0 }!
+    }
+
+    /// The frame decoder and the link's handler.
+    var handlers: [any ChannelHandler] { [ByteToMessageHandler(WireFrameDecoder()), link.handler] }
+
+    /// Says hello with `platform`'s bindings and returns the properties of the Worker's
+    /// Container classes once it is ready.
+    public func start(serving platform: Platform, secrets: [String: String] = [:]) async throws -> [String: ContainerProperties] {
+        self.platform.withLock { $0 = platform }
+        let hello = WireHello(
+            app: platform.classes.values.first?.app ?? platform.config.name, deploymentID: platform.deploymentID,
+            bindings: platform.bindings.mapValues(\.className), vars: platform.config.vars, secrets: secrets
+        )
+        link.send(try WireFrame.json(.hello, hello))
+        return try await withCheckedThrowingContinuation { waiter in
+            let now: Result<WireReady, any Error>? = readiness.withLock { state in
+                switch state {
+                case .waiting(var waiters):
+                    waiters.append(waiter)
+                    state = .waiting(waiters)
+                    return nil
+                case .ready(let ready): return .success(ready)
+                case .failed(let error): return .failure(error)
+                }
+            }
+            if let now { waiter.resume(with: now) }
+        }.containers
+    }
+
+    /// Serves the classes of `platform` from now on (a deployment that keeps this process).
+    func serve(_ platform: Platform) {
+        self.platform.withLock { $0 = platform }
+    }
+
+    private func settleReadiness(_ result: Result<WireReady, BerthError>) {
+        let waiters = readiness.withLock { state -> [CheckedContinuation<WireReady, any Error>] in
+            guard case .waiting(let waiters) = state else { return [] }
+            switch result {
+            case .success(let ready): state = .ready(ready)
+            case .failure(let error): state = .failed(error)
+            }
+            return waiters
+        }
+        for waiter in waiters { waiter.resume(with: result.mapError { $0 as any Error }) }
+    }
+
+    public func fetch(_ request: Request, env: Env) async throws -> Response {
+        let id = "\(prefix)-\(nextRequest.wrappingAdd(1, ordering: .relaxed).newValue)"
+        var payload = ByteBuffer()
+        WireRequest(head: request.head, hasBody: !request.body.isEmpty, clientAddress: request.clientAddress, requestID: id).write(into: &payload)
+        let frame = payload
+        let link = self.link
+        let deadline = self.deadline
+        do {
+            let (answer, body) = try await withThrowingTaskGroup(of: (WireFrame, Body).self) { group in
+                group.addTask {
+                    try await link.exchange(.request, payload: frame, body: request.body) { frame in
+                        var payload = frame.payload
+                        return (try? WireResponse.read(from: &payload))?.hasBody ?? false
+                    }
+                }
+                group.addTask {
+                    try await Task.sleep(for: deadline)
+                    throw BerthError(.timeout, "the Worker did not answer within \(DurationText.format(deadline)) (request \(id))")
+                }
+                defer { group.cancelAll() }
+                return try await group.next()!
+            }
+            var result = answer.payload
+            let response = try WireResponse.read(from: &result)
+            return Response(head: response.head, body: body)
+        } catch {
+            let failure = BerthError.wrap(error, "the Worker failed")
+            logger.error("the Worker's request failed", metadata: ["request": "\(id)", "error": "\(failure.message)"])
+            return .error(failure)
+        }
+    }
+
+    /// A stream the process opened (on the event loop).
+    fileprivate func opened(_ frame: WireFrame, link: WireLink) {
+        switch frame.kind {
+        case .ready:
+            do {
+                settleReadiness(.success(try frame.decodeJSON(WireReady.self)))
+            } catch {
+                settleReadiness(.failure(BerthError(.workerFailed, "the Worker's ready message was unreadable: \(error)")))
+            }
+        case .call:
+            var payload = frame.payload
+            guard let opByte: UInt8 = payload.readInteger(), let op = WireCallOp(rawValue: opByte),
+                  let object = try? WireObject.read(from: &payload)
+            else {
+                link.send(.reset(frame.stream, "the server could not read the call"))
+                return
+            }
+            var request: WireRequest?
+            var port: Int?
+            if op == .fetch {
+                guard let wirePort: Int32 = payload.readInteger(), let wire = try? WireRequest.read(from: &payload) else {
+                    link.send(.reset(frame.stream, "the server could not read the call's request"))
+                    return
+                }
+                port = wirePort < 0 ? nil : Int(wirePort)
+                request = wire
+            }
+            let body = request?.hasBody == true ? link.receiveBody(frame.stream) : Body.empty
+            let stream = frame.stream
+            let options = payload
+            Task { await self.perform(op, on: object, request: request, body: body, port: port, options: options, stream: stream) }
+        default:
+            link.send(.reset(frame.stream, "the server does not take \(frame.kind) frames from a Worker"))
+        }
+    }
+
+    /// Runs a stub's call on the platform's class and answers it.
+    private func perform(
+        _ op: WireCallOp, on object: WireObject, request: WireRequest?, body: Body, port: Int?, options: ByteBuffer, stream: UInt32
+    ) async {
+        guard let platform = platform.withLock({ $0 }), let containerClass = platform.classes[object.className] else {
+            link.send(.reset(stream, "this deployment has no container class \(object.className)"))
+            return
+        }
+        let target = LocalClassLink(containerClass: containerClass, proxy: platform.registry.proxy).object(object.id)
+        var answer = ByteBuffer()
+        switch op {
+        case .fetch:
+            guard let request else { return }
+            let response = await target.fetch(Request(head: request.head, body: body, clientAddress: request.clientAddress), port: port)
+            WireResponse(head: response.head, hasBody: !response.body.isEmpty).write(into: &answer)
+            await link.answer(stream, .callResult, payload: answer, body: response.body)
+            return
+        case .start:
+            await target.start(Self.options(options))
+        case .startAndWaitForPorts:
+            do throws(BerthError) { try await target.startAndWaitForPorts(Self.options(options)) } catch { answer.writeString(error.message) }
+        case .stop: await target.stop()
+        case .destroy: await target.destroy()
+        case .state: answer.writeWireString((await target.state()).description)
+        case .renewActivityTimeout: await target.renewActivityTimeout()
+        }
+        await link.answer(stream, .callResult, payload: answer)
+    }
+
+    private static func options(_ payload: ByteBuffer) -> StartOptions {
+        (try? JSONDecoder().decode(StartOptions.self, from: Data(payload.readableBytesView))) ?? StartOptions()
+    }
+
+    /// Runs a hook of `object` in the process; the answer of `onActivityExpired` (true when
+    /// the process cannot answer: the container stops as it would without a hook).
+    func runHook(_ hook: WireHook, of object: WireObject) async -> Bool {
+        var payload = ByteBuffer()
+        object.write(into: &payload)
+        hook.write(into: &payload)
+        guard var answer = try? await link.exchange(.hook, payload: payload) { _ in false }.0.payload else { return true }
+        return (try? answer.readWireBool()) ?? true
+    }
+}
+
+/// Lets the link's frame handler reach the worker made after it. Written once, in `init`.
+private final class LinkBox: @unchecked Sendable {
+    weak var worker: ProcessWorker?
+}

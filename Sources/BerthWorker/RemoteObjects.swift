@@ -1,0 +1,75 @@
+import Berth
+import BerthCore
+import Foundation
+import NIOCore
+
+/// A class's objects as a Worker process reaches them: every stub call crosses the link to
+/// the server, which runs it on the class there.
+struct RemoteClassLink: ObjectClassLink {
+    let className: String
+    let app: String
+    let link: WireLink
+
+    func idFromName(_ name: String) -> ObjectID { ObjectID.fromName(name, className: className, app: app) }
+    func object(_ id: ObjectID) -> any ObjectLink { RemoteObjectLink(object: WireObject(className: className, id: id), link: link) }
+    func object(named name: String) -> any ObjectLink { object(idFromName(name)) }
+}
+
+/// One object, from a Worker process.
+struct RemoteObjectLink: ObjectLink {
+    let object: WireObject
+    let link: WireLink
+
+    var id: ObjectID { object.id }
+
+    func fetch(_ request: Request, port: Int?) async -> Response {
+        var payload = ByteBuffer()
+        payload.writeInteger(WireCallOp.fetch.rawValue)
+        object.write(into: &payload)
+        payload.writeInteger(Int32(port ?? -1))
+        WireRequest(head: request.head, hasBody: !request.body.isEmpty, clientAddress: request.clientAddress).write(into: &payload)
+        do {
+            let (answer, body) = try await link.exchange(.call, payload: payload, body: request.body) { frame in
+                var payload = frame.payload
+                return (try? WireResponse.read(from: &payload))?.hasBody ?? false
+            }
+            var result = answer.payload
+            let response = try WireResponse.read(from: &result)
+            return Response(head: response.head, body: body)
+        } catch {
+            return .error(BerthError.wrap(error, "the call to \(object.className) failed"))
+        }
+    }
+
+    /// A call without a body whose answer is `callResult`: its payload.
+    private func call(_ op: WireCallOp, _ extra: (inout ByteBuffer) -> Void = { _ in }) async throws -> ByteBuffer {
+        var payload = ByteBuffer()
+        payload.writeInteger(op.rawValue)
+        object.write(into: &payload)
+        extra(&payload)
+        return try await link.exchange(.call, payload: payload) { _ in false }.0.payload
+    }
+
+    private func options(_ options: StartOptions) -> (inout ByteBuffer) -> Void {
+        let json = (try? JSONEncoder().encode(options)) ?? Data("{}".utf8)
+        return { $0.writeBytes(json) }
+    }
+
+    func start(_ options: StartOptions) async { _ = try? await call(.start, self.options(options)) }
+
+    func startAndWaitForPorts(_ options: StartOptions) async throws(BerthError) {
+        let answer: ByteBuffer
+        do { answer = try await call(.startAndWaitForPorts, self.options(options)) } catch { throw BerthError.wrap(error) }
+        if answer.readableBytes > 0 { throw BerthError(.startFailed, String(buffer: answer)) }
+    }
+
+    func stop() async { _ = try? await call(.stop) }
+    func destroy() async { _ = try? await call(.destroy) }
+
+    func state() async -> ContainerStatus {
+        guard var answer = try? await call(.state), let text = try? answer.readWireString() else { return .stopped }
+        return ContainerStatus(text) ?? .stopped
+    }
+
+    func renewActivityTimeout() async { _ = try? await call(.renewActivityTimeout) }
+}
