@@ -239,7 +239,7 @@ let package = Package(
         ),
         .testTarget(
             name: "BerthCommandsTests",
-            dependencies: ["BerthCommands"],
+            dependencies: ["BerthCommands", "BerthConfig"],
             swiftSettings: swiftSettings
         ),
     ],

@@ -17,7 +17,7 @@ public struct BerthCommand: AsyncParsableCommand {
             """,
         version: BerthVersion.current,
         subcommands: [
-            DevCommand.self, ServeCommand.self, DeployCommand.self, ContainersCommand.self, TailCommand.self,
+            InitCommand.self, DevCommand.self, ServeCommand.self, DeployCommand.self, ContainersCommand.self, TailCommand.self,
             DeploymentsCommand.self, RollbackCommand.self, ConfigCommand.self, EngineCommand.self,
             SecretCommand.self,
             BackupCommand.self,
