@@ -22,37 +22,14 @@ struct DevCommandTests {
         defer { project.remove() }
         let (app, folder) = (project.app, project.folder)
 
-        let process = Process()
-        process.executableURL = Self.executable
-        process.arguments = ["dev", folder, "--port", "0", "--admin-port", "0"]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        try process.run()
-        // A watchdog: a dev server that never gets ready is ended, which ends the test.
-        let watchdog = Task {
-            try await Task.sleep(for: .seconds(120))
-            if process.isRunning { process.terminate() }
-        }
-        defer { watchdog.cancel() }
+        let dev = try await DevProcess.start(folder: folder)
+        defer { dev.watchdog.cancel() }
+        let process = dev.process
         let client = try DockerClient()
         do {
-            // Read lines (on a thread of its own: reads block) until the gateway says where it listens.
-            let lines = Mutex<[String]>([])
-            let handle = output.fileHandleForReading
-            let port: Int = await withCheckedContinuation { continuation in
-                // Resumed once: with the port, or 0 when the output ends first.
-                let resumed = Mutex(false)
-                let resume: @Sendable (Int) -> Void = { port in
-                    if resumed.withLock({ done in defer { done = true }; return !done }) { continuation.resume(returning: port) }
-                }
-                followLines(handle, onLine: { line in
-                    lines.withLock { $0.append(line) }
-                    if let range = line.range(of: "Ready on http://127.0.0.1:") { resume(Int(line[range.upperBound...]) ?? 0) }
-                }, onEnd: { resume(0) })
-            }
-            #expect(port > 0, "no Ready line: \(lines.withLock { $0 })")
-            #expect(lines.withLock { $0 }.contains { $0.contains("step 1/") })
+            let port = dev.port
+            #expect(port > 0, "no Ready line: \(dev.output)")
+            #expect(dev.output.contains { $0.contains("step 1/") })
 
             let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/container/1"), timeout: .seconds(30))
             let body = String(buffer: try await response.body.collect(upTo: 1 << 16))
@@ -168,14 +145,7 @@ struct DevCommandTests {
         try "FROM scratch\nLABEL berth.test.project=\(app)\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"sleep\", \"60\"]\nCOPY server /server\nEXPOSE 8080\nCMD [\"/server\"]\n"
             .write(toFile: folder + "/Dockerfile", atomically: true, encoding: .utf8)
 
-        let process = Process()
-        process.executableURL = Self.executable
-        process.arguments = ["dev", folder, "--port", "0", "--admin-port", "0"]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        process.standardInput = FileHandle(forReadingAtPath: "/dev/null")
-        try process.run()
+        let (process, handle) = try DevProcess.launch(folder: folder)
         let watchdog = Task {
             try await Task.sleep(for: .seconds(180))
             if process.isRunning { kill(process.processIdentifier, SIGKILL) }
@@ -183,7 +153,6 @@ struct DevCommandTests {
         defer { watchdog.cancel() }
         // Read until the long step starts, then send SIGTERM.
         let lines = Mutex<[String]>([])
-        let handle = output.fileHandleForReading
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             followLines(handle, onLine: { line in
                 let first = lines.withLock { lines in
