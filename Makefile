@@ -14,7 +14,8 @@ build:
 clean:
 	rm -rf .build
 
-# The berth binary (release) into $(PREFIX)/bin, default /usr/local, and the systemd unit
+# The berth binary (release) into $(PREFIX)/bin, default /usr/local, the SDK Swift Workers
+# build on into $(PREFIX)/share/berth/sdk, and the systemd unit
 # service/berth@.service into $(SYSTEMD_UNIT_DIR), default /etc/systemd/system; DESTDIR for
 # packaging, BERTH_BIN for a binary built elsewhere. See README, "Running it as a service".
 install:
@@ -78,3 +79,10 @@ chaos-build:
 chaos/out/fault: chaos/fault.c
 	mkdir -p chaos/out
 	gcc -static -O2 -pthread -o $@ $<
+
+# The SDK a Swift Worker package builds on (`berth init --worker swift` names it), beside a
+# build folder's berth: .build/berth-sdk. `make install` puts it in $(PREFIX)/share/berth/sdk.
+.PHONY: sdk
+sdk:
+	@[ -d .build/checkouts/swift-nio ] || swift package resolve
+	bash scripts/make-sdk.sh .build/berth-sdk

@@ -96,6 +96,7 @@ let package = Package(
             name: "BerthControlPlane",
             dependencies: [
                 "BerthCore", "BerthConfig", "BerthRuntime", "BerthAPI", "Berth",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),

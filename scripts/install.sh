@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `make install`: the berth binary into $PREFIX/bin and the systemd unit (service/berth@.service,
+# `make install`: the berth binary into $PREFIX/bin, the Worker SDK into $PREFIX/share/berth/sdk,
+# and the systemd unit (service/berth@.service,
 # naming that binary) into $SYSTEMD_UNIT_DIR, both under $DESTDIR when it is set (packaging).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,7 +19,10 @@ mkdir -p "$(dirname "$unit")"
 sed "s|@BERTH@|$bin|g" service/berth@.service >"$unit.tmp"
 chmod 0644 "$unit.tmp"
 mv "$unit.tmp" "$unit"
-echo "installed $DESTDIR$bin and $unit"
+# The SDK a Swift Worker package builds on, with the packages it needs: no network, no clone.
+[ -d .build/checkouts/swift-nio ] || swift package resolve
+bash scripts/make-sdk.sh "$DESTDIR$PREFIX/share/berth/sdk" >/dev/null
+echo "installed $DESTDIR$bin, the Worker SDK in $DESTDIR$PREFIX/share/berth/sdk, and $unit"
 if [ -z "$DESTDIR" ] && [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
   systemctl daemon-reload || echo "berth-install: systemctl daemon-reload failed; run it yourself" >&2
 fi

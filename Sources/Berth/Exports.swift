@@ -7,6 +7,7 @@
 @_exported import enum BerthCore.WebSocketActivity
 @_exported import enum BerthCore.WebSocketMessage
 @_exported import protocol BerthCore.ContainerHooks
+@_exported import struct BerthCore.ContainerProperties
 @_exported import struct HTTPTypes.HTTPFields
 @_exported import struct HTTPTypes.HTTPRequest
 @_exported import struct HTTPTypes.HTTPResponse

@@ -26,10 +26,12 @@ public struct Deployment: Sendable, Codable, Equatable {
     public var source: String
     /// The deployment whose content a rollback (or a secret change) repeated.
     public var rollbackOf: String?
+    /// The Swift Worker's build, when the project has a Worker package (else the routes serve).
+    public var worker: WorkerBuild?
 
     public init(
         id: String = Deployment.newID(), createdAt: Date = Date(), config: ProjectConfig, images: [String: BuiltImage],
-        rollout: RolloutMode, source: String, rollbackOf: String? = nil
+        rollout: RolloutMode, source: String, rollbackOf: String? = nil, worker: WorkerBuild? = nil
     ) {
         self.id = id
         self.createdAt = createdAt
@@ -38,10 +40,11 @@ public struct Deployment: Sendable, Codable, Equatable {
         self.rollout = rollout
         self.source = source
         self.rollbackOf = rollbackOf
+        self.worker = worker
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, config, images, rollout, source
+        case id, config, images, rollout, source, worker
         case createdAt = "created_at", rollbackOf = "rollback_of"
     }
 

@@ -20,6 +20,10 @@ public struct StateDirectory: Sendable {
     public var serverFilePath: String { file("server.json") }
     /// The secrets `berth secret put` stored (mode 0600).
     public var secretsPath: String { file("secrets.json") }
+    /// The Worker executables deployed, by the SHA-256 of their content.
+    public var workersPath: String { file("workers") }
+    /// Where the Worker package of `berth dev` is built (SwiftPM's scratch path).
+    public var workerBuildPath: String { file("worker-build") }
 
     func file(_ name: String) -> String { (path as NSString).appendingPathComponent(name) }
 

@@ -1,13 +1,44 @@
 import BerthCore
+import Foundation
 
 /// The files of a Worker written in Swift that `berth init --worker swift` writes besides
-/// the routes project's, by path in the project folder; a path among the routes project's
-/// files (`wrangler.jsonc`, `README.md`…) replaces that file.
-///
-/// Not in this build yet: it throws, and `berth init --worker swift` then writes nothing.
+/// the routes project's, by path in the project folder: a Swift package (Package.swift and
+/// worker/main.swift, the template's routes in Swift) on the Berth SDK installed beside this
+/// `berth`, and a wrangler.jsonc without the zero-code routes.
 func swiftWorkerFiles(app: String) throws(BerthError) -> [(path: String, contents: String)] {
-    throw BerthError(
-        .notImplemented,
-        "Swift Workers are not available in this build of berth yet; run berth init without --worker swift (or with --worker routes) for a project whose Worker is zero-code routes"
-    )
+    let sdk = try BerthSDK.locate()
+    return [
+        ("Package.swift", InitTemplates.workerPackage(sdk: sdk)),
+        ("worker/main.swift", InitTemplates.workerMain),
+    ]
+}
+
+/// Where the SDK a Worker package builds on is: `BERTH_SDK`, else `share/berth/sdk` beside
+/// the installed `berth` (`make install`), else `berth-sdk` beside a build folder's `berth`
+/// (`make sdk`).
+enum BerthSDK {
+    static func locate() throws(BerthError) -> String {
+        var tried: [String] = []
+        if let given = ProcessInfo.processInfo.environment["BERTH_SDK"], !given.isEmpty {
+            guard isSDK(given) else {
+                throw BerthError(.notFound, "BERTH_SDK is \(given), and the Berth SDK a Swift Worker builds on is not there (no Sources/BerthWorker); unset it to use the one beside berth, or point it at PREFIX/share/berth/sdk")
+            }
+            return (given as NSString).standardizingPath
+        }
+        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let bin = (executable as NSString).deletingLastPathComponent
+        for candidate in [bin + "/../share/berth/sdk", bin + "/../berth-sdk", bin + "/../../berth-sdk"] {
+            let path = (candidate as NSString).standardizingPath
+            if isSDK(path) { return path }
+            tried.append(path)
+        }
+        throw BerthError(
+            .notFound,
+            "the Berth SDK a Swift Worker builds on is not installed beside this berth (looked in \(tried.joined(separator: ", "))); `make install` puts it in PREFIX/share/berth/sdk, `make sdk` in .build/berth-sdk, or set BERTH_SDK"
+        )
+    }
+
+    static func isSDK(_ path: String) -> Bool {
+        FileManager.default.fileExists(atPath: (path as NSString).appendingPathComponent("Sources/BerthWorker/WorkerProcess.swift"))
+    }
 }

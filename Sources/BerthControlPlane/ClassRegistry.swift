@@ -17,6 +17,9 @@ public final class ClassRegistry: Sendable {
     /// Metrics, and the observer of each class's requests.
     public let telemetry: Telemetry?
     let containerTypes: [String: any Container.Type]
+    /// The hooks of classes whose Container type lives in a Worker process (by class name and
+    /// object); consulted for classes without an in-process type.
+    let workerHooks: (@Sendable (String, ObjectID) -> any ContainerHooks)?
     /// Added to every container's labels (the server's id), so that a restart finds its own.
     let ownerLabels: [String: String]
     let http: HTTPClient
@@ -29,8 +32,10 @@ public final class ClassRegistry: Sendable {
 
     public init(
         runtime: any ContainerRuntime, logger: Logger, observer: (any InstanceObserver)? = nil, telemetry: Telemetry? = nil,
-        containerTypes: [String: any Container.Type] = [:], ownerLabels: [String: String] = [:], responseTimeout: Duration? = nil
+        containerTypes: [String: any Container.Type] = [:], ownerLabels: [String: String] = [:], responseTimeout: Duration? = nil,
+        workerHooks: (@Sendable (String, ObjectID) -> any ContainerHooks)? = nil
     ) {
+        self.workerHooks = workerHooks
         self.telemetry = telemetry
         self.runtime = runtime
         self.logger = logger
@@ -63,8 +68,11 @@ public final class ClassRegistry: Sendable {
     /// The platform of a deployment: its classes updated (new instances use the new spec at
     /// once), classes it does not name disabled. Every class's containers, and the Worker's
     /// `env`, get `secrets`.
+    /// `workerClasses`: the properties of the Container classes a Worker process declares
+    /// (they replace `berth.classes`, as in-process `containerTypes` do).
     public func platform(
-        for config: ProjectConfig, images: [String: BuiltImage], deploymentID: String, secrets: SecretValues = SecretValues()
+        for config: ProjectConfig, images: [String: BuiltImage], deploymentID: String, secrets: SecretValues = SecretValues(),
+        workerClasses: [String: ContainerProperties] = [:]
     ) throws(BerthError) -> Platform {
         pacer.limit = config.berth.maxConcurrentStarts
         var ordered: [ClassSpec] = []
@@ -72,7 +80,7 @@ public final class ClassRegistry: Sendable {
             guard let image = images[container.name] else {
                 throw BerthError(.internal, "no image was built for container \(container.name)")
             }
-            var spec = spec(for: container, image: image, config: config, deploymentID: deploymentID)
+            var spec = spec(for: container, image: image, config: config, deploymentID: deploymentID, workerClasses: workerClasses)
             spec.settings.secrets = secrets.values
             spec.settings.secretsVersion = secrets.version
             ordered.append(spec)
@@ -98,7 +106,10 @@ public final class ClassRegistry: Sendable {
         return Platform(config: config, deploymentID: deploymentID, classes: selected, registry: self, secrets: secrets.values)
     }
 
-    func spec(for container: ContainerConfig, image: BuiltImage, config: ProjectConfig, deploymentID: String) -> ClassSpec {
+    func spec(
+        for container: ContainerConfig, image: BuiltImage, config: ProjectConfig, deploymentID: String,
+        workerClasses: [String: ContainerProperties] = [:]
+    ) -> ClassSpec {
         var settings = ContainerSettings(app: config.name, container: container, image: image.reference, berth: config.berth)
         let properties = config.berth.classes[container.className] ?? ClassSettings()
         settings.defaultPort = properties.defaultPort ?? image.exposedPorts.first
@@ -113,7 +124,7 @@ public final class ClassRegistry: Sendable {
         settings.crashBackoff = properties.crashBackoff
         settings.isolation = properties.isolation
         settings.webSocketActivity = properties.webSocketActivity
-        containerTypes[container.className]?.properties.apply(to: &settings)
+        (workerClasses[container.className] ?? containerTypes[container.className]?.properties)?.apply(to: &settings)
         settings.labels.merge(ownerLabels) { $1 }
         return ClassSpec(settings: settings, maxInstances: container.maxInstances, deploymentID: deploymentID, imageID: image.id)
     }
@@ -122,11 +133,13 @@ public final class ClassRegistry: Sendable {
         let type = containerTypes[spec.settings.className]
         let holder = ClassHolder()
         let proxy = self.proxy
+        let workerHooks = self.workerHooks
+        let className = spec.settings.className
         let containerClass = ContainerClass(
             spec: spec, runtime: runtime, http: http, logger: logger, observer: observer,
             requestObserver: telemetry?.forClass(spec.settings.className),
             hooks: { id in
-                guard let type, let owner = holder.value else { return DefaultHooks() }
+                guard let type, let owner = holder.value else { return workerHooks?(className, id) ?? DefaultHooks() }
                 let link = LocalObjectByID(containerClass: owner, id: id, proxy: proxy)
                 return type.init(context: ContainerContext(className: owner.className, link: link))
             },

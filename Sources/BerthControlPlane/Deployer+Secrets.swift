@@ -69,7 +69,7 @@ extension Deployer {
         guard let current else { return nil }
         let next = Deployment(
             config: current.config, images: current.images, rollout: current.rollout, source: "secret",
-            rollbackOf: current.rollbackOf ?? current.id
+            rollbackOf: current.rollbackOf ?? current.id, worker: current.worker
         )
         do {
             return try await deploy(next).id

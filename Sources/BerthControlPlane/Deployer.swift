@@ -22,6 +22,8 @@ public actor Deployer {
     let serve: @Sendable (Platform) -> Void
     let logger: Logger
     let say: @Sendable (String) -> Void
+    /// Starts the Swift Worker processes of deployments that have one.
+    public nonisolated let workers: (any WorkerRunner)?
 
     /// Every deployment, newest first.
     private(set) var history: [Deployment] = []
@@ -32,9 +34,11 @@ public actor Deployer {
 
     public init(
         registry: ClassRegistry, store: StateStore, engine: any EngineDriver, ownerLabel: String, logger: Logger,
-        say: @escaping @Sendable (String) -> Void = { _ in }, secrets: SecretStore? = nil, serve: @escaping @Sendable (Platform) -> Void
+        say: @escaping @Sendable (String) -> Void = { _ in }, secrets: SecretStore? = nil, workers: (any WorkerRunner)? = nil,
+        serve: @escaping @Sendable (Platform) -> Void
     ) {
         self.secrets = secrets
+        self.workers = workers
         self.registry = registry
         self.store = store
         self.engine = engine
@@ -71,6 +75,11 @@ public actor Deployer {
         for row in try await store.classes() { classRows[row.className] = row }
         if let current {
             try await pinObjectNamespace(current)
+            do throws(BerthError) { try await prepareWorker(current) } catch {
+                // The gateway answers 503 with this reason until a deployment brings a Worker that starts.
+                logger.error("the Worker of the current deployment did not start", metadata: ["deployment": "\(current.id)", "error": "\(error.message)"])
+                say("error: the Worker of deployment \(current.id) did not start: \(error.message)")
+            }
             try activate(current)
             for row in classRows.values { if let reason = row.deleted { registry[row.className]?.disable(reason) } }
         }
@@ -115,6 +124,8 @@ public actor Deployer {
             }
         }
         try checkSecretNames(deployment.config)
+        // A Worker that does not start fails the deployment before anything switches.
+        try await prepareWorker(deployment)
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .secondsSince1970
         encoder.outputFormatting = .sortedKeys
@@ -157,15 +168,23 @@ public actor Deployer {
         }
         let restored = Deployment(
             config: target.config, images: target.images, rollout: rollout ?? target.rollout, source: "rollback",
-            rollbackOf: target.rollbackOf ?? target.id
+            rollbackOf: target.rollbackOf ?? target.id, worker: target.worker
         )
         return try await deploy(restored)
+    }
+
+    /// Starts the Worker process of `deployment`, if it has one, and waits until it is ready.
+    func prepareWorker(_ deployment: Deployment) async throws(BerthError) {
+        guard let workers, deployment.worker != nil else { return }
+        let app = registry.objectNamespace ?? deployment.config.name
+        try await workers.prepare(deployment, app: app, secrets: try secretValues(for: deployment.config).values)
     }
 
     /// Switches the gateway to `deployment`.
     func activate(_ deployment: Deployment) throws(BerthError) {
         let platform = try registry.platform(
-            for: deployment.config, images: deployment.images, deploymentID: deployment.id, secrets: try secretValues(for: deployment.config)
+            for: deployment.config, images: deployment.images, deploymentID: deployment.id, secrets: try secretValues(for: deployment.config),
+            workerClasses: deployment.worker?.containers ?? [:]
         )
         self.platform = platform
         serve(platform)

@@ -22,11 +22,11 @@ public struct ChildProcess: Sendable {
     }
 
     /// Starts `path` with `arguments` (without the program's name), this process's
-    /// environment, and `extra` descriptors of this process placed at 3, 4, … in the child;
-    /// nothing else of this process's is open in it.
+    /// environment with `environment` over it, and `extra` descriptors of this process placed
+    /// at 3, 4, … in the child; nothing else of this process's is open in it.
     public static func spawn(
         _ path: String, _ arguments: [String],
-        stdin: Stream = .null, stdout: Stream = .null, stderr: Stream = .null, extra: [Int32] = []
+        stdin: Stream = .null, stdout: Stream = .null, stderr: Stream = .null, extra: [Int32] = [], environment: [String: String] = [:]
     ) throws(BerthError) -> ChildProcess {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -57,7 +57,22 @@ public struct ChildProcess: Sendable {
         let argv = ([path] + arguments).map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
         var pid: pid_t = 0
-        let status = posix_spawn(&pid, path, &actions, &attributes, argv, environ)
+        let status: Int32
+        if environment.isEmpty {
+            status = posix_spawn(&pid, path, &actions, &attributes, argv, environ)
+        } else {
+            var merged: [String: String] = [:]
+            var entry = environ
+            while let pointer = entry.pointee {
+                let text = String(cString: pointer)
+                if let equals = text.firstIndex(of: "=") { merged[String(text[..<equals])] = String(text[text.index(after: equals)...]) }
+                entry += 1
+            }
+            merged.merge(environment) { $1 }
+            let envp = merged.map { strdup("\($0.key)=\($0.value)") } + [nil]
+            defer { for pointer in envp { free(pointer) } }
+            status = posix_spawn(&pid, path, &actions, &attributes, argv, envp)
+        }
         guard status == 0 else { throw BerthError(.internal, "\(path) could not start: \(String(cString: strerror(status)))") }
         return ChildProcess(pid: pid)
     }
@@ -111,6 +126,42 @@ public struct ChildProcess: Sendable {
         }
         for fd in open { close(fd) }
         return (child.wait(), output, errors)
+    }
+
+    /// Runs `path` to its end with its output and errors in one pipe, handing each line to
+    /// `onLine` as it comes (a build's progress); the exit code.
+    public static func run(
+        _ path: String, _ arguments: [String], environment: [String: String] = [:], onLine: (String) -> Void
+    ) throws(BerthError) -> Int32 {
+        let ends = try pipeClosedOnExec(for: path)
+        let child: ChildProcess
+        do {
+            child = try spawn(path, arguments, stdout: .descriptor(ends[1]), stderr: .descriptor(ends[1]), environment: environment)
+        } catch {
+            for fd in ends { close(fd) }
+            throw error
+        }
+        close(ends[1])
+        readLines(ends[0], onLine)
+        return child.wait()
+    }
+
+    /// Reads `fd` to its end (blocking), handing each line to `onLine`, then closes it.
+    public static func readLines(_ fd: Int32, _ onLine: (String) -> Void) {
+        var pending: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else { break }
+            pending += chunk[0..<count]
+            while let newline = pending.firstIndex(of: 0x0A) {
+                onLine(String(decoding: pending[..<newline], as: UTF8.self))
+                pending.removeSubrange(...newline)
+            }
+        }
+        if !pending.isEmpty { onLine(String(decoding: pending, as: UTF8.self)) }
+        close(fd)
     }
 
     /// A pipe whose ends a child gets only when it is given them.

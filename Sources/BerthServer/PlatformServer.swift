@@ -95,17 +95,19 @@ public struct PlatformServer: Sendable {
         let events = InstanceEventHub(recorder: recorder, telemetry: telemetry)
         let upstreams = UpstreamPools(responseTimeout: options.limits.responseTimeout)
         var registry: ClassRegistry?
+        let workers = WorkerSupervisor(state: state, logger: logger, say: say)
         do {
             let serverID = try await Self.serverID(store)
             let classes = ClassRegistry(
                 runtime: engine, logger: logger, observer: events, telemetry: telemetry, containerTypes: containerTypes,
-                ownerLabels: ["berth.server": serverID], responseTimeout: options.limits.responseTimeout
+                ownerLabels: ["berth.server": serverID], responseTimeout: options.limits.responseTimeout,
+                workerHooks: { className, id in workers.hooks(className: className, id: id) }
             )
             registry = classes
             let deployer = Deployer(
                 registry: classes, store: store, engine: engine, ownerLabel: "berth.server=\(serverID)", logger: logger, say: say,
-                secrets: SecretStore(state: state),
-                serve: { [serving, worker] platform in serving.serve(platform, worker: worker) }
+                secrets: SecretStore(state: state), workers: workers,
+                serve: { [serving, worker] platform in serving.serve(platform, worker: workers.serving(platform) ?? worker) }
             )
             let startup = StartupService(deployer: deployer, engine: engine, initialDeployment: initialDeployment, say: say)
             let engineMonitor = EngineMonitor(engine: engine, telemetry: telemetry, logger: logger, onRecovery: { [logger] in
@@ -119,6 +121,8 @@ public struct PlatformServer: Sendable {
             )
             var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
                 .init(service: recorder),
+                // Shut down after the listeners: Worker processes stop once nothing is in flight.
+                .init(service: WorkersService(workers: workers)),
                 .init(service: ContainersService(deployer: deployer, stopContainers: options.stopContainersOnExit, say: say)),
                 .init(service: TelemetrySampler(telemetry: telemetry, registry: classes)),
                 .init(service: ObjectSweeper(registry: classes)),
@@ -291,6 +295,16 @@ struct ContainersService: Service {
         }
         await deployer.engine.releaseUnused()
         say("stopped")
+    }
+}
+
+/// On shutdown, stops the Worker processes (each once its requests in flight have finished).
+struct WorkersService: Service {
+    let workers: WorkerSupervisor
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        await workers.shutdown()
     }
 }
 

@@ -5,6 +5,7 @@ import BerthControlPlane
 import BerthCore
 import BerthRuntime
 import Logging
+import Foundation
 import UnixSignals
 
 /// `berth dev`: a ``PlatformServer`` that builds and deploys one project folder as it
@@ -60,16 +61,40 @@ public struct ProjectServer: Sendable {
         var server = PlatformServer(options: options, logger: logger, worker: worker)
         server.containerTypes = containerTypes
         let config = self.config
+        let state = options.state
         server.initialDeployment = { engine async throws(BerthError) in
             let id = Deployment.newID()
             let images = try await ImageBuilder(images: engine).buildAll(config, version: id, progress: ImageBuilder.printer(say))
-            return Deployment(id: id, config: config, images: images, rollout: .immediate, source: "dev")
+            let worker = try await Self.buildWorker(config, state: state, say: say)
+            return Deployment(id: id, config: config, images: images, rollout: .immediate, source: "dev", worker: worker)
         }
         server.redeploys = rebuilds
         try await server.run(engine: engine, say: say, onReady: { info in
             onReady(Int(info.gatewayURL.split(separator: ":").last ?? "") ?? 0)
-            for route in PlatformServer.routeLines(config) { say(route) }
+            if let folder = WorkerBuilder.packageFolder(config) {
+                say("  every request  →  the Swift Worker of \(folder)")
+            } else {
+                for route in PlatformServer.routeLines(config) { say(route) }
+            }
         })
+    }
+}
+
+extension ProjectServer {
+    /// The project's Worker package built in debug (nil when it has none), off the
+    /// cooperative pool: the build blocks on the compiler. The build folder is
+    /// `BERTH_WORKER_BUILD_PATH`, else the state folder's `worker-build`.
+    static func buildWorker(_ config: ProjectConfig, state: StateDirectory, say: @escaping @Sendable (String) -> Void) async throws(BerthError) -> WorkerBuild? {
+        guard let folder = WorkerBuilder.packageFolder(config) else { return nil }
+        let scratch = ProcessInfo.processInfo.environment["BERTH_WORKER_BUILD_PATH"].flatMap { $0.isEmpty ? nil : $0 } ?? state.workerBuildPath
+        let result: Result<WorkerBuild, BerthError> = await withCheckedContinuation { continuation in
+            Thread.detachNewThread {
+                continuation.resume(returning: Result { () throws(BerthError) in
+                    try WorkerBuilder(scratchPath: scratch).build(folder, release: false, store: state.workersPath, say: say)
+                })
+            }
+        }
+        return try result.get()
     }
 }
 

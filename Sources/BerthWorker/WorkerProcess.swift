@@ -32,6 +32,8 @@ public enum WorkerProcess {
             print(String(decoding: try JSONEncoder().encode(ready), as: UTF8.self))
             return
         }
+        // The server reads the Worker's output line by line: each line goes out as it is written.
+        lineBufferStandardOutput()
         let arguments = CommandLine.arguments
         guard let flag = arguments.firstIndex(of: descriptorArgument), flag + 1 < arguments.count, let descriptor = Int32(arguments[flag + 1]) else {
             FileHandle.standardError.write(Data("This program is a Berth Worker: `berth dev` or `berth serve` runs it (with \(descriptorArgument)).\n".utf8))
@@ -57,6 +59,15 @@ public enum WorkerProcess {
             .get()
         try await channel.closeFuture.get()
     }
+}
+
+/// Makes C's `stdout` (what `print` writes to) line-buffered, so that the server, which reads
+/// it through a pipe, sees each line as it is printed. Found by its symbol: the variable
+/// itself is not concurrency-safe to name.
+private func lineBufferStandardOutput() {
+    guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "stdout") else { return }
+    let file = symbol.assumingMemoryBound(to: UnsafeMutablePointer<FILE>?.self).pointee
+    setvbuf(file, nil, _IOLBF, 0)
 }
 
 /// A Worker process's state: the Worker, its `env` once the server said hello, and one value

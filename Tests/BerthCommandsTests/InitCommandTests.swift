@@ -140,11 +140,25 @@ struct InitCommandTests {
         }
     }
 
-    @Test("--worker swift is not in this build: it says so and writes nothing")
-    func swiftWorkerNotYet() throws {
-        try initApp(["--worker", "swift"]) { folder, run in
+    @Test("--worker swift adds a Worker package on the SDK BERTH_SDK names; a BERTH_SDK without one is said, and nothing is written")
+    func swiftWorker() throws {
+        let sdk = try Scratch()
+        defer { sdk.remove() }
+        try FileManager.default.createDirectory(atPath: sdk.root + "/berth-sdk/Sources/BerthWorker", withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: sdk.root + "/berth-sdk/Sources/BerthWorker/WorkerProcess.swift", contents: Data())
+        try initApp(["--worker", "swift"], environment: ["BERTH_SDK": sdk.root + "/berth-sdk"]) { folder, run in
+            #expect(run.status == 0, "\(run.stderr)")
+            let package = try String(contentsOfFile: folder + "/Package.swift", encoding: .utf8)
+            #expect(package.contains(".package(path: \"\(sdk.root)/berth-sdk\")"), "\(package)")
+            #expect(package.contains(".product(name: \"BerthWorker\", package: \"berth-sdk\")"), "\(package)")
+            let main = try String(contentsOfFile: folder + "/worker/main.swift", encoding: .utf8)
+            #expect(main.contains("WorkerProcess.run(HelloWorker(), containers: [MyContainer.self])"))
+            #expect(run.stdout.contains("created \(folder)/worker/main.swift"), "\(run.stdout)")
+            for file in Self.projectFiles { #expect(FileManager.default.fileExists(atPath: folder + "/" + file), "\(file) is missing") }
+        }
+        try initApp(["--worker", "swift"], environment: ["BERTH_SDK": sdk.root + "/nowhere"]) { folder, run in
             #expect(run.status == 1)
-            #expect(run.stderr.contains("Swift Workers are not available in this build"), "\(run.stderr)")
+            #expect(run.stderr.contains("BERTH_SDK is \(sdk.root)/nowhere, and the Berth SDK a Swift Worker builds on is not there"), "\(run.stderr)")
             #expect(!FileManager.default.fileExists(atPath: folder))
             let unknown = try BerthRun.run(["init", folder, "--worker", "go"])
             #expect(unknown.status == 64)

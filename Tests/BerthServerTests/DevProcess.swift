@@ -9,15 +9,16 @@ struct DevProcess {
     let port: Int
     /// What it printed so far (reading goes on until it ends).
     let lines: ServerProcess.OutputLines
-    /// Ends the process if it runs for two minutes: a dev server that never gets ready ends
+    /// Ends the process if it runs for two minutes (or the limit given): a dev server that never gets ready ends
     /// the test instead of hanging it. Cancel it when done.
     let watchdog: Task<Void, any Error>
 
     /// Starts `berth dev FOLDER --port 0 --admin-port 0`, standard input /dev/null, errors
     /// dropped: the running process, and its output to read.
-    static func launch(folder: String) throws -> (process: Process, output: FileHandle) {
+    static func launch(folder: String, executable: URL = ServerProcess.executable, environment: [String: String] = [:]) throws -> (process: Process, output: FileHandle) {
         let process = Process()
-        process.executableURL = ServerProcess.executable
+        process.executableURL = executable
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         process.arguments = ["dev", folder, "--port", "0", "--admin-port", "0"]
         let output = Pipe()
         process.standardOutput = output
@@ -28,10 +29,12 @@ struct DevProcess {
     }
 
     /// Launches it and reads its output until the Ready line (or its end).
-    static func start(folder: String) async throws -> DevProcess {
-        let (process, handle) = try launch(folder: folder)
+    static func start(
+        folder: String, executable: URL = ServerProcess.executable, environment: [String: String] = [:], watchdog limit: Duration = .seconds(120)
+    ) async throws -> DevProcess {
+        let (process, handle) = try launch(folder: folder, executable: executable, environment: environment)
         let watchdog = Task {
-            try await Task.sleep(for: .seconds(120))
+            try await Task.sleep(for: limit)
             if process.isRunning { process.terminate() }
         }
         let lines = ServerProcess.OutputLines()

@@ -20,6 +20,8 @@ public final class ProcessWorker: Worker, Sendable {
     private let readiness: Mutex<Readiness>
     private let platform: Mutex<Platform?>
     private let nextRequest = Atomic<UInt64>(0)
+    /// Requests whose response has not ended yet.
+    let flights = Flights()
     private let prefix = Hex.random(bytes: 3)
 
     private enum Readiness {
@@ -67,14 +69,20 @@ public final class ProcessWorker: Worker, Sendable {
     /// The frame decoder and the link's handler.
     var handlers: [any ChannelHandler] { [ByteToMessageHandler(WireFrameDecoder()), link.handler] }
 
-    /// Says hello with `platform`'s bindings and returns the properties of the Worker's
-    /// Container classes once it is ready.
+    /// Says hello with `platform`'s bindings, serves it, and returns the properties of the
+    /// Worker's Container classes once it is ready.
     public func start(serving platform: Platform, secrets: [String: String] = [:]) async throws -> [String: ContainerProperties] {
-        self.platform.withLock { $0 = platform }
+        serve(platform)
         let hello = WireHello(
             app: platform.classes.values.first?.app ?? platform.config.name, deploymentID: platform.deploymentID,
             bindings: platform.bindings.mapValues(\.className), vars: platform.config.vars, secrets: secrets
         )
+        return try await start(hello: hello)
+    }
+
+    /// Says hello and returns the properties of the Worker's Container classes once it is
+    /// ready. Its stubs' calls wait for ``serve(_:)``.
+    func start(hello: WireHello) async throws -> [String: ContainerProperties] {
         link.send(try WireFrame.json(.hello, hello))
         return try await withCheckedThrowingContinuation { waiter in
             let now: Result<WireReady, any Error>? = readiness.withLock { state in
@@ -109,6 +117,7 @@ public final class ProcessWorker: Worker, Sendable {
     }
 
     public func fetch(_ request: Request, env: Env) async throws -> Response {
+        let token = flights.begin()
         let id = "\(prefix)-\(nextRequest.wrappingAdd(1, ordering: .relaxed).newValue)"
         var payload = ByteBuffer()
         WireRequest(head: request.head, hasBody: !request.body.isEmpty, clientAddress: request.clientAddress, requestID: id).write(into: &payload)
@@ -132,7 +141,7 @@ public final class ProcessWorker: Worker, Sendable {
             }
             var result = answer.payload
             let response = try WireResponse.read(from: &result)
-            return Response(head: response.head, body: body)
+            return Response(head: response.head, body: body.isEmpty ? body : Body(stream: HoldingBody(base: body, token: token)))
         } catch {
             let failure = BerthError.wrap(error, "the Worker failed")
             logger.error("the Worker's request failed", metadata: ["request": "\(id)", "error": "\(failure.message)"])
@@ -217,6 +226,45 @@ public final class ProcessWorker: Worker, Sendable {
         hook.write(into: &payload)
         guard var answer = try? await link.exchange(.hook, payload: payload) { _ in false }.0.payload else { return true }
         return (try? answer.readWireBool()) ?? true
+    }
+}
+
+/// Counts requests in flight in a Worker process: a token per request, returned when its
+/// response has ended (or was dropped), so that a retired process is stopped only once idle.
+final class Flights: Sendable {
+    private let count = Atomic<Int>(0)
+
+    final class Token: Sendable {
+        let flights: Flights
+        init(_ flights: Flights) { self.flights = flights }
+        deinit { flights.count.wrappingSubtract(1, ordering: .relaxed) }
+    }
+
+    func begin() -> Token {
+        count.wrappingAdd(1, ordering: .relaxed)
+        return Token(self)
+    }
+
+    var inFlight: Int { count.load(ordering: .relaxed) }
+}
+
+/// A response body that holds its request's ``Flights/Token`` until it is done with.
+struct HoldingBody: AsyncSequence, Sendable {
+    typealias Element = ByteBuffer
+    let base: Body
+    let token: Flights.Token
+
+    func makeAsyncIterator() -> Iterator { Iterator(base: base.makeAsyncIterator(), token: token) }
+
+    struct Iterator: AsyncIteratorProtocol {
+        var base: Body.AsyncIterator
+        var token: Flights.Token?
+
+        mutating func next() async throws -> ByteBuffer? {
+            let chunk = try await base.next()
+            if chunk == nil { token = nil }
+            return chunk
+        }
     }
 }
 

@@ -1,0 +1,112 @@
+import Berth
+import BerthAPI
+import BerthControlPlane
+import BerthCore
+import Foundation
+import Logging
+import Synchronization
+
+/// Runs the Swift Workers of a server's deployments, each in a process of its own. A
+/// deployment's Worker starts, and is ready, before the deployment is served
+/// (``prepare(_:app:secrets:)``); once it is served (``serving(_:)``), the Worker served
+/// before drains: its requests in flight finish (within `drainGrace`), then it stops.
+/// Containers are not touched by any of it.
+public final class WorkerSupervisor: WorkerRunner, Sendable {
+    let state: StateDirectory
+    let logger: Logger
+    let say: @Sendable (String) -> Void
+    /// How long a retired Worker's requests in flight may take to finish.
+    let drainGrace: Duration
+
+    private struct Slots {
+        var current: SupervisedWorker?
+        var prepared: [String: SupervisedWorker] = [:]
+    }
+
+    private let slots = Mutex(Slots())
+
+    public init(state: StateDirectory, logger: Logger, drainGrace: Duration = .seconds(30), say: @escaping @Sendable (String) -> Void) {
+        self.state = state
+        self.logger = logger
+        self.drainGrace = drainGrace
+        self.say = say
+    }
+
+    /// The executable of `build` in the state folder.
+    public func executablePath(_ build: WorkerBuild) -> String {
+        (state.workersPath as NSString).appendingPathComponent(build.sha256)
+    }
+
+    public func prepare(_ deployment: Deployment, app: String, secrets: [String: String]) async throws(BerthError) {
+        guard let build = deployment.worker else { return }
+        if slots.withLock({ $0.current?.deploymentID == deployment.id || $0.prepared[deployment.id] != nil }) { return }
+        let path = executablePath(build)
+        guard FileManager.default.isExecutableFile(atPath: path) else {
+            throw BerthError(.notFound, "the Worker executable \(build.sha256.prefix(12)) of deployment \(deployment.id) is not on this server (\(path)); deploy again, `berth deploy` uploads it")
+        }
+        let config = deployment.config
+        var bindings: [String: String] = [:]
+        for binding in config.durableObjects where binding.scriptName == nil && config.containers.contains(where: { $0.className == binding.className }) {
+            bindings[binding.name] = binding.className
+        }
+        let hello = WireHello(app: app, deploymentID: deployment.id, bindings: bindings, vars: config.vars, secrets: secrets)
+        let worker = SupervisedWorker(
+            deploymentID: deployment.id, path: path, hello: hello, classes: Set(build.containers.keys), logger: logger,
+            deadline: config.berth.limits.responseTimeout + config.berth.instanceGetTimeout, say: say
+        )
+        try await worker.launch()
+        // A Worker prepared for a deployment that never got served is stopped.
+        let stale = slots.withLock { slots in
+            defer { slots.prepared = [deployment.id: worker] }
+            return Array(slots.prepared.values)
+        }
+        for old in stale { Task { await old.retire(grace: .zero) } }
+        say("Worker \(build.product) (\(build.configuration), \(build.sha256.prefix(12))) is ready")
+    }
+
+    /// The Worker to serve `platform` with (nil when its deployment has none); the Worker
+    /// served before it drains and stops.
+    public func serving(_ platform: Platform) -> (any Worker)? {
+        let (next, retired) = slots.withLock { slots -> (SupervisedWorker?, SupervisedWorker?) in
+            if let current = slots.current, current.deploymentID == platform.deploymentID { return (current, nil) }
+            let next = slots.prepared.removeValue(forKey: platform.deploymentID)
+            let retired = slots.current
+            slots.current = next
+            return (next, retired)
+        }
+        next?.serve(platform)
+        if let retired { Task { await retired.retire(grace: drainGrace) } }
+        return next
+    }
+
+    /// The hooks of the objects of `className`: run in the current Worker process when it
+    /// declares that class, else the defaults.
+    public func hooks(className: String, id: ObjectID) -> any ContainerHooks {
+        ProcessHooks(object: WireObject(className: className, id: id), supervisor: self)
+    }
+
+    fileprivate func runHook(_ hook: WireHook, of object: WireObject) async -> Bool {
+        guard let current = slots.withLock({ $0.current }), current.classes.contains(object.className) else { return true }
+        return await current.runHook(hook, of: object)
+    }
+
+    /// Stops every Worker process (the server is shutting down).
+    public func shutdown() async {
+        let all = slots.withLock { slots in
+            defer { slots = Slots() }
+            return [slots.current].compactMap { $0 } + Array(slots.prepared.values)
+        }
+        for worker in all { await worker.retire(grace: drainGrace) }
+    }
+}
+
+/// The hooks of one object whose Container class lives in a Worker process.
+private struct ProcessHooks: ContainerHooks {
+    let object: WireObject
+    let supervisor: WorkerSupervisor
+
+    func onStart() async { _ = await supervisor.runHook(.start, of: object) }
+    func onStop(exitCode: Int, reason: StopReason) async { _ = await supervisor.runHook(.stop(exitCode: exitCode, reason: reason), of: object) }
+    func onError(_ error: BerthError) async { _ = await supervisor.runHook(.error(error.message), of: object) }
+    func onActivityExpired() async -> Bool { await supervisor.runHook(.activityExpired, of: object) }
+}

@@ -1,0 +1,135 @@
+import AsyncHTTPClient
+import BerthCore
+import DockerEngine
+import Foundation
+import NIOCore
+import Testing
+
+/// Worker packages in tests build in one folder, in debug: the SDK's packages build once.
+enum WorkerBuilds {
+    static let scratch = ExampleServer.repository.appendingPathComponent(".build/worker-builds").path
+}
+
+/// An installed Berth (`scripts/install.sh` into a temporary prefix): its berth, and the SDK
+/// beside it.
+struct InstalledBerth {
+    let prefix: String
+    var berth: URL { URL(fileURLWithPath: prefix + "/bin/berth") }
+    var sdk: String { prefix + "/share/berth/sdk" }
+
+    static func install(into prefix: String) throws -> InstalledBerth {
+        let script = ExampleServer.repository.appendingPathComponent("scripts/install.sh").path
+        var environment = ProcessInfo.processInfo.environment
+        environment["BERTH_BIN"] = ServerProcess.executable.path
+        environment["PREFIX"] = prefix
+        environment["SYSTEMD_UNIT_DIR"] = prefix + "/systemd"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.arguments = [script]
+        process.environment = environment
+        process.currentDirectoryURL = ExampleServer.repository
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+        try process.run()
+        let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        try #require(process.terminationStatus == 0, "install.sh failed: \(message)")
+        return InstalledBerth(prefix: prefix)
+    }
+}
+
+@Suite("A Swift Worker under berth dev", .enabled(if: Engine.enabled, "no Docker engine here; `make test` starts one"))
+struct SwiftWorkerDevTests {
+    @Test("an installed berth inits a Swift Worker that builds offline on its SDK, runs as its own process, runs the hooks, and comes back after a crash without touching the container")
+    func initSwiftThenDev() async throws {
+        let suffix = UUID().uuidString.lowercased().prefix(8)
+        let root = NSTemporaryDirectory() + "berth-swift-worker-\(suffix)"
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let installed = try InstalledBerth.install(into: root + "/prefix")
+        let folder = root + "/worker-app-\(suffix)"
+        let app = "worker-app-\(suffix)"
+        var said: [String] = []
+        // BERTH_SDK empty: the SDK is found beside the installed berth.
+        let made = try ChildProcess.run(installed.berth.path, ["init", folder, "--worker", "swift"], environment: ["BERTH_SDK": ""]) { said.append($0) }
+        #expect(made == 0, "\(said)")
+
+        // Nothing of the project or the SDK points into the source clone, or at a network.
+        let repository = ExampleServer.repository.path
+        let package = try String(contentsOfFile: folder + "/Package.swift", encoding: .utf8)
+        #expect(package.contains(".package(path: \"\(installed.sdk)\")"), "\(package)")
+        let sdkManifest = try String(contentsOfFile: installed.sdk + "/Package.swift", encoding: .utf8)
+        #expect(!sdkManifest.contains("url:"), "the SDK names a remote package: \(sdkManifest)")
+        #expect(!package.contains(repository) && !sdkManifest.contains(repository))
+
+        // A route that crashes the Worker while its request is in flight.
+        let main = folder + "/worker/main.swift"
+        let code = try String(contentsOfFile: main, encoding: .utf8)
+        try code.replacingOccurrences(
+            of: "        return .text(\"Call /container",
+            with: "        if path == \"/crash\" { fatalError(\"the test asked the Worker to crash\") }\n        return .text(\"Call /container"
+        ).write(toFile: main, atomically: true, encoding: .utf8)
+        let file = folder + "/wrangler.jsonc"
+        let text = try String(contentsOfFile: file, encoding: .utf8)
+        try text.replacingOccurrences(of: #""berth": {"#, with: #""berth": { "instance_get_timeout": "60s","#)
+            .write(toFile: file, atomically: true, encoding: .utf8)
+
+        let dev = try await DevProcess.start(
+            folder: folder, executable: installed.berth, environment: ["BERTH_WORKER_BUILD_PATH": WorkerBuilds.scratch], watchdog: .seconds(900)
+        )
+        defer { dev.watchdog.cancel() }
+        let client = try DockerClient()
+        var failure: (any Error)?
+        do {
+            try #require(dev.port > 0, "no Ready line: \(dev.output.suffix(40))")
+            let base = "http://127.0.0.1:\(dev.port)"
+            #expect(dev.output.contains { $0.contains("[worker] built worker") }, "\(dev.output.suffix(20))")
+            let index = try await Self.get(base + "/")
+            #expect(index.body.hasPrefix("Call /container/<id>"), "\(index.body)")
+
+            let first = try await Self.get(base + "/container/1")
+            #expect(first.status == 200, "\(first.body)")
+            let instance = try #require(instanceID(in: first.body))
+            #expect(try await client.listContainers(labels: ["\(BerthLabel.app)=\(app)"]).count == 1)
+            // The class's onStart ran in the Worker process, and its line reached berth dev's output.
+            try await Self.eventually { dev.output.contains { $0.contains("[worker] [MyContainer /container/1] Container successfully started") } }
+
+            // A crash ends the request in flight with 502 and its reason; the Worker restarts,
+            // and the container it reached was not touched.
+            let crashed = try await Self.get(base + "/crash")
+            #expect(crashed.status == 502, "\(crashed.body)")
+            #expect(crashed.body.contains("the Worker process"), "\(crashed.body)")
+            let again = try await Self.get(base + "/container/1")
+            #expect(again.status == 200, "\(again.body)")
+            #expect(instanceID(in: again.body) == instance)
+            #expect(dev.output.contains { $0.contains("restarting in") }, "\(dev.output.suffix(20))")
+
+            kill(dev.process.processIdentifier, SIGINT)
+            dev.process.waitUntilExit()
+            #expect(dev.process.terminationStatus == 0, "\(dev.output.suffix(20))")
+            #expect(try await client.listContainers(all: true, labels: ["\(BerthLabel.app)=\(app)"]).isEmpty)
+            var left: [String] = []
+            _ = try ChildProcess.run("/usr/bin/pgrep", ["-f", folder + "/.berth/workers/"]) { left.append($0) }
+            #expect(left.isEmpty, "Worker processes outlived berth dev: \(left)")
+        } catch {
+            failure = error
+        }
+        if dev.process.isRunning {
+            dev.process.terminate()
+            dev.process.waitUntilExit()
+        }
+        try? await client.shutdown()
+        await ServeTests.cleanUp(app: app)
+        if let failure { throw failure }
+    }
+
+    static func get(_ url: String) async throws -> (status: Int, body: String) {
+        let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(90))
+        return (Int(response.status.code), String(buffer: try await response.body.collect(upTo: 1 << 20)))
+    }
+
+    static func eventually(_ condition: () -> Bool) async throws {
+        for _ in 0..<200 where !condition() { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(condition())
+    }
+}
