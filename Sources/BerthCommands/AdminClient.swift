@@ -70,8 +70,13 @@ struct AdminClient: Sendable {
         return try await send(.POST, path, body: data)
     }
 
-    private func send<T: Decodable>(_ method: HTTPMethod, _ path: String, body: Data?) async throws(BerthError) -> T {
-        let response = try await execute(method, path, body: body, timeout: .seconds(120))
+    /// PUTs raw bytes (a Worker executable) and decodes the answer.
+    func put<T: Decodable>(_ path: String, bytes: Data, as type: T.Type = T.self) async throws(BerthError) -> T {
+        try await send(.PUT, path, body: bytes, contentType: "application/octet-stream")
+    }
+
+    private func send<T: Decodable>(_ method: HTTPMethod, _ path: String, body: Data?, contentType: String = "application/json") async throws(BerthError) -> T {
+        let response = try await execute(method, path, body: body, contentType: contentType, timeout: .seconds(120))
         let buffer: ByteBuffer
         do { buffer = try await response.body.collect(upTo: 64 << 20) } catch {
             throw BerthError(.unavailable, "the connection to the Berth server at \(baseURL) broke: \(error)")
@@ -85,12 +90,14 @@ struct AdminClient: Sendable {
     }
 
     /// Sends a request; a non-2xx answer becomes the server's error. Streams stay open.
-    func execute(_ method: HTTPMethod, _ path: String, body: Data? = nil, timeout: TimeAmount) async throws(BerthError) -> HTTPClientResponse {
+    func execute(
+        _ method: HTTPMethod, _ path: String, body: Data? = nil, contentType: String = "application/json", timeout: TimeAmount
+    ) async throws(BerthError) -> HTTPClientResponse {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = method
         request.headers.add(name: "Authorization", value: "Bearer \(token)")
         if let body {
-            request.headers.add(name: "Content-Type", value: "application/json")
+            request.headers.add(name: "Content-Type", value: contentType)
             request.body = .bytes(ByteBuffer(bytes: body))
         }
         let response: HTTPClientResponse

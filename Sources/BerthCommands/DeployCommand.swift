@@ -83,7 +83,8 @@ struct DeployCommand: AsyncParsableCommand {
             for (name, image) in images.sorted(by: { $0.key < $1.key }) {
                 say("[\(name)] image \(image.reference) (\(image.id.map { String($0.prefix(19)) } ?? "?"))")
             }
-            let deployment = Deployment(id: id, config: config, images: images, rollout: rollout, source: "deploy")
+            let worker = try await Self.shipWorker(config, admin: admin, say: say)
+            let deployment = Deployment(id: id, config: config, images: images, rollout: rollout, source: "deploy", worker: worker)
             var view: DeploymentView = try await admin.post("/api/deployments", deployment)
             say("Deployment \(view.id) is live: routes and new instances use it now")
             if !noWait {
@@ -97,6 +98,26 @@ struct DeployCommand: AsyncParsableCommand {
         } catch let error as BerthError {
             throw fail(error)
         }
+    }
+}
+
+extension DeployCommand {
+    /// Builds the project's Worker package in release (nil when it has none) and uploads the
+    /// executable to the server, which keeps it by its SHA-256. The build folder is
+    /// `BERTH_WORKER_BUILD_PATH`, else the project's `.berth/worker-build`.
+    static func shipWorker(_ config: ProjectConfig, admin: AdminClient, say: @escaping @Sendable (String) -> Void) async throws(BerthError) -> WorkerBuild? {
+        guard let folder = WorkerBuilder.packageFolder(config) else { return nil }
+        let state = StateDirectory(folder: config.folder, stateDir: config.berth.stateDir)
+        let scratch = WorkerBuilder.scratchPath(fallback: state.workerBuildPath)
+        let store = NSTemporaryDirectory() + "berth-worker-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: store) }
+        let build = try WorkerBuilder(scratchPath: scratch).build(folder, release: WorkerBuilder.release(default: true), store: store, say: say)
+        guard let bytes = FileManager.default.contents(atPath: (store as NSString).appendingPathComponent(build.sha256)) else {
+            throw BerthError(.internal, "the Worker build \(build.sha256) was not stored")
+        }
+        let _: [String: String] = try await admin.put("/api/workers/\(build.sha256)", bytes: bytes)
+        say("[worker] uploaded \(build.product) (\(bytes.count / 1024) KiB)")
+        return build
     }
 }
 

@@ -37,6 +37,21 @@ public struct WorkerBuilder: Sendable {
         return fm.fileExists(atPath: here) ? (config.folder as NSString).standardizingPath : nil
     }
 
+    /// Whether to build in release: `BERTH_WORKER_CONFIGURATION` (`debug` or `release`) when
+    /// set, else `release` (deploy's default; dev builds in debug).
+    public static func release(default release: Bool) -> Bool {
+        switch ProcessInfo.processInfo.environment["BERTH_WORKER_CONFIGURATION"] {
+        case "debug": false
+        case "release": true
+        default: release
+        }
+    }
+
+    /// The build folder: `BERTH_WORKER_BUILD_PATH` when set, else `fallback`.
+    public static func scratchPath(fallback: String) -> String {
+        ProcessInfo.processInfo.environment["BERTH_WORKER_BUILD_PATH"].flatMap { $0.isEmpty ? nil : $0 } ?? fallback
+    }
+
     public static func findSwift() -> String? {
         let environment = ProcessInfo.processInfo.environment
         if let given = environment["BERTH_SWIFT"], !given.isEmpty { return given }

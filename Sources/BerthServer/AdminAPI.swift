@@ -85,6 +85,27 @@ public struct AdminAPI: Sendable {
                 return AdminJSON.response(await deployer.deploymentViews().first { $0.id == registered.id }, status: .created)
             }
         }
+        // A Worker executable, before the deployment that names it: stored by its SHA-256,
+        // which the path must be.
+        api.put("workers/:sha256") { [state] request, context in
+            try await handle { () async throws(BerthError) in
+                let digest = try context.parameter("sha256")
+                guard WorkerBuild.isValidDigest(digest) else {
+                    throw BerthError(.invalidInput, "\"\(digest.prefix(80))\" is not a Worker's SHA-256 (64 lowercase hexadecimal characters)")
+                }
+                guard let state else { throw BerthError(.unavailable, "this server keeps no state folder for Worker executables") }
+                let buffer: ByteBuffer
+                do { buffer = try await request.body.collect(upTo: 1 << 30) } catch {
+                    throw BerthError(.invalidInput, "the Worker executable could not be read (at most 1 GiB): \(error)")
+                }
+                let stored = try WorkerBuilder.store(data: Data(buffer.readableBytesView), in: state.workersPath)
+                guard stored == digest else {
+                    try? FileManager.default.removeItem(atPath: (state.workersPath as NSString).appendingPathComponent(stored))
+                    throw BerthError(.invalidInput, "the Worker executable's SHA-256 is \(stored), not \(digest) as its path says; the upload was cut or changed")
+                }
+                return AdminJSON.response(["sha256": stored], status: .created)
+            }
+        }
         api.post("rollback") { request, context in
             try await handle { () async throws(BerthError) in
                 let body: RollbackRequest = try await decode(request, context)

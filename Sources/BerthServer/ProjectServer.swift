@@ -86,11 +86,11 @@ extension ProjectServer {
     /// `BERTH_WORKER_BUILD_PATH`, else the state folder's `worker-build`.
     static func buildWorker(_ config: ProjectConfig, state: StateDirectory, say: @escaping @Sendable (String) -> Void) async throws(BerthError) -> WorkerBuild? {
         guard let folder = WorkerBuilder.packageFolder(config) else { return nil }
-        let scratch = ProcessInfo.processInfo.environment["BERTH_WORKER_BUILD_PATH"].flatMap { $0.isEmpty ? nil : $0 } ?? state.workerBuildPath
+        let scratch = WorkerBuilder.scratchPath(fallback: state.workerBuildPath)
         let result: Result<WorkerBuild, BerthError> = await withCheckedContinuation { continuation in
             Thread.detachNewThread {
                 continuation.resume(returning: Result { () throws(BerthError) in
-                    try WorkerBuilder(scratchPath: scratch).build(folder, release: false, store: state.workersPath, say: say)
+                    try WorkerBuilder(scratchPath: scratch).build(folder, release: WorkerBuilder.release(default: false), store: state.workersPath, say: say)
                 })
             }
         }

@@ -3,6 +3,7 @@ import BerthCore
 import DockerEngine
 import Foundation
 import NIOCore
+import Synchronization
 import Testing
 
 /// Worker packages in tests build in one folder, in debug: the SDK's packages build once.
@@ -12,8 +13,21 @@ enum WorkerBuilds {
 
 /// An installed Berth (`scripts/install.sh` into a temporary prefix): its berth, and the SDK
 /// beside it.
-struct InstalledBerth {
+struct InstalledBerth: Sendable {
     let prefix: String
+
+    /// One installation for the test process, so that every Worker package builds on the same
+    /// SDK path and the SDK's packages are built once in ``WorkerBuilds/scratch``.
+    static func shared() throws -> InstalledBerth {
+        try installed.withLock { installed in
+            if let installed { return installed }
+            let made = try install(into: NSTemporaryDirectory() + "berth-installed-\(getpid())")
+            installed = made
+            return made
+        }
+    }
+
+    private static let installed = Mutex<InstalledBerth?>(nil)
     var berth: URL { URL(fileURLWithPath: prefix + "/bin/berth") }
     var sdk: String { prefix + "/share/berth/sdk" }
 
@@ -39,14 +53,16 @@ struct InstalledBerth {
     }
 }
 
-@Suite("A Swift Worker under berth dev", .enabled(if: Engine.enabled, "no Docker engine here; `make test` starts one"))
+/// One at a time: the Worker packages build in one folder, and an executable built there is
+/// copied out before the next build replaces it.
+@Suite("A Swift Worker under berth dev and berth deploy", .serialized, .enabled(if: Engine.enabled, "no Docker engine here; `make test` starts one"))
 struct SwiftWorkerDevTests {
     @Test("an installed berth inits a Swift Worker that builds offline on its SDK, runs as its own process, runs the hooks, and comes back after a crash without touching the container")
     func initSwiftThenDev() async throws {
         let suffix = UUID().uuidString.lowercased().prefix(8)
         let root = NSTemporaryDirectory() + "berth-swift-worker-\(suffix)"
         defer { try? FileManager.default.removeItem(atPath: root) }
-        let installed = try InstalledBerth.install(into: root + "/prefix")
+        let installed = try InstalledBerth.shared()
         let folder = root + "/worker-app-\(suffix)"
         let app = "worker-app-\(suffix)"
         var said: [String] = []
@@ -123,6 +139,92 @@ struct SwiftWorkerDevTests {
         if let failure { throw failure }
     }
 
+    @Test("ten deploys and a rollback of a Swift Worker: each a new Worker process, taking requests once ready, while a client loop sees no failed request and the container keeps running")
+    func deploysWithoutAFailedRequest() async throws {
+        let suffix = UUID().uuidString.lowercased().prefix(8)
+        let root = NSTemporaryDirectory() + "berth-swift-deploys-\(suffix)"
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let installed = try InstalledBerth.shared()
+        let folder = root + "/deploys-\(suffix)"
+        let app = "deploys-\(suffix)"
+        var said: [String] = []
+        try #require(try ChildProcess.run(installed.berth.path, ["init", folder, "--worker", "swift"], environment: ["BERTH_SDK": ""]) { said.append($0) } == 0, "\(said)")
+        // The Worker says which version of the vars it serves.
+        let main = folder + "/worker/main.swift"
+        let code = try String(contentsOfFile: main, encoding: .utf8)
+        try code.replacingOccurrences(
+            of: "        return .text(\"Call /container",
+            with: "        if path == \"/version\" { return .text(env.vars[\"VERSION\"] ?? \"none\") }\n        return .text(\"Call /container"
+        ).write(toFile: main, atomically: true, encoding: .utf8)
+        let file = folder + "/wrangler.jsonc"
+        let config = try String(contentsOfFile: file, encoding: .utf8)
+            .replacingOccurrences(of: #""berth": {"#, with: #""berth": { "instance_get_timeout": "60s","#)
+        func setVersion(_ version: Int) throws {
+            try config.replacingOccurrences(of: "\"name\": \"\(app)\",", with: "\"name\": \"\(app)\", \"vars\": { \"VERSION\": \"\(version)\" },")
+                .write(toFile: file, atomically: true, encoding: .utf8)
+        }
+        try setVersion(0)
+        let build = ["BERTH_WORKER_BUILD_PATH": WorkerBuilds.scratch, "BERTH_WORKER_CONFIGURATION": "debug"]
+
+        var server = try await ServerProcess.start(folder: folder)
+        defer { server.stop() }
+        do {
+            let first = try await berth(["deploy", folder, "--containers-rollout", "immediate"], environment: build)
+            try #require(first.status == 0, "\(first.errors)\n\(first.output)")
+            let port = server.gatewayPort
+            let instance = try #require(instanceID(in: try await Self.get("http://127.0.0.1:\(port)/container/1").body))
+
+            // Two clients ask without pause, through every deploy.
+            let tally = Tally()
+            let clients = (0..<2).map { n in
+                Task {
+                    while !tally.stopped {
+                        let path = n == 0 ? "/container/1" : "/version"
+                        do {
+                            let answer = try await Self.get("http://127.0.0.1:\(port)\(path)")
+                            tally.count(answer.status == 200 ? nil : "\(path): \(answer.status) \(answer.body)")
+                        } catch {
+                            tally.count("\(path): \(error)")
+                        }
+                    }
+                }
+            }
+            for version in 1...10 {
+                try setVersion(version)
+                let deployed = try await berth(["deploy", folder, "--containers-rollout", "immediate"], environment: build)
+                #expect(deployed.status == 0, "deploy \(version): \(deployed.errors)")
+                // The new Worker takes new requests once the deploy returns.
+                #expect(try await Self.get("http://127.0.0.1:\(port)/version").body == "\(version)")
+            }
+            let rollback = try await berth(["rollback", "--project", folder])
+            #expect(rollback.status == 0, "\(rollback.errors)")
+            #expect(try await Self.get("http://127.0.0.1:\(port)/version").body == "9")
+            tally.stop()
+            for client in clients { await client.value }
+            let (ok, failed) = tally.result
+            #expect(failed.isEmpty, "\(failed.count) failed of \(ok + failed.count): \(failed.prefix(5))")
+            #expect(ok > 20, "only \(ok) requests")
+            // The container was not replaced: nothing about it changed.
+            #expect(instanceID(in: try await Self.get("http://127.0.0.1:\(port)/container/1").body) == instance)
+            // The Workers served before have drained and stopped: one process is left.
+            var running: [String] = []
+            for _ in 0..<100 {
+                running = []
+                _ = try ChildProcess.run("/usr/bin/pgrep", ["-f", folder + "/.berth/workers/"]) { running.append($0) }
+                if running.count == 1 { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(running.count == 1, "Worker processes: \(running)")
+            print("deploys: \(ok) requests through 10 deploys and a rollback, none failed")
+        } catch {
+            server.stop()
+            await ServeTests.cleanUp(app: app)
+            throw error
+        }
+        server.stop()
+        await ServeTests.cleanUp(app: app)
+    }
+
     static func get(_ url: String) async throws -> (status: Int, body: String) {
         let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(90))
         return (Int(response.status.code), String(buffer: try await response.body.collect(upTo: 1 << 20)))
@@ -132,4 +234,13 @@ struct SwiftWorkerDevTests {
         for _ in 0..<200 where !condition() { try await Task.sleep(for: .milliseconds(50)) }
         #expect(condition())
     }
+}
+
+/// What a client loop saw: answers that were fine, and the others.
+final class Tally: Sendable {
+    private let state = Mutex((ok: 0, failed: [String](), stopped: false))
+    func count(_ failure: String?) { state.withLock { if let failure { $0.failed.append(failure) } else { $0.ok += 1 } } }
+    func stop() { state.withLock { $0.stopped = true } }
+    var stopped: Bool { state.withLock { $0.stopped } }
+    var result: (ok: Int, failed: [String]) { state.withLock { ($0.ok, $0.failed) } }
 }
