@@ -35,7 +35,9 @@ struct RemoteObjectLink: ObjectLink {
             }
             var result = answer.payload
             let response = try WireResponse.read(from: &result)
-            return Response(head: response.head, body: body)
+            var answered = Response(head: response.head, body: body)
+            if let socket = response.webSocket { answered.webSocket = WebSocket(.container(RemoteContainerSocket(handle: socket))) }
+            return answered
         } catch {
             return .error(BerthError.wrap(error, "the call to \(object.className) failed"))
         }
@@ -72,4 +74,12 @@ struct RemoteObjectLink: ObjectLink {
     }
 
     func renewActivityTimeout() async { _ = try? await call(.renewActivityTimeout) }
+}
+
+/// A container's WebSocket that stays in the server (the Worker process holds its handle):
+/// returned in the Worker's response, the server relays it to the client.
+struct RemoteContainerSocket: ContainerWebSocket {
+    let handle: UInt32
+    /// Reading it from the Worker process is not there yet.
+    func acceptMessages() -> (any WebSocketPeer)? { nil }
 }

@@ -129,18 +129,22 @@ final class WorkerSession<W: Worker>: Sendable {
             log("request \(id): the Worker threw: \(failure.message)")
             response = .error(BerthError(.workerFailed, "the Worker threw: \(failure.message) (request \(id))"))
         }
-        if response.webSocket != nil {
-            log("request \(id): WebSockets from a Worker process are not relayed yet")
-            let refusal = Response.error(BerthError(.notImplemented, "a Worker running as its own process cannot return a WebSocket yet (request \(id))"))
-            await answer(refusal, stream: stream, link: link)
-            return
+        var socket: UInt32?
+        if let webSocket = response.webSocket {
+            guard case .container(let container) = webSocket.backend, let remote = container as? RemoteContainerSocket else {
+                log("request \(id): a WebSocketPair is not relayed from a Worker process yet")
+                let refusal = Response.error(BerthError(.notImplemented, "a Worker running as its own process can return a container's WebSocket (from stub.fetch), not a WebSocketPair yet (request \(id))"))
+                await answer(refusal, socket: nil, stream: stream, link: link)
+                return
+            }
+            socket = remote.handle
         }
-        await answer(response, stream: stream, link: link)
+        await answer(response, socket: socket, stream: stream, link: link)
     }
 
-    private func answer(_ response: Response, stream: UInt32, link: WireLink) async {
+    private func answer(_ response: Response, socket: UInt32?, stream: UInt32, link: WireLink) async {
         var payload = ByteBuffer()
-        WireResponse(head: response.head, hasBody: !response.body.isEmpty).write(into: &payload)
+        WireResponse(head: response.head, hasBody: !response.body.isEmpty, webSocket: socket).write(into: &payload)
         await link.answer(stream, .response, payload: payload, body: response.body)
     }
 

@@ -2,6 +2,7 @@ import Berth
 import BerthControlPlane
 import BerthCore
 import BerthServer
+import BerthTestSupport
 import BerthWorker
 import Foundation
 import Logging
@@ -61,6 +62,10 @@ struct ProcessWorkerTests {
             let slow = try await f.request("/slow")
             #expect(slow.status == 504)
             #expect(slow.body.contains("did not answer within 20s"), "\(slow.body)")
+            // A container's WebSocket the Worker returns from stub.fetch stays in the server,
+            // which relays it frame by frame.
+            let echo = try await WebSocketClient.run("echo", "ws://127.0.0.1:\(f.port)/container/ws", ["--count", "50", "--size", "32"])
+            #expect(echo.int("received") == 50 && echo.bool("in_order") == true, "\(echo)")
             // The link after all that still serves.
             #expect(try await f.request("/container/1").status == 200)
         }

@@ -100,14 +100,18 @@ package struct WireRequest: Sendable {
     }
 }
 
-/// A response head as it crosses the link, and whether a body follows.
+/// A response head as it crosses the link, whether a body follows, and the container's
+/// WebSocket it carries: a socket stays in the server (by the id of the call that opened
+/// it), so a Worker that returns it unaccepted has it relayed there, frame by frame.
 package struct WireResponse: Sendable {
     package var head: HTTPResponse
     package var hasBody: Bool
+    package var webSocket: UInt32?
 
-    package init(head: HTTPResponse, hasBody: Bool) {
+    package init(head: HTTPResponse, hasBody: Bool, webSocket: UInt32? = nil) {
         self.head = head
         self.hasBody = hasBody
+        self.webSocket = webSocket
     }
 
     package func write(into buffer: inout ByteBuffer) {
@@ -115,6 +119,7 @@ package struct WireResponse: Sendable {
         buffer.writeWireString(head.status.reasonPhrase)
         buffer.writeWireFields(head.headerFields)
         buffer.writeWireBool(hasBody)
+        buffer.writeInteger(webSocket ?? 0)
     }
 
     package static func read(from buffer: inout ByteBuffer) throws(WireError) -> WireResponse {
@@ -122,7 +127,11 @@ package struct WireResponse: Sendable {
         let reason = try buffer.readWireString()
         let fields = try buffer.readWireFields()
         let hasBody = try buffer.readWireBool()
-        return WireResponse(head: HTTPResponse(status: .init(code: Int(code), reasonPhrase: reason), headerFields: fields), hasBody: hasBody)
+        guard let socket: UInt32 = buffer.readInteger() else { throw .malformed("a cut response") }
+        return WireResponse(
+            head: HTTPResponse(status: .init(code: Int(code), reasonPhrase: reason), headerFields: fields), hasBody: hasBody,
+            webSocket: socket == 0 ? nil : socket
+        )
     }
 }
 

@@ -14,6 +14,8 @@ package final class WireLink: Sendable {
     private struct State {
         var nextID: UInt32
         var answers: [UInt32: CheckedContinuation<WireFrame, any Error>] = [:]
+        /// Deadlines of answers waited for, by stream.
+        var timers: [UInt32: Scheduled<Void>] = [:]
         var bodies: [UInt32: AsyncThrowingStream<ByteBuffer, any Error>.Continuation] = [:]
         var closed: BerthError?
     }
@@ -45,8 +47,12 @@ package final class WireLink: Sendable {
 
     /// Sends `kind` with `payload` on a new stream, then `body`; returns the peer's answer and
     /// the answer's body (empty when it has none: `hasBody` says, from the answer's frame).
+    /// `deadline`: the answer's head must come within it, else `timedOut()` is thrown and
+    /// the peer is told to give up the stream.
     package func exchange(
-        _ kind: WireFrame.Kind, payload: ByteBuffer, body: Body = .empty, hasBody: @Sendable (WireFrame) -> Bool
+        _ kind: WireFrame.Kind, payload: ByteBuffer, body: Body = .empty, deadline: Duration? = nil,
+        timedOut: @escaping @Sendable () -> BerthError = { BerthError(.timeout, "the Worker link's peer did not answer in time") },
+        hasBody: @Sendable (WireFrame) -> Bool
     ) async throws -> (WireFrame, Body) {
         let (stream, continuation) = AsyncThrowingStream<ByteBuffer, any Error>.makeStream()
         let id: UInt32
@@ -67,6 +73,11 @@ package final class WireLink: Sendable {
                 let failure: BerthError? = state.withLock { state in
                     if let closed = state.closed { return closed }
                     state.answers[id] = waiter
+                    if let deadline {
+                        state.timers[id] = channel.eventLoop.scheduleTask(in: TimeAmount(deadline)) { [weak self] in
+                            self?.abandon(id, timedOut())
+                        }
+                    }
                     return nil
                 }
                 if let failure {
@@ -128,10 +139,23 @@ package final class WireLink: Sendable {
 
     /// Gives up on a stream this end opened: the peer is told, and its answer is not waited for.
     private func abandon(_ id: UInt32, _ reason: String) {
-        let waiter = state.withLock { $0.answers.removeValue(forKey: id) }
-        waiter?.resume(throwing: BerthError(.unavailable, reason))
-        finishBody(id, error: BerthError(.unavailable, reason))
-        write(.reset(id, reason), flush: true)
+        abandon(id, BerthError(.unavailable, reason))
+    }
+
+    private func abandon(_ id: UInt32, _ error: BerthError) {
+        let (waiter, timer) = state.withLock { ($0.answers.removeValue(forKey: id), $0.timers.removeValue(forKey: id)) }
+        timer?.cancel()
+        guard let waiter else { return }
+        waiter.resume(throwing: error)
+        finishBody(id, error: error)
+        write(.reset(id, error.message), flush: true)
+    }
+
+    /// The answer's waiter, its deadline cancelled.
+    private func takeAnswer(_ id: UInt32) -> CheckedContinuation<WireFrame, any Error>? {
+        let (waiter, timer) = state.withLock { ($0.answers.removeValue(forKey: id), $0.timers.removeValue(forKey: id)) }
+        timer?.cancel()
+        return waiter
     }
 
     private func write(_ frame: WireFrame, flush: Bool) {
@@ -160,12 +184,11 @@ package final class WireLink: Sendable {
             finishBody(frame.stream, error: nil)
         case .reset:
             let message = String(buffer: frame.payload)
-            let waiter = state.withLock { $0.answers.removeValue(forKey: frame.stream) }
+            let waiter = takeAnswer(frame.stream)
             waiter?.resume(throwing: BerthError(.workerFailed, message))
             finishBody(frame.stream, error: BerthError(.workerFailed, message))
         case .response, .callResult, .hookDone:
-            let waiter = state.withLock { $0.answers.removeValue(forKey: frame.stream) }
-            waiter?.resume(returning: frame)
+            takeAnswer(frame.stream)?.resume(returning: frame)
         case .hello, .ready, .request, .call, .hook:
             onOpen(frame, self)
         }
@@ -179,6 +202,8 @@ package final class WireLink: Sendable {
             defer {
                 state.answers = [:]
                 state.bodies = [:]
+                for timer in state.timers.values { timer.cancel() }
+                state.timers = [:]
             }
             return (state.answers, state.bodies)
         }

@@ -22,6 +22,9 @@ public final class ProcessWorker: Worker, Sendable {
     private let nextRequest = Atomic<UInt64>(0)
     /// Requests whose response has not ended yet.
     let flights = Flights()
+    /// Containers' WebSockets the process's calls opened, by call, until its response takes
+    /// them (or 30 s pass and they close).
+    private let sockets = Mutex<[UInt32: Berth.WebSocket]>([:])
     private let prefix = Hex.random(bytes: 3)
 
     private enum Readiness {
@@ -125,23 +128,23 @@ public final class ProcessWorker: Worker, Sendable {
         let link = self.link
         let deadline = self.deadline
         do {
-            let (answer, body) = try await withThrowingTaskGroup(of: (WireFrame, Body).self) { group in
-                group.addTask {
-                    try await link.exchange(.request, payload: frame, body: request.body) { frame in
-                        var payload = frame.payload
-                        return (try? WireResponse.read(from: &payload))?.hasBody ?? false
-                    }
-                }
-                group.addTask {
-                    try await Task.sleep(for: deadline)
-                    throw BerthError(.timeout, "the Worker did not answer within \(DurationText.format(deadline)) (request \(id))")
-                }
-                defer { group.cancelAll() }
-                return try await group.next()!
+            let (answer, body) = try await link.exchange(
+                .request, payload: frame, body: request.body, deadline: deadline,
+                timedOut: { BerthError(.timeout, "the Worker did not answer within \(DurationText.format(deadline)) (request \(id))") }
+            ) { frame in
+                var payload = frame.payload
+                return (try? WireResponse.read(from: &payload))?.hasBody ?? false
             }
             var result = answer.payload
             let response = try WireResponse.read(from: &result)
-            return Response(head: response.head, body: body.isEmpty ? body : Body(stream: HoldingBody(base: body, token: token)))
+            var answered = Response(head: response.head, body: body.isEmpty ? body : Body(stream: HoldingBody(base: body, token: token)))
+            if let handle = response.webSocket {
+                guard let socket = sockets.withLock({ $0.removeValue(forKey: handle) }) else {
+                    throw BerthError(.workerFailed, "the Worker returned a WebSocket it no longer holds (request \(id))")
+                }
+                answered.webSocket = socket
+            }
+            return answered
         } catch {
             let failure = BerthError.wrap(error, "the Worker failed")
             logger.error("the Worker's request failed", metadata: ["request": "\(id)", "error": "\(failure.message)"])
@@ -199,7 +202,16 @@ public final class ProcessWorker: Worker, Sendable {
         case .fetch:
             guard let request else { return }
             let response = await target.fetch(Request(head: request.head, body: body, clientAddress: request.clientAddress), port: port)
-            WireResponse(head: response.head, hasBody: !response.body.isEmpty).write(into: &answer)
+            var socket: UInt32?
+            if let webSocket = response.webSocket {
+                socket = stream
+                sockets.withLock { $0[stream] = webSocket }
+                // A socket the Worker never returns closes (and frees its container's lease).
+                link.channel.eventLoop.scheduleTask(in: .seconds(30)) { [weak self] in
+                    _ = self?.sockets.withLock { $0.removeValue(forKey: stream) }
+                }
+            }
+            WireResponse(head: response.head, hasBody: !response.body.isEmpty, webSocket: socket).write(into: &answer)
             await link.answer(stream, .callResult, payload: answer, body: response.body)
             return
         case .start:
