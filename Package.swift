@@ -142,6 +142,7 @@ let package = Package(
             name: "BerthBench",
             dependencies: [
                 "Berth", "BerthCore", "BerthConfig", "BerthRuntime", "BerthAPI", "BerthControlPlane", "BerthServer", "BerthTestSupport", "DockerEngine",
+                "BerthWorker",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),

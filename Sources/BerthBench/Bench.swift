@@ -5,6 +5,7 @@ import BerthControlPlane
 import BerthCore
 import BerthRuntime
 import BerthServer
+import BerthWorker
 import DockerEngine
 import Foundation
 import Logging
@@ -15,6 +16,12 @@ import NIOCore
 @main
 struct Bench {
     static func main() async throws {
+        // The bench is its own Worker process too: the `worker_process` base runs BenchWorker
+        // in a child started with this executable, as a deployment's Worker runs.
+        if CommandLine.arguments.contains(WorkerProcess.descriptorArgument) {
+            try await WorkerProcess.run(BenchWorker())
+            return
+        }
         let quick = CommandLine.arguments.contains("--quick")
         let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
         var results = Results()

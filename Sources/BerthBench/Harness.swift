@@ -23,6 +23,10 @@ final class Harness: @unchecked Sendable {
     let gateway: String
     /// The same deployment served through a Swift Worker.
     var workerGateway = ""
+    /// The gateway whose Worker runs in a process of its own.
+    var workerProcessGateway = ""
+    var workerProcessTask: Task<Void, any Error>?
+    var stopWorkerProcess: (@Sendable () async -> Void)?
     /// What the bench's server serves (the Worker gateways' deployment).
     var serving: ServingState?
     let app: String
@@ -100,6 +104,23 @@ final class Harness: @unchecked Sendable {
         var ports = workerPorts.makeAsyncIterator()
         guard let port = await ports.next() else { throw BerthError(.internal, "the bench's Worker gateway did not start") }
         harness.workerGateway = "http://127.0.0.1:\(port)"
+        // The same Worker in a process of its own, over its link (what a deployed Swift Worker is).
+        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let spawned = try await ProcessWorker.spawn(executable: executable, logger: logger, deadline: .seconds(60), say: { _ in })
+        guard let current = serving.current else { throw BerthError(.internal, "the bench server serves nothing") }
+        _ = try await spawned.worker.start(serving: current.platform)
+        harness.stopWorkerProcess = spawned.stop
+        let (processPorts, processPort) = AsyncStream.makeStream(of: Int.self)
+        let processApp = Application(
+            responder: WorkerGateway(serving: serving, worker: spawned.worker),
+            configuration: ApplicationConfiguration(address: .hostname("127.0.0.1", port: 0), serverName: "berth-bench-worker-process"),
+            onServerRunning: { processPort.yield($0.localAddress?.port ?? 0) },
+            logger: logger
+        )
+        harness.workerProcessTask = Task { try await processApp.runService(gracefulShutdownSignals: []) }
+        var processIterator = processPorts.makeAsyncIterator()
+        guard let processListening = await processIterator.next() else { throw BerthError(.internal, "the bench's Worker-process gateway did not start") }
+        harness.workerProcessGateway = "http://127.0.0.1:\(processListening)"
         // The same limits Berth's Docker driver applies: the instance type's, capped to the engine.
         let type = config.containers[0].instanceType
         let engine = try await client.info()
@@ -110,6 +131,9 @@ final class Harness: @unchecked Sendable {
     func stop() async {
         workerTask?.cancel()
         _ = try? await workerTask?.value
+        workerProcessTask?.cancel()
+        _ = try? await workerProcessTask?.value
+        await stopWorkerProcess?()
         serverTask?.cancel()
         _ = try? await serverTask?.value
         await removeAll(of: app)

@@ -25,6 +25,7 @@ extension Harness {
             ("nginx", "http://127.0.0.1:\(nginx.port)"),
             ("berth", gateway),
             ("worker", workerGateway),
+            ("worker_process", workerProcessGateway),
         ]
         let seconds = quick ? 3 : 8
         if small {
@@ -68,6 +69,10 @@ extension Harness {
         results.set("\(key).ratio_vs_nginx", rps["berth"]!.median / rps["nginx"]!.median)
         results.set("\(key).ratio_vs_direct", rps["berth"]!.median / rps["direct"]!.median)
         if let worker = rps["worker"] { results.set("\(key).worker_ratio_vs_nginx", worker.median / rps["nginx"]!.median) }
+        if let process = rps["worker_process"], let worker = rps["worker"] {
+            // The Worker in its own process against the same Worker in the server's process.
+            results.set("\(key).worker_process_ratio_vs_in_process", process.median / worker.median)
+        }
     }
 
     // MARK: Cold start

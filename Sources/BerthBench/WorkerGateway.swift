@@ -22,14 +22,16 @@ struct BenchWorker: Worker {
     }
 }
 
-/// Serves ``BenchWorker`` with the current deployment's `env`.
+/// Serves a Worker (``BenchWorker`` in this process, or a Worker process running it) with
+/// the current deployment's `env`.
 struct WorkerGateway: HTTPResponder {
     typealias Context = GatewayContext
     let serving: ServingState
+    var worker: any Worker = BenchWorker()
 
     func respond(to request: Hummingbird.Request, context: GatewayContext) async throws -> Hummingbird.Response {
         guard let current = serving.current else { return Hummingbird.Response(status: .serviceUnavailable) }
-        return try await GatewayResponder(worker: BenchWorker(), env: current.platform.env).respond(to: request, context: context)
+        return try await GatewayResponder(worker: AnyWorker(worker), env: current.platform.env).respond(to: request, context: context)
     }
 }
 

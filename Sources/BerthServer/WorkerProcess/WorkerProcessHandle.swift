@@ -120,3 +120,15 @@ final class WorkerProcessHandle: Sendable {
         }
     }
 }
+
+extension ProcessWorker {
+    /// Starts `executable` as a Worker process on a new socket pair, as the supervisor does for
+    /// a deployment, for embedding code (the benchmarks): the Worker (say hello with
+    /// ``start(serving:secrets:)``), and what stops the process.
+    public static func spawn(
+        executable: String, logger: Logger, deadline: Duration, say: @escaping @Sendable (String) -> Void
+    ) async throws(BerthError) -> (worker: ProcessWorker, stop: @Sendable () async -> Void) {
+        let handle = try await WorkerProcessHandle.spawn(executable, logger: logger, deadline: deadline, say: say)
+        return (handle.worker, { await handle.stop() })
+    }
+}
