@@ -164,4 +164,12 @@ struct InitCommandTests {
             #expect(unknown.status == 64)
         }
     }
+
+    @Test("the README's Swift Worker is the one berth init --worker swift writes")
+    func readmeShowsTheTemplate() throws {
+        let readme = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("README.md")
+        let text = try String(contentsOf: readme, encoding: .utf8)
+        #expect(text.contains("```swift\n" + InitTemplates.workerMain + "```"), "README.md's Worker differs from InitTemplates.workerMain")
+    }
 }
