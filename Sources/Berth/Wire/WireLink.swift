@@ -128,7 +128,12 @@ package final class WireLink: Sendable {
                 var rest = chunk
                 while rest.readableBytes > 0 {
                     let piece = rest.readSlice(length: min(rest.readableBytes, WireFrame.maxPayload))!
-                    try await writeAndWait(WireFrame(.body, stream: id, payload: piece))
+                    // Waits for the write only when the socket's buffer is full (backpressure).
+                    if channel.isWritable {
+                        write(WireFrame(.body, stream: id, payload: piece), flush: true)
+                    } else {
+                        try await writeAndWait(WireFrame(.body, stream: id, payload: piece))
+                    }
                 }
             }
             write(WireFrame(.end, stream: id), flush: true)
