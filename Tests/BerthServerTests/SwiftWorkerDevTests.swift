@@ -139,7 +139,7 @@ struct SwiftWorkerDevTests {
         if let failure { throw failure }
     }
 
-    @Test("ten deploys and a rollback of a Swift Worker: each a new Worker process, taking requests once ready, while a client loop sees no failed request and the container keeps running")
+    @Test("ten deploys and a rollback of a Swift Worker: each a new Worker process, taking requests once ready, while a client loop sees no failed request and the container keeps running; a Worker that does not start fails its deploy")
     func deploysWithoutAFailedRequest() async throws {
         let suffix = UUID().uuidString.lowercased().prefix(8)
         let root = NSTemporaryDirectory() + "berth-swift-deploys-\(suffix)"
@@ -198,6 +198,15 @@ struct SwiftWorkerDevTests {
             }
             let rollback = try await berth(["rollback", "--project", folder])
             #expect(rollback.status == 0, "\(rollback.errors)")
+            #expect(try await Self.get("http://127.0.0.1:\(port)/version").body == "9")
+            // A Worker that does not start fails its deploy, and the one serving goes on.
+            try code.replacingOccurrences(
+                of: "try await WorkerProcess.run(",
+                with: "if CommandLine.arguments.contains(\"--berth-link-fd\") { fatalError(\"this version does not start\") }\ntry await WorkerProcess.run("
+            ).write(toFile: main, atomically: true, encoding: .utf8)
+            let broken = try await berth(["deploy", folder, "--containers-rollout", "immediate"], environment: build)
+            #expect(broken.status != 0)
+            #expect((broken.errors + broken.output).contains("did not start"), "\(broken.errors)")
             #expect(try await Self.get("http://127.0.0.1:\(port)/version").body == "9")
             tally.stop()
             for client in clients { await client.value }
