@@ -93,39 +93,38 @@ final class Harness: @unchecked Sendable {
         let harness = Harness(quick: quick, repository: repository, folder: folder, client: client, http: http, gateway: info.gatewayURL, app: app, image: imageTag)
         harness.serverTask = task
         harness.serving = serving
-        let (workerPorts, workerPort) = AsyncStream.makeStream(of: Int.self)
-        let workerApp = Application(
-            responder: WorkerGateway(serving: serving),
-            configuration: ApplicationConfiguration(address: .hostname("127.0.0.1", port: 0), serverName: "berth-bench-worker"),
-            onServerRunning: { workerPort.yield($0.localAddress?.port ?? 0) },
-            logger: logger
-        )
-        harness.workerTask = Task { try await workerApp.runService(gracefulShutdownSignals: []) }
-        var ports = workerPorts.makeAsyncIterator()
-        guard let port = await ports.next() else { throw BerthError(.internal, "the bench's Worker gateway did not start") }
-        harness.workerGateway = "http://127.0.0.1:\(port)"
+        let inProcess = try await startWorkerGateway(WorkerGateway(serving: serving), name: "berth-bench-worker", logger: logger)
+        harness.workerGateway = inProcess.0
+        harness.workerTask = inProcess.1
         // The same Worker in a process of its own, over its link (what a deployed Swift Worker is).
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         let spawned = try await ProcessWorker.spawn(executable: executable, logger: logger, deadline: .seconds(60), say: { _ in })
+        harness.stopWorkerProcess = spawned.stop
         guard let current = serving.current else { throw BerthError(.internal, "the bench server serves nothing") }
         _ = try await spawned.worker.start(serving: current.platform)
-        harness.stopWorkerProcess = spawned.stop
-        let (processPorts, processPort) = AsyncStream.makeStream(of: Int.self)
-        let processApp = Application(
-            responder: WorkerGateway(serving: serving, worker: spawned.worker),
-            configuration: ApplicationConfiguration(address: .hostname("127.0.0.1", port: 0), serverName: "berth-bench-worker-process"),
-            onServerRunning: { processPort.yield($0.localAddress?.port ?? 0) },
-            logger: logger
-        )
-        harness.workerProcessTask = Task { try await processApp.runService(gracefulShutdownSignals: []) }
-        var processIterator = processPorts.makeAsyncIterator()
-        guard let processListening = await processIterator.next() else { throw BerthError(.internal, "the bench's Worker-process gateway did not start") }
-        harness.workerProcessGateway = "http://127.0.0.1:\(processListening)"
+        let outOfProcess = try await startWorkerGateway(WorkerGateway(serving: serving, worker: spawned.worker), name: "berth-bench-worker-process", logger: logger)
+        harness.workerProcessGateway = outOfProcess.0
+        harness.workerProcessTask = outOfProcess.1
         // The same limits Berth's Docker driver applies: the instance type's, capped to the engine.
         let type = config.containers[0].instanceType
         let engine = try await client.info()
         harness.limits = (min(Int64(type.memoryMiB) << 20, engine.memoryBytes), min(Int64(type.vcpu * 1_000_000_000), Int64(engine.cpus) * 1_000_000_000))
         return harness
+    }
+
+    /// A gateway serving `responder` on a loopback port: its URL and the task serving it.
+    static func startWorkerGateway(_ responder: WorkerGateway, name: String, logger: Logger) async throws -> (String, Task<Void, any Error>) {
+        let (ports, port) = AsyncStream.makeStream(of: Int.self)
+        let app = Application(
+            responder: responder,
+            configuration: ApplicationConfiguration(address: .hostname("127.0.0.1", port: 0), serverName: name),
+            onServerRunning: { port.yield($0.localAddress?.port ?? 0) },
+            logger: logger
+        )
+        let task = Task { try await app.runService(gracefulShutdownSignals: []) }
+        var iterator = ports.makeAsyncIterator()
+        guard let listening = await iterator.next() else { throw BerthError(.internal, "the bench's gateway \(name) did not start") }
+        return ("http://127.0.0.1:\(listening)", task)
     }
 
     func stop() async {

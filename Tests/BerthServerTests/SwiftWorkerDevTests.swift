@@ -59,16 +59,9 @@ struct InstalledBerth: Sendable {
 struct SwiftWorkerDevTests {
     @Test("an installed berth inits a Swift Worker that builds offline on its SDK, runs as its own process, runs the hooks, and comes back after a crash without touching the container")
     func initSwiftThenDev() async throws {
-        let suffix = UUID().uuidString.lowercased().prefix(8)
-        let root = NSTemporaryDirectory() + "berth-swift-worker-\(suffix)"
-        defer { try? FileManager.default.removeItem(atPath: root) }
         let installed = try InstalledBerth.shared()
-        let folder = root + "/worker-app-\(suffix)"
-        let app = "worker-app-\(suffix)"
-        var said: [String] = []
-        // BERTH_SDK empty: the SDK is found beside the installed berth.
-        let made = try ChildProcess.run(installed.berth.path, ["init", folder, "--worker", "swift"], environment: ["BERTH_SDK": ""]) { said.append($0) }
-        #expect(made == 0, "\(said)")
+        let (root, folder, app, main, template) = try Self.swiftProject("worker-app")
+        defer { try? FileManager.default.removeItem(atPath: root) }
 
         // Nothing of the project or the SDK points into the source clone, or at a network.
         let repository = ExampleServer.repository.path
@@ -79,12 +72,8 @@ struct SwiftWorkerDevTests {
         #expect(!package.contains(repository) && !sdkManifest.contains(repository))
 
         // A route that crashes the Worker while its request is in flight.
-        let main = folder + "/worker/main.swift"
-        let code = try String(contentsOfFile: main, encoding: .utf8)
-        try code.replacingOccurrences(
-            of: "        return .text(\"Call /container",
-            with: "        if path == \"/crash\" { fatalError(\"the test asked the Worker to crash\") }\n        return .text(\"Call /container"
-        ).write(toFile: main, atomically: true, encoding: .utf8)
+        try Self.withRoute(template, "if path == \"/crash\" { fatalError(\"the test asked the Worker to crash\") }")
+            .write(toFile: main, atomically: true, encoding: .utf8)
         let file = folder + "/wrangler.jsonc"
         let text = try String(contentsOfFile: file, encoding: .utf8)
         try text.replacingOccurrences(of: #""berth": {"#, with: #""berth": { "instance_get_timeout": "60s","#)
@@ -141,21 +130,11 @@ struct SwiftWorkerDevTests {
 
     @Test("ten deploys and a rollback of a Swift Worker: each a new Worker process, taking requests once ready, while a client loop sees no failed request and the container keeps running; a Worker that does not start fails its deploy")
     func deploysWithoutAFailedRequest() async throws {
-        let suffix = UUID().uuidString.lowercased().prefix(8)
-        let root = NSTemporaryDirectory() + "berth-swift-deploys-\(suffix)"
+        let (root, folder, app, main, code) = try Self.swiftProject("deploys")
         defer { try? FileManager.default.removeItem(atPath: root) }
-        let installed = try InstalledBerth.shared()
-        let folder = root + "/deploys-\(suffix)"
-        let app = "deploys-\(suffix)"
-        var said: [String] = []
-        try #require(try ChildProcess.run(installed.berth.path, ["init", folder, "--worker", "swift"], environment: ["BERTH_SDK": ""]) { said.append($0) } == 0, "\(said)")
         // The Worker says which version of the vars it serves.
-        let main = folder + "/worker/main.swift"
-        let code = try String(contentsOfFile: main, encoding: .utf8)
-        try code.replacingOccurrences(
-            of: "        return .text(\"Call /container",
-            with: "        if path == \"/version\" { return .text(env.vars[\"VERSION\"] ?? \"none\") }\n        return .text(\"Call /container"
-        ).write(toFile: main, atomically: true, encoding: .utf8)
+        try Self.withRoute(code, "if path == \"/version\" { return .text(env.vars[\"VERSION\"] ?? \"none\") }")
+            .write(toFile: main, atomically: true, encoding: .utf8)
         let file = folder + "/wrangler.jsonc"
         let config = try String(contentsOfFile: file, encoding: .utf8)
             .replacingOccurrences(of: #""berth": {"#, with: #""berth": { "instance_get_timeout": "60s","#)
@@ -166,7 +145,7 @@ struct SwiftWorkerDevTests {
         try setVersion(0)
         let build = ["BERTH_WORKER_BUILD_PATH": WorkerBuilds.scratch, "BERTH_WORKER_CONFIGURATION": "debug"]
 
-        var server = try await ServerProcess.start(folder: folder)
+        let server = try await ServerProcess.start(folder: folder)
         defer { server.stop() }
         do {
             let first = try await berth(["deploy", folder, "--containers-rollout", "immediate"], environment: build)
@@ -232,6 +211,26 @@ struct SwiftWorkerDevTests {
         }
         server.stop()
         await ServeTests.cleanUp(app: app)
+    }
+
+    /// A project `berth init --worker swift` wrote with the installed berth (the SDK found
+    /// beside it: BERTH_SDK empty), in a new temporary folder, its Worker given `route` before
+    /// the template's last answer; its template's worker/main.swift is returned too.
+    static func swiftProject(_ prefix: String) throws -> (root: String, folder: String, app: String, main: String, template: String) {
+        let suffix = UUID().uuidString.lowercased().prefix(8)
+        let root = NSTemporaryDirectory() + "berth-\(prefix)-\(suffix)"
+        let app = "\(prefix)-\(suffix)"
+        let folder = root + "/" + app
+        var said: [String] = []
+        let status = try ChildProcess.run(try InstalledBerth.shared().berth.path, ["init", folder, "--worker", "swift"], environment: ["BERTH_SDK": ""]) { said.append($0) }
+        try #require(status == 0, "\(said)")
+        let main = folder + "/worker/main.swift"
+        return (root, folder, app, main, try String(contentsOfFile: main, encoding: .utf8))
+    }
+
+    /// The template's Worker with `route` (a line of Swift) before its last answer.
+    static func withRoute(_ template: String, _ route: String) -> String {
+        template.replacingOccurrences(of: "        return .text(\"Call /container", with: "        \(route)\n        return .text(\"Call /container")
     }
 
     static func get(_ url: String) async throws -> (status: Int, body: String) {
