@@ -4,6 +4,15 @@ public import NIOCore
 public struct Body: AsyncSequence, Sendable {
     public typealias Element = ByteBuffer
     let stream: (any AsyncSequence<ByteBuffer, any Error> & Sendable)?
+    /// In a Worker process: the server holds these bytes (a container's response body); they
+    /// cross only when read.
+    package private(set) var held: HeldBody?
+
+    /// A body the server holds, read through `stream`.
+    package init(held: HeldBody, stream: some AsyncSequence<ByteBuffer, any Error> & Sendable) {
+        self.stream = stream
+        self.held = held
+    }
 
     /// No body.
     public static let empty = Body(stream: nil)
@@ -30,7 +39,9 @@ public struct Body: AsyncSequence, Sendable {
     public var isEmpty: Bool { stream == nil }
 
     public func makeAsyncIterator() -> AsyncIterator {
-        AsyncIterator(base: stream?.makeAsyncIterator())
+        // Read here: it can no longer be handed back untouched.
+        if let held { _ = held.take() }
+        return AsyncIterator(base: stream?.makeAsyncIterator())
     }
 
     public struct AsyncIterator: AsyncIteratorProtocol {

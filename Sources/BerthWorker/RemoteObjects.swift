@@ -35,7 +35,7 @@ struct RemoteObjectLink: ObjectLink {
             }
             var result = answer.payload
             let response = try WireResponse.read(from: &result)
-            var answered = Response(head: response.head, body: body)
+            var answered = Response(head: response.head, body: response.heldBody.map { link.heldBody($0) } ?? body)
             if let socket = response.webSocket { answered.webSocket = WebSocket(.container(RemoteContainerSocket(handle: socket))) }
             return answered
         } catch {

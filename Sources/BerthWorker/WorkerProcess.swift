@@ -91,8 +91,13 @@ final class WorkerSession<W: Worker>: Sendable {
         switch frame.kind {
         case .hello:
             guard let hello = try? frame.decodeJSON(WireHello.self) else {
+                log("the server's hello was unreadable; this Worker's SDK and the server differ")
                 link.close()
                 return
+            }
+            guard hello.protocolVersion == WireHello.currentProtocol else {
+                log("the server speaks the Worker link's version \(hello.protocolVersion.map(String.init) ?? "1"), this Worker's SDK version \(WireHello.currentProtocol): rebuild the Worker on the SDK installed with this berth")
+                exit(3)
             }
             let namespaces = hello.bindings.mapValues { className in
                 DurableObjectNamespace(link: RemoteClassLink(className: className, app: hello.app, link: link))
@@ -144,6 +149,12 @@ final class WorkerSession<W: Worker>: Sendable {
 
     private func answer(_ response: Response, socket: UInt32?, stream: UInt32, link: WireLink) async {
         var payload = ByteBuffer()
+        // A container's body returned untouched stays in the server, which sends it itself.
+        if let held = response.body.held, held.take() {
+            WireResponse(head: response.head, hasBody: false, webSocket: socket, heldBody: held.id).write(into: &payload)
+            await link.answer(stream, .response, payload: payload)
+            return
+        }
         WireResponse(head: response.head, hasBody: !response.body.isEmpty, webSocket: socket).write(into: &payload)
         await link.answer(stream, .response, payload: payload, body: response.body)
     }

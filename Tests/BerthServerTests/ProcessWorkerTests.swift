@@ -19,6 +19,10 @@ struct LinkedWorker: Worker {
             try await Task.sleep(for: .seconds(90))
             return .text("late\n")
         case "/echo": return Response(status: .ok, body: Body(try await request.body.collect(upTo: 1 << 20)))
+        case "/shout":
+            // Reads the container's answer (it crosses to the Worker) rather than returning it.
+            let answer = await env["MY_CONTAINER"].getByName("/container/1").fetch(Request(path: "/"))
+            return .text(try await answer.body.text().uppercased())
         default: return try await TemplateWorker().fetch(request, env: env)
         }
     }
@@ -47,6 +51,10 @@ struct ProcessWorkerTests {
             #expect(one.status == 200)
             #expect(one.body.contains("my instance ID is"), "\(one.body)")
             #expect(try await f.request("/state?name=/container/1").body == "healthy\n")
+            // A container's body the Worker returns untouched stays in the server; one it
+            // reads crosses to it.
+            let shouted = try await f.request("/shout")
+            #expect(shouted.status == 200 && shouted.body.hasPrefix("HI, I'M A CONTAINER"), "\(shouted.body)")
             let bad = try await f.request("/id?hex=nope")
             #expect(bad.status == 400)
             // A request body crosses to the Worker and its response body back.

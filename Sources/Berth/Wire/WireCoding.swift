@@ -107,11 +107,16 @@ package struct WireResponse: Sendable {
     package var head: HTTPResponse
     package var hasBody: Bool
     package var webSocket: UInt32?
+    /// A body that stays in the server: from the server, the call's body, which the Worker
+    /// pulls when it reads it (`pull`); from the Worker, that body returned untouched, which
+    /// the server sends the client itself. No body frames follow either way.
+    package var heldBody: UInt32?
 
-    package init(head: HTTPResponse, hasBody: Bool, webSocket: UInt32? = nil) {
+    package init(head: HTTPResponse, hasBody: Bool, webSocket: UInt32? = nil, heldBody: UInt32? = nil) {
         self.head = head
         self.hasBody = hasBody
         self.webSocket = webSocket
+        self.heldBody = heldBody
     }
 
     package func write(into buffer: inout ByteBuffer) {
@@ -120,6 +125,7 @@ package struct WireResponse: Sendable {
         buffer.writeWireFields(head.headerFields)
         buffer.writeWireBool(hasBody)
         buffer.writeInteger(webSocket ?? 0)
+        buffer.writeInteger(heldBody ?? 0)
     }
 
     package static func read(from buffer: inout ByteBuffer) throws(WireError) -> WireResponse {
@@ -127,10 +133,10 @@ package struct WireResponse: Sendable {
         let reason = try buffer.readWireString()
         let fields = try buffer.readWireFields()
         let hasBody = try buffer.readWireBool()
-        guard let socket: UInt32 = buffer.readInteger() else { throw .malformed("a cut response") }
+        guard let socket: UInt32 = buffer.readInteger(), let held: UInt32 = buffer.readInteger() else { throw .malformed("a cut response") }
         return WireResponse(
             head: HTTPResponse(status: .init(code: Int(code), reasonPhrase: reason), headerFields: fields), hasBody: hasBody,
-            webSocket: socket == 0 ? nil : socket
+            webSocket: socket == 0 ? nil : socket, heldBody: held == 0 ? nil : held
         )
     }
 }
@@ -202,6 +208,9 @@ package enum WireHook: Sendable {
 
 /// What the server tells a Worker process once, as it connects.
 package struct WireHello: Sendable, Codable {
+    /// The link's frames as this server speaks them; a Worker built on another SDK refuses.
+    package static let currentProtocol = 2
+    package var protocolVersion: Int?
     /// The app whose ids the Worker derives (`idFromName`).
     package var app: String
     package var deploymentID: String
@@ -211,6 +220,7 @@ package struct WireHello: Sendable, Codable {
     package var secrets: [String: String]
 
     package init(app: String, deploymentID: String, bindings: [String: String], vars: [String: String], secrets: [String: String]) {
+        self.protocolVersion = Self.currentProtocol
         self.app = app
         self.deploymentID = deploymentID
         self.bindings = bindings

@@ -25,6 +25,9 @@ package struct WireFrame: Sendable {
         case call = 22
         /// A hook ran; its answer (one byte, for `onActivityExpired`).
         case hookDone = 23
+        /// The Worker reads a body the server holds for it (``WireResponse/heldBody``): the
+        /// server sends it as body frames of the same stream.
+        case pull = 24
         // Either way.
         /// Bytes of a stream's body.
         case body = 40

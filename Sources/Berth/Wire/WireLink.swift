@@ -108,6 +108,12 @@ package final class WireLink: Sendable {
         write(frame, flush: true)
     }
 
+    /// A body the server holds for stream `id`, read when it is iterated (`pull`); handed back
+    /// untouched, it never crosses (``Body/held``).
+    package func heldBody(_ id: UInt32) -> Body {
+        Body(held: HeldBody(id: id), stream: PulledBody(id: id, link: self))
+    }
+
     /// The body of the stream `id` the peer opened: call it from `onOpen`, on the event loop.
     package func receiveBody(_ id: UInt32) -> Body {
         let (stream, continuation) = AsyncThrowingStream<ByteBuffer, any Error>.makeStream()
@@ -121,7 +127,7 @@ package final class WireLink: Sendable {
     }
 
     /// Streams `body` as body frames of `id`, then its end (or a reset when it fails).
-    private func send(_ body: Body, on id: UInt32) async {
+    package func send(_ body: Body, on id: UInt32) async {
         do {
             for try await chunk in body {
                 guard chunk.readableBytes > 0 else { continue }
@@ -194,7 +200,7 @@ package final class WireLink: Sendable {
             finishBody(frame.stream, error: BerthError(.workerFailed, message))
         case .response, .callResult, .hookDone:
             takeAnswer(frame.stream)?.resume(returning: frame)
-        case .hello, .ready, .request, .call, .hook:
+        case .hello, .ready, .request, .call, .hook, .pull:
             onOpen(frame, self)
         }
     }
@@ -242,5 +248,41 @@ final class WireLinkHandler: ChannelInboundHandler, @unchecked Sendable {
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         context.close(promise: nil)
+    }
+}
+
+/// A body the server holds for the Worker: either pulled (read here) or claimed (returned to
+/// the server untouched), once.
+package final class HeldBody: Sendable {
+    package let id: UInt32
+    private let taken = Atomic<Bool>(false)
+
+    init(id: UInt32) { self.id = id }
+
+    /// True the first time: nothing has read it or claimed it yet.
+    package func take() -> Bool { !taken.exchange(true, ordering: .relaxed) }
+}
+
+/// The bytes of a held body, asked for when it is first read.
+struct PulledBody: AsyncSequence, Sendable {
+    typealias Element = ByteBuffer
+    let id: UInt32
+    let link: WireLink
+
+    func makeAsyncIterator() -> Iterator { Iterator(id: id, link: link) }
+
+    struct Iterator: AsyncIteratorProtocol {
+        let id: UInt32
+        let link: WireLink
+        var base: Body.AsyncIterator?
+
+        mutating func next() async throws -> ByteBuffer? {
+            if base == nil {
+                let body = link.receiveBody(id)
+                link.send(WireFrame(.pull, stream: id))
+                base = body.makeAsyncIterator()
+            }
+            return try await base!.next()
+        }
     }
 }

@@ -25,6 +25,9 @@ public final class ProcessWorker: Worker, Sendable {
     /// Containers' WebSockets the process's calls opened, by call, until its response takes
     /// them (or 30 s pass and they close).
     private let sockets = Mutex<[UInt32: Berth.WebSocket]>([:])
+    /// Containers' response bodies to the process's calls, by call, until the process reads
+    /// one (`pull`) or returns it untouched in its response (or 30 s pass and it is dropped).
+    private let heldBodies = Mutex<[UInt32: Body]>([:])
     private let prefix = Hex.random(bytes: 3)
 
     private enum Readiness {
@@ -128,7 +131,7 @@ public final class ProcessWorker: Worker, Sendable {
         let link = self.link
         let deadline = self.deadline
         do {
-            let (answer, body) = try await link.exchange(
+            let (answer, streamed) = try await link.exchange(
                 .request, payload: frame, body: request.body, deadline: deadline,
                 timedOut: { BerthError(.timeout, "the Worker did not answer within \(DurationText.format(deadline)) (request \(id))") }
             ) { frame in
@@ -137,6 +140,13 @@ public final class ProcessWorker: Worker, Sendable {
             }
             var result = answer.payload
             let response = try WireResponse.read(from: &result)
+            var body = streamed
+            if let handle = response.heldBody {
+                guard let held = heldBodies.withLock({ $0.removeValue(forKey: handle) }) else {
+                    throw BerthError(.workerFailed, "the Worker returned a container's body that is no longer held (request \(id))")
+                }
+                body = held
+            }
             var answered = Response(head: response.head, body: body.isEmpty ? body : Body(stream: HoldingBody(base: body, token: token)))
             if let handle = response.webSocket {
                 guard let socket = sockets.withLock({ $0.removeValue(forKey: handle) }) else {
@@ -183,6 +193,12 @@ public final class ProcessWorker: Worker, Sendable {
             let stream = frame.stream
             let options = payload
             Task { await self.perform(op, on: object, request: request, body: body, port: port, options: options, stream: stream) }
+        case .pull:
+            guard let body = heldBodies.withLock({ $0.removeValue(forKey: frame.stream) }) else {
+                link.send(.reset(frame.stream, "the container's body was read already, or held too long (30 s)"))
+                return
+            }
+            Task { await link.send(body, on: frame.stream) }
         default:
             link.send(.reset(frame.stream, "the server does not take \(frame.kind) frames from a Worker"))
         }
@@ -211,8 +227,17 @@ public final class ProcessWorker: Worker, Sendable {
                     _ = self?.sockets.withLock { $0.removeValue(forKey: stream) }
                 }
             }
-            WireResponse(head: response.head, hasBody: !response.body.isEmpty, webSocket: socket).write(into: &answer)
-            await link.answer(stream, .callResult, payload: answer, body: response.body)
+            // The body stays here until the Worker reads it or hands it back.
+            var held: UInt32?
+            if !response.body.isEmpty {
+                held = stream
+                heldBodies.withLock { $0[stream] = response.body }
+                link.channel.eventLoop.scheduleTask(in: .seconds(30)) { [weak self] in
+                    _ = self?.heldBodies.withLock { $0.removeValue(forKey: stream) }
+                }
+            }
+            WireResponse(head: response.head, hasBody: false, webSocket: socket, heldBody: held).write(into: &answer)
+            await link.answer(stream, .callResult, payload: answer)
             return
         case .start:
             await target.start(Self.options(options))
