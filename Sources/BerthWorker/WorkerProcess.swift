@@ -20,7 +20,7 @@ import Synchronization
 /// ```
 public enum WorkerProcess {
     /// The argument that names the link's descriptor: `--berth-link-fd 3`.
-    public static let descriptorArgument = "--berth-link-fd"
+    public static let descriptorArgument = WireFrame.descriptorArgument
 
     /// Serves `worker` until the server closes the link. `containers`: the Container classes
     /// by their type's name (the configuration's `class_name`). Run with `--berth-describe`,

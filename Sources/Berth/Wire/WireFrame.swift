@@ -47,6 +47,9 @@ package struct WireFrame: Sendable {
         self.payload = payload
     }
 
+    /// The argument a Worker process reads its end of the link from: `--berth-link-fd 3`.
+    package static let descriptorArgument = "--berth-link-fd"
+
     /// Length, kind and stream id.
     static let headerBytes = 9
     /// A frame larger than this is a broken link, not a frame.

@@ -42,9 +42,6 @@ package final class WireLink: Sendable {
     /// The handler to put on the channel after a ``WireFrameDecoder``.
     package var handler: any ChannelHandler { WireLinkHandler(link: self) }
 
-    /// Whether the link has closed.
-    package var isClosed: Bool { state.withLock { $0.closed != nil } }
-
     /// Sends `kind` with `payload` on a new stream, then `body`; returns the peer's answer and
     /// the answer's body (empty when it has none: `hasBody` says, from the answer's frame).
     /// `deadline`: the answer's head must come within it, else `timedOut()` is thrown and

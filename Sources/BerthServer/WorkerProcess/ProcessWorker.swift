@@ -133,7 +133,9 @@ public final class ProcessWorker: Worker, Sendable {
         do {
             let (answer, streamed) = try await link.exchange(
                 .request, payload: frame, body: request.body, deadline: deadline,
-                timedOut: { BerthError(.timeout, "the Worker did not answer within \(DurationText.format(deadline)) (request \(id))") }
+                timedOut: {
+                    BerthError(.timeout, "the Worker did not answer within \(DurationText.format(deadline)) (request \(id)); the limit is berth.limits.response_timeout + berth.instance_get_timeout")
+                }
             ) { frame in
                 var payload = frame.payload
                 return (try? WireResponse.read(from: &payload))?.hasBody ?? false

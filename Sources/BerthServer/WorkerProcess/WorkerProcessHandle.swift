@@ -1,3 +1,4 @@
+import Berth
 import BerthCore
 import Foundation
 import Logging
@@ -33,7 +34,7 @@ final class WorkerProcessHandle: Sendable {
         let child: ChildProcess
         do {
             child = try ChildProcess.spawn(
-                path, [WorkerProcessHandle.descriptorArgument, "3"], stdout: .descriptor(output[1]), stderr: .descriptor(output[1]), extra: [ends[1]]
+                path, [WireFrame.descriptorArgument, "3"], stdout: .descriptor(output[1]), stderr: .descriptor(output[1]), extra: [ends[1]]
             )
         } catch {
             for fd in [ends[0], ends[1], output[0], output[1]] { close(fd) }
@@ -62,9 +63,6 @@ final class WorkerProcessHandle: Sendable {
         }
         return handle
     }
-
-    /// The argument the SDK's `WorkerProcess.run` reads the link's descriptor from.
-    static let descriptorArgument = "--berth-link-fd"
 
     /// "exited with code 3", "was killed by signal 9 (SIGKILL)".
     static func describe(_ status: Int32) -> String {
