@@ -1,4 +1,5 @@
 import BerthConfig
+import BerthCore
 @testable import BerthRuntime
 import NIOHTTP1
 import Testing

@@ -1,4 +1,5 @@
 import Berth
+import BerthCore
 import BerthRuntime
 import NIOCore
 import NIOHTTP1

@@ -1,5 +1,3 @@
-import BerthCore
-
 /// How Berth forwards a request to a container and its response back: the one set of rules
 /// both proxies follow, the warm path (raw NIO on the event loop) and the Worker's
 /// (``ContainerProxy`` on AsyncHTTPClient). Defined over header names and values, so any

@@ -1,5 +1,3 @@
-public import BerthCore
-
 /// The framing rules of RFC 9112 §6–7 that every request meets before the gateway routes it
 /// (both paths: the warm path and the Worker's). A request whose body's length is ambiguous
 /// or that the gateway cannot decode is refused, and its connection closed, so that no two
