@@ -3,12 +3,21 @@ import BerthCore
 /// Stopping and losing an instance: the stop or kill, the exit watcher, the removal of a
 /// start given up on. Engine calls run on tasks and report back to the actor.
 extension ContainerController {
+    /// How long a stop waits for holders of standing leases to give them up: at once when
+    /// killing, after their requests in flight otherwise.
+    static let revokeLimit: Duration = .seconds(2)
+    static let drainLimit: Duration = .seconds(10)
+
     func launchStop(_ g: Int, kill: Bool) {
         // Without a container yet, the machine stops it as soon as it exists.
         guard let id = machine.instance(g)?.running?.containerID else { return }
         probeTask?.cancel()
-        let (runtime, grace) = (self.runtime, settings.stopGracePeriod)
+        // Standing leases are taken back before the container stops (a kill does not wait
+        // for the requests sent under them).
+        gate.close(drain: !kill)
+        let (runtime, grace, gate) = (self.runtime, settings.stopGracePeriod, self.gate)
         Task {
+            await gate.revocationsSettled(within: kill ? Self.revokeLimit : Self.drainLimit)
             if kill {
                 try? await runtime.killInstance(id)
             } else {
