@@ -45,7 +45,7 @@ let package = Package(
         ),
         .target(
             name: "BerthWorker",
-            dependencies: ["Berth", "BerthCore", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")],
+            dependencies: ["Berth", "BerthCore", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
     ],

@@ -8,21 +8,25 @@ import NIOCore
 struct RemoteClassLink: ObjectClassLink {
     let className: String
     let app: String
-    let link: WireLink
+    let direct: DirectPath
 
     func idFromName(_ name: String) -> ObjectID { ObjectID.fromName(name, className: className, app: app) }
-    func object(_ id: ObjectID) -> any ObjectLink { RemoteObjectLink(object: WireObject(className: className, id: id), link: link) }
+    func object(_ id: ObjectID) -> any ObjectLink { RemoteObjectLink(object: WireObject(className: className, id: id), direct: direct) }
     func object(named name: String) -> any ObjectLink { object(idFromName(name)) }
 }
 
-/// One object, from a Worker process.
+/// One object, from a Worker process: a `fetch` goes straight to its container under a
+/// standing lease when the process holds one (``DirectPath``), through the server otherwise.
 struct RemoteObjectLink: ObjectLink {
     let object: WireObject
-    let link: WireLink
+    let direct: DirectPath
+    var link: WireLink { direct.link }
 
     var id: ObjectID { object.id }
 
     func fetch(_ request: Request, port: Int?) async -> Response {
+        let key = DirectPath.Key(className: object.className, id: object.id.hex, port: port)
+        if let response = await direct.fetch(request, key: key) { return response }
         var payload = ByteBuffer()
         payload.writeInteger(WireCallOp.fetch.rawValue)
         object.write(into: &payload)
@@ -35,6 +39,7 @@ struct RemoteObjectLink: ObjectLink {
             }
             var result = answer.payload
             let response = try WireResponse.read(from: &result)
+            if let lease = response.lease { direct.add(lease, key: key) }
             var answered = Response(head: response.head, body: response.heldBody.map { link.heldBody($0) } ?? body)
             if let socket = response.webSocket { answered.webSocket = WebSocket(.container(RemoteContainerSocket(handle: socket))) }
             return answered

@@ -76,8 +76,19 @@ final class WorkerSession<W: Worker>: Sendable {
     let worker: W
     let types: [String: any Container.Type]
     let ready: WireReady
-    private let env = Mutex<Env?>(nil)
+    private let env = Mutex<(Env, DirectPath)?>(nil)
     private let instances = Mutex<[WireObject: any ContainerHooks]>([:])
+    private let loopExecutor = Mutex<LoopExecutor?>(nil)
+
+    /// The executor of the link's event loop, where the process's tasks run.
+    private func executor(_ link: WireLink) -> LoopExecutor {
+        loopExecutor.withLock { executor in
+            if let executor { return executor }
+            let made = LoopExecutor(link.channel.eventLoop)
+            executor = made
+            return made
+        }
+    }
 
     init(worker: W, types: [String: any Container.Type], ready: WireReady) {
         self.worker = worker
@@ -99,27 +110,35 @@ final class WorkerSession<W: Worker>: Sendable {
                 log("the server speaks the Worker link's version \(hello.protocolVersion.map(String.init) ?? "1"), this Worker's SDK version \(WireHello.currentProtocol): rebuild the Worker on the SDK installed with this berth")
                 exit(3)
             }
+            let direct = DirectPath(link: link, responseTimeout: hello.responseTimeout)
             let namespaces = hello.bindings.mapValues { className in
-                DurableObjectNamespace(link: RemoteClassLink(className: className, app: hello.app, link: link))
+                DurableObjectNamespace(link: RemoteClassLink(className: className, app: hello.app, direct: direct))
             }
-            env.withLock { $0 = Env(namespaces: namespaces, vars: hello.vars, secrets: hello.secrets) }
+            env.withLock { $0 = (Env(namespaces: namespaces, vars: hello.vars, secrets: hello.secrets), direct) }
             if let frame = try? WireFrame.json(.ready, ready) { link.send(frame) }
         case .request:
-            guard let wire = try? WireRequest.read(from: &payload), let env = env.withLock({ $0 }) else {
+            guard let wire = try? WireRequest.read(from: &payload), let env = env.withLock({ $0?.0 }) else {
                 link.send(.reset(frame.stream, "the Worker could not read the request"))
                 return
             }
             var request = Request(head: wire.head, body: wire.hasBody ? link.receiveBody(frame.stream) : .empty, clientAddress: wire.clientAddress)
             request.headers[.containerTargetPort] = nil
             let stream = frame.stream
-            Task { await self.serve(request, id: wire.requestID, env: env, stream: stream, link: link) }
+            Task(executorPreference: executor(link)) { await self.serve(request, id: wire.requestID, env: env, stream: stream, link: link) }
         case .hook:
             guard let object = try? WireObject.read(from: &payload), let hook = try? WireHook.read(from: &payload) else {
                 link.send(.reset(frame.stream, "the Worker could not read the hook"))
                 return
             }
             let stream = frame.stream
-            Task { await self.runHook(hook, of: object, stream: stream, link: link) }
+            Task(executorPreference: executor(link)) { await self.runHook(hook, of: object, stream: stream, link: link) }
+        case .revoke:
+            let drain = (try? payload.readWireBool()) ?? false
+            if let direct = env.withLock({ $0?.1 }) {
+                direct.revoke(frame.stream, drain: drain)
+            } else {
+                link.send(WireFrame(.leaseGivenUp, stream: frame.stream))
+            }
         default:
             link.send(.reset(frame.stream, "the Worker does not take \(frame.kind) frames"))
         }
@@ -178,10 +197,10 @@ final class WorkerSession<W: Worker>: Sendable {
 
     /// The object's value of its Container class, made the first time one of its hooks runs.
     private func hooks(for object: WireObject, link: WireLink) -> (any ContainerHooks)? {
-        guard let type = types[object.className] else { return nil }
+        guard let type = types[object.className], let direct = env.withLock({ $0?.1 }) else { return nil }
         return instances.withLock { instances in
             if let known = instances[object] { return known }
-            let context = ContainerContext(className: object.className, link: RemoteObjectLink(object: object, link: link))
+            let context = ContainerContext(className: object.className, link: RemoteObjectLink(object: object, direct: direct))
             let made = type.init(context: context)
             instances[object] = made
             return made

@@ -111,12 +111,16 @@ package struct WireResponse: Sendable {
     /// pulls when it reads it (`pull`); from the Worker, that body returned untouched, which
     /// the server sends the client itself. No body frames follow either way.
     package var heldBody: UInt32?
+    /// From the server, with a call's answer: a standing lease on the object's container,
+    /// under which the Worker sends its next requests to it itself.
+    package var lease: WireLease?
 
-    package init(head: HTTPResponse, hasBody: Bool, webSocket: UInt32? = nil, heldBody: UInt32? = nil) {
+    package init(head: HTTPResponse, hasBody: Bool, webSocket: UInt32? = nil, heldBody: UInt32? = nil, lease: WireLease? = nil) {
         self.head = head
         self.hasBody = hasBody
         self.webSocket = webSocket
         self.heldBody = heldBody
+        self.lease = lease
     }
 
     package func write(into buffer: inout ByteBuffer) {
@@ -126,6 +130,8 @@ package struct WireResponse: Sendable {
         buffer.writeWireBool(hasBody)
         buffer.writeInteger(webSocket ?? 0)
         buffer.writeInteger(heldBody ?? 0)
+        buffer.writeWireBool(lease != nil)
+        lease?.write(into: &buffer)
     }
 
     package static func read(from buffer: inout ByteBuffer) throws(WireError) -> WireResponse {
@@ -134,10 +140,41 @@ package struct WireResponse: Sendable {
         let fields = try buffer.readWireFields()
         let hasBody = try buffer.readWireBool()
         guard let socket: UInt32 = buffer.readInteger(), let held: UInt32 = buffer.readInteger() else { throw .malformed("a cut response") }
+        let lease = try buffer.readWireBool() ? try WireLease.read(from: &buffer) : nil
         return WireResponse(
             head: HTTPResponse(status: .init(code: Int(code), reasonPhrase: reason), headerFields: fields), hasBody: hasBody,
-            webSocket: socket == 0 ? nil : socket, heldBody: held == 0 ? nil : held
+            webSocket: socket == 0 ? nil : socket, heldBody: held == 0 ? nil : held, lease: lease
         )
+    }
+}
+
+/// A standing lease the server grants a Worker process on one object's container port: the
+/// Worker forwards to `host`:`port` itself (the forwarding policy, `response_timeout`),
+/// tells the server when it has requests in flight under it and what each answered, and
+/// stops using it when the server revokes it (``WireFrame/Kind/revoke``).
+package struct WireLease: Sendable, Hashable {
+    /// The lease's stream id in the lease frames.
+    package var id: UInt32
+    package var host: String
+    package var port: Int
+
+    package init(id: UInt32, host: String, port: Int) {
+        self.id = id
+        self.host = host
+        self.port = port
+    }
+
+    package func write(into buffer: inout ByteBuffer) {
+        buffer.writeInteger(id)
+        buffer.writeWireString(host)
+        buffer.writeInteger(UInt16(port))
+    }
+
+    package static func read(from buffer: inout ByteBuffer) throws(WireError) -> WireLease {
+        guard let id: UInt32 = buffer.readInteger(), id != 0 else { throw .malformed("a lease id") }
+        let host = try buffer.readWireString()
+        guard let port: UInt16 = buffer.readInteger() else { throw .malformed("a cut lease") }
+        return WireLease(id: id, host: host, port: Int(port))
     }
 }
 
@@ -209,7 +246,7 @@ package enum WireHook: Sendable {
 /// What the server tells a Worker process once, as it connects.
 package struct WireHello: Sendable, Codable {
     /// The link's frames as this server speaks them; a Worker built on another SDK refuses.
-    package static let currentProtocol = 2
+    package static let currentProtocol = 3
     package var protocolVersion: Int?
     /// The app whose ids the Worker derives (`idFromName`).
     package var app: String
@@ -218,15 +255,25 @@ package struct WireHello: Sendable, Codable {
     package var bindings: [String: String]
     package var vars: [String: String]
     package var secrets: [String: String]
+    /// `berth.limits.response_timeout`, in milliseconds: what the Worker allows a container
+    /// it reaches under a standing lease, before the head and between reads of the body.
+    package var responseTimeoutMilliseconds: Int?
 
-    package init(app: String, deploymentID: String, bindings: [String: String], vars: [String: String], secrets: [String: String]) {
+    package init(
+        app: String, deploymentID: String, bindings: [String: String], vars: [String: String], secrets: [String: String],
+        responseTimeout: Duration? = nil
+    ) {
         self.protocolVersion = Self.currentProtocol
         self.app = app
         self.deploymentID = deploymentID
         self.bindings = bindings
         self.vars = vars
         self.secrets = secrets
+        self.responseTimeoutMilliseconds = responseTimeout.map { Int($0.components.seconds * 1000 + $0.components.attoseconds / 1_000_000_000_000_000) }
     }
+
+    /// ``responseTimeoutMilliseconds`` as a duration (default 60 s).
+    package var responseTimeout: Duration { .milliseconds(responseTimeoutMilliseconds ?? 60_000) }
 }
 
 /// What a Worker process answers once it is ready: its Container classes' properties.

@@ -16,6 +16,10 @@ package struct WireFrame: Sendable {
         case hook = 3
         /// The answer to a stub's call: for `fetch`, the container's response head.
         case callResult = 4
+        /// A standing lease (the stream is its id) is taken back: the Worker sends nothing
+        /// more under it and answers `leaseGivenUp` (one byte: 1 once its requests in flight
+        /// under it have ended, 0 at once).
+        case revoke = 5
         // Worker to server.
         /// The Worker is ready: its Container classes' properties (JSON ``WireReady``); stream 0.
         case ready = 20
@@ -28,6 +32,16 @@ package struct WireFrame: Sendable {
         /// The Worker reads a body the server holds for it (``WireResponse/heldBody``): the
         /// server sends it as body frames of the same stream.
         case pull = 24
+        /// The Worker's requests under a standing lease (the stream is its id) went from none
+        /// to some.
+        case leaseBusy = 25
+        /// … and back to none.
+        case leaseIdle = 26
+        /// One exchange under a standing lease: its status (two bytes) and the container's
+        /// time in microseconds (eight).
+        case leaseReport = 27
+        /// The Worker gave a standing lease up: revoked, or one it does not need.
+        case leaseGivenUp = 28
         // Either way.
         /// Bytes of a stream's body.
         case body = 40

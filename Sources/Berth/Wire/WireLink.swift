@@ -22,6 +22,8 @@ package final class WireLink: Sendable {
 
     package let channel: any Channel
     private let state: Mutex<State>
+    /// A flush is scheduled for the end of the event loop's turn.
+    private let flushPending = Atomic<Bool>(false)
     private let onOpen: @Sendable (WireFrame, WireLink) -> Void
     /// The error in-flight streams end with when the link closes.
     private let closedError: @Sendable () -> BerthError
@@ -169,7 +171,19 @@ package final class WireLink: Sendable {
     private func write(_ frame: WireFrame, flush: Bool) {
         var buffer = channel.allocator.buffer(capacity: WireFrame.headerBytes + frame.payload.readableBytes)
         frame.write(into: &buffer)
-        if flush { channel.writeAndFlush(buffer, promise: nil) } else { channel.write(buffer, promise: nil) }
+        guard channel.eventLoop.inEventLoop else {
+            if flush { channel.writeAndFlush(buffer, promise: nil) } else { channel.write(buffer, promise: nil) }
+            return
+        }
+        // On the loop, frames written in one turn of it go out in one write: the flush waits
+        // for the end of the turn (a Worker process's tasks run there).
+        channel.write(buffer, promise: nil)
+        if flush, !flushPending.exchange(true, ordering: .relaxed) {
+            channel.eventLoop.execute { [self] in
+                flushPending.store(false, ordering: .relaxed)
+                channel.flush()
+            }
+        }
     }
 
     private func writeAndWait(_ frame: WireFrame) async throws {
@@ -197,7 +211,7 @@ package final class WireLink: Sendable {
             finishBody(frame.stream, error: BerthError(.workerFailed, message))
         case .response, .callResult, .hookDone:
             takeAnswer(frame.stream)?.resume(returning: frame)
-        case .hello, .ready, .request, .call, .hook, .pull:
+        case .hello, .ready, .request, .call, .hook, .pull, .revoke, .leaseBusy, .leaseIdle, .leaseReport, .leaseGivenUp:
             onOpen(frame, self)
         }
     }

@@ -29,6 +29,30 @@ public final class ProcessWorker: Worker, Sendable {
     /// one (`pull`) or returns it untouched in its response (or 30 s pass and it is dropped).
     private let heldBodies = Mutex<[UInt32: Body]>([:])
     private let prefix = Hex.random(bytes: 3)
+    /// Standing leases granted to the process, by their wire id.
+    private let leases = Mutex(Leases())
+    /// Requests the process sent under standing leases (what it reported).
+    private let direct = Atomic<Int>(0)
+    /// The process's stub calls being answered, by object.
+    private let calls = Mutex<[WireObject: Int]>([:])
+
+    private struct Leases {
+        var nextID: UInt32 = 0
+        var granted: [UInt32: Granted] = [:]
+        /// A granted lease's id by object and port, so that one is granted per port.
+        var byTarget: [String: UInt32] = [:]
+        /// Revocations waiting for the process to give the lease up.
+        var revoking: [UInt32: CheckedContinuation<Void, Never>] = [:]
+        var closed = false
+    }
+
+    private struct Granted {
+        var lease: StandingLease
+        var object: WireObject
+        var target: String
+        /// Whether the process said it has requests in flight under it.
+        var busy = false
+    }
 
     private enum Readiness {
         case waiting([CheckedContinuation<WireReady, any Error>])
@@ -52,6 +76,7 @@ public final class ProcessWorker: Worker, Sendable {
         box.worker = self
         channel.closeFuture.whenComplete { [weak self] _ in
             self?.settleReadiness(.failure(BerthError(.unavailable, "the Worker process \(exitReason()) before it was ready")))
+            self?.dropLeases()
         }
     }
 
@@ -81,7 +106,8 @@ public final class ProcessWorker: Worker, Sendable {
         serve(platform)
         let hello = WireHello(
             app: platform.classes.values.first?.app ?? platform.config.name, deploymentID: platform.deploymentID,
-            bindings: platform.bindings.mapValues(\.className), vars: platform.config.vars, secrets: secrets
+            bindings: platform.bindings.mapValues(\.className), vars: platform.config.vars, secrets: secrets,
+            responseTimeout: platform.config.berth.limits.responseTimeout
         )
         return try await start(hello: hello)
     }
@@ -195,6 +221,15 @@ public final class ProcessWorker: Worker, Sendable {
             let stream = frame.stream
             let options = payload
             Task { await self.perform(op, on: object, request: request, body: body, port: port, options: options, stream: stream) }
+        case .leaseBusy, .leaseIdle:
+            leaseInFlight(frame.stream, busy: frame.kind == .leaseBusy)
+        case .leaseReport:
+            var payload = frame.payload
+            guard let status: UInt16 = payload.readInteger(), let micros: UInt64 = payload.readInteger() else { return }
+            direct.wrappingAdd(1, ordering: .relaxed)
+            leases.withLock { $0.granted[frame.stream]?.lease }?.report(status: Int(status), duration: .microseconds(Int64(micros)))
+        case .leaseGivenUp:
+            leaseGivenUp(frame.stream)
         case .pull:
             guard let body = heldBodies.withLock({ $0.removeValue(forKey: frame.stream) }) else {
                 link.send(.reset(frame.stream, "the container's body was read already, or held too long (30 s)"))
@@ -214,12 +249,23 @@ public final class ProcessWorker: Worker, Sendable {
             link.send(.reset(stream, "this deployment has no container class \(object.className)"))
             return
         }
+        calls.withLock { $0[object, default: 0] += 1 }
+        defer {
+            calls.withLock { calls in
+                calls[object, default: 1] -= 1
+                if calls[object] == 0 { calls[object] = nil }
+            }
+        }
         let target = LocalClassLink(containerClass: containerClass, proxy: platform.registry.proxy).object(object.id)
         var answer = ByteBuffer()
         switch op {
         case .fetch:
             guard let request else { return }
-            let response = await target.fetch(Request(head: request.head, body: body, clientAddress: request.clientAddress), port: port)
+            let forwarded = Request(head: request.head, body: body, clientAddress: request.clientAddress)
+            let response = await target.fetch(forwarded, port: port)
+            // The next requests to this port go from the process straight to the container.
+            let lease = response.webSocket == nil && !forwarded.isWebSocketUpgrade
+                ? grant(containerClass.get(object.id), object: object, port: port) : nil
             var socket: UInt32?
             if let webSocket = response.webSocket {
                 socket = stream
@@ -238,7 +284,7 @@ public final class ProcessWorker: Worker, Sendable {
                     _ = self?.heldBodies.withLock { $0.removeValue(forKey: stream) }
                 }
             }
-            WireResponse(head: response.head, hasBody: false, webSocket: socket, heldBody: held).write(into: &answer)
+            WireResponse(head: response.head, hasBody: false, webSocket: socket, heldBody: held, lease: lease).write(into: &answer)
             await link.answer(stream, .callResult, payload: answer)
             return
         case .start:
@@ -255,6 +301,125 @@ public final class ProcessWorker: Worker, Sendable {
 
     private static func options(_ payload: ByteBuffer) -> StartOptions {
         (try? JSONDecoder().decode(StartOptions.self, from: Data(payload.readableBytesView))) ?? StartOptions()
+    }
+
+    /// Whether the process has a request of `object` in flight: a call being answered, or
+    /// requests under a standing lease on its container.
+    package func hasInFlight(_ object: WireObject) -> Bool {
+        if calls.withLock({ $0[object] != nil }) { return true }
+        return leases.withLock { $0.granted.values.contains { $0.busy && $0.object == object } }
+    }
+
+    // MARK: Standing leases
+
+    /// Requests the process sent to containers itself, under standing leases.
+    public var directRequests: Int { direct.load(ordering: .relaxed) }
+
+    /// Standing leases the process holds now.
+    public var leasesHeld: Int { leases.withLock { $0.granted.count } }
+
+    /// A standing lease on the container of `controller` for the process, when it is healthy
+    /// and the engine's endpoints are trusted: the one it holds for that port already, or a
+    /// new one.
+    private func grant(_ controller: ContainerController, object: WireObject, port: Int?) -> WireLease? {
+        let target = "\(object.className)/\(object.id.hex)/\(port.map(String.init) ?? "default")"
+        let known: WireLease? = leases.withLock { leases in
+            guard let id = leases.byTarget[target], let granted = leases.granted[id] else { return nil }
+            return WireLease(id: id, host: granted.lease.endpoint.host, port: granted.lease.endpoint.port)
+        }
+        if let known { return known }
+        let id = leases.withLock { leases -> UInt32 in
+            leases.nextID &+= 1
+            if leases.nextID == 0 { leases.nextID = 1 }
+            return leases.nextID
+        }
+        guard let lease = controller.standingLease(port: port, revoke: { [weak self] drain in await self?.revoke(id, drain: drain) }) else {
+            return nil
+        }
+        guard lease.mayConnect else {
+            lease.giveUp()
+            return nil
+        }
+        let kept = leases.withLock { leases -> Bool in
+            guard !leases.closed, leases.byTarget[target] == nil else { return false }
+            leases.granted[id] = Granted(lease: lease, object: object, target: target)
+            leases.byTarget[target] = id
+            return true
+        }
+        guard kept else {
+            lease.giveUp()
+            return nil
+        }
+        return WireLease(id: id, host: lease.endpoint.host, port: lease.endpoint.port)
+    }
+
+    /// The process's requests under lease `id` went from none to some, or back.
+    private func leaseInFlight(_ id: UInt32, busy: Bool) {
+        let lease: StandingLease? = leases.withLock { leases in
+            guard var granted = leases.granted[id], granted.busy != busy else { return nil }
+            granted.busy = busy
+            leases.granted[id] = granted
+            return granted.lease
+        }
+        guard let lease else { return }
+        lease.inFlight(busy)
+        // Sight of the engine lost: no new connection may be opened to its endpoints.
+        if busy, !lease.mayConnect {
+            Task { await revoke(id, drain: false) }
+        }
+    }
+
+    /// The gate takes lease `id` back: the process is told, and this returns once it has
+    /// given the lease up (`drain`: after its requests under it ended) or the link closed.
+    private func revoke(_ id: UInt32, drain: Bool) async {
+        await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in
+            let send = leases.withLock { leases -> Bool in
+                guard let granted = leases.granted.removeValue(forKey: id), !leases.closed else { return false }
+                leases.byTarget[granted.target] = nil
+                leases.revoking[id] = waiter
+                return true
+            }
+            guard send else {
+                waiter.resume()
+                return
+            }
+            var payload = ByteBuffer()
+            payload.writeWireBool(drain)
+            link.send(WireFrame(.revoke, stream: id, payload: payload))
+        }
+    }
+
+    /// The process gave lease `id` up: revoked, or unasked.
+    private func leaseGivenUp(_ id: UInt32) {
+        let (waiter, granted) = leases.withLock { leases in
+            let granted = leases.granted.removeValue(forKey: id)
+            if let granted { leases.byTarget[granted.target] = nil }
+            return (leases.revoking.removeValue(forKey: id), granted)
+        }
+        if let granted {
+            if granted.busy { granted.lease.inFlight(false) }
+            granted.lease.giveUp()
+        }
+        waiter?.resume()
+    }
+
+    /// The link closed: the process holds no lease any more, and revocations waiting for it
+    /// end.
+    private func dropLeases() {
+        let (granted, waiters) = leases.withLock { leases in
+            leases.closed = true
+            defer {
+                leases.granted = [:]
+                leases.byTarget = [:]
+                leases.revoking = [:]
+            }
+            return (Array(leases.granted.values), Array(leases.revoking.values))
+        }
+        for held in granted {
+            if held.busy { held.lease.inFlight(false) }
+            held.lease.giveUp()
+        }
+        for waiter in waiters { waiter.resume() }
     }
 
     /// Runs a hook of `object` in the process; the answer of `onActivityExpired` (true when
