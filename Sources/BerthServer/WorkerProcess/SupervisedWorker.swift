@@ -165,6 +165,12 @@ final class SupervisedWorker: Worker, Sendable {
         return await handle.worker.runHook(hook, of: object)
     }
 
+    /// Whether the process running now has a request of `object` in flight: a stub's call
+    /// being answered, or requests under a standing lease on its container.
+    func hasInFlight(_ object: WireObject) -> Bool {
+        state.withLock { $0.current }?.worker.hasInFlight(object) ?? false
+    }
+
     /// Stops restarting; once no request is in flight (or after `grace`), stops the process.
     func retire(grace: Duration) async {
         let handle = state.withLock { state in

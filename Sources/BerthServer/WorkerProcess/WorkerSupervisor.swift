@@ -21,6 +21,8 @@ public final class WorkerSupervisor: WorkerRunner, Sendable {
     private struct Slots {
         var current: SupervisedWorker?
         var prepared: [String: SupervisedWorker] = [:]
+        /// Workers served before, draining.
+        var retiring: [SupervisedWorker] = []
     }
 
     private let slots = Mutex(Slots())
@@ -49,7 +51,10 @@ public final class WorkerSupervisor: WorkerRunner, Sendable {
         for binding in config.durableObjects where binding.scriptName == nil && config.containers.contains(where: { $0.className == binding.className }) {
             bindings[binding.name] = binding.className
         }
-        let hello = WireHello(app: app, deploymentID: deployment.id, bindings: bindings, vars: config.vars, secrets: secrets)
+        let hello = WireHello(
+            app: app, deploymentID: deployment.id, bindings: bindings, vars: config.vars, secrets: secrets,
+            responseTimeout: config.berth.limits.responseTimeout
+        )
         let worker = SupervisedWorker(
             deploymentID: deployment.id, path: path, hello: hello, classes: Set(build.containers.keys), logger: logger,
             deadline: config.berth.limits.responseTimeout + config.berth.instanceGetTimeout, say: say
@@ -72,10 +77,16 @@ public final class WorkerSupervisor: WorkerRunner, Sendable {
             let next = slots.prepared.removeValue(forKey: platform.deploymentID)
             let retired = slots.current
             slots.current = next
+            if let retired { slots.retiring.append(retired) }
             return (next, retired)
         }
         next?.serve(platform)
-        if let retired { Task { await retired.retire(grace: drainGrace) } }
+        if let retired {
+            Task {
+                await retired.retire(grace: drainGrace)
+                slots.withLock { $0.retiring.removeAll { $0 === retired } }
+            }
+        }
         return next
     }
 
@@ -85,16 +96,38 @@ public final class WorkerSupervisor: WorkerRunner, Sendable {
         ProcessHooks(object: WireObject(className: className, id: id), supervisor: self)
     }
 
+    /// Runs an object's hook in the one Worker version its code runs in: a version served
+    /// before while that one still has a request of the object in flight, the current one
+    /// otherwise (the object moves to it once the old one is done with it).
     fileprivate func runHook(_ hook: WireHook, of object: WireObject) async -> Bool {
-        guard let current = slots.withLock({ $0.current }), current.classes.contains(object.className) else { return true }
-        return await current.runHook(hook, of: object)
+        guard let owner = owner(of: object) else { return true }
+        return await owner.runHook(hook, of: object)
+    }
+
+    /// The Worker version that runs `object`'s code now (nil: no Worker declares its class).
+    func owner(of object: WireObject) -> SupervisedWorker? {
+        let (current, retiring) = slots.withLock { ($0.current, $0.retiring) }
+        return Self.owner(
+            of: object, current: current, retiring: retiring, declares: { $0.classes.contains(object.className) }, inFlight: { $0.hasInFlight(object) }
+        )
+    }
+
+    /// The rule of ``owner(of:)``: of the versions served before (oldest first), the newest
+    /// that declares the object's class and has a request of it in flight; else the current
+    /// version, when it declares the class.
+    static func owner<W>(
+        of object: WireObject, current: W?, retiring: [W], declares: (W) -> Bool, inFlight: (W) -> Bool
+    ) -> W? {
+        if let old = retiring.last(where: { declares($0) && inFlight($0) }) { return old }
+        guard let current, declares(current) else { return nil }
+        return current
     }
 
     /// Stops every Worker process (the server is shutting down).
     public func shutdown() async {
         let all = slots.withLock { slots in
             defer { slots = Slots() }
-            return [slots.current].compactMap { $0 } + Array(slots.prepared.values)
+            return [slots.current].compactMap { $0 } + Array(slots.prepared.values) + slots.retiring
         }
         for worker in all { await worker.retire(grace: drainGrace) }
     }
