@@ -40,12 +40,17 @@ final class DirectPath: Sendable {
 
     let link: WireLink
     let forwarder: DirectForwarder
+    /// WebSockets whose real end is in the server.
+    let sockets = WireSockets()
     private let state = Mutex(State())
 
     init(link: WireLink, responseTimeout: Duration) {
         self.link = link
         self.forwarder = DirectForwarder(loop: link.channel.eventLoop, responseTimeout: responseTimeout)
-        link.channel.closeFuture.whenComplete { [forwarder] _ in forwarder.closeAll() }
+        link.channel.closeFuture.whenComplete { [forwarder, sockets] _ in
+            forwarder.closeAll()
+            sockets.closeAll()
+        }
     }
 
     /// Sends `request` straight to the container when the process holds a lease for `key`;

@@ -41,7 +41,9 @@ struct RemoteObjectLink: ObjectLink {
             let response = try WireResponse.read(from: &result)
             if let lease = response.lease { direct.add(lease, key: key) }
             var answered = Response(head: response.head, body: response.heldBody.map { link.heldBody($0) } ?? body)
-            if let socket = response.webSocket { answered.webSocket = WebSocket(.container(RemoteContainerSocket(handle: socket))) }
+            if let socket = response.webSocket {
+                answered.webSocket = WebSocket(.container(RemoteContainerSocket(handle: socket, sockets: direct.sockets, link: link)))
+            }
             return answered
         } catch {
             return .error(BerthError.wrap(error, "the call to \(object.className) failed"))
@@ -82,9 +84,14 @@ struct RemoteObjectLink: ObjectLink {
 }
 
 /// A container's WebSocket that stays in the server (the Worker process holds its handle):
-/// returned in the Worker's response, the server relays it to the client.
+/// returned in the Worker's response, the server relays it to the client frame by frame;
+/// accepted, its messages cross the link (``WireSockets``).
 struct RemoteContainerSocket: ContainerWebSocket {
     let handle: UInt32
-    /// Reading it from the Worker process is not there yet.
-    func acceptMessages() -> (any WebSocketPeer)? { nil }
+    let sockets: WireSockets
+    let link: WireLink
+
+    func acceptMessages() -> (any WebSocketPeer)? {
+        sockets.linked(handle, link: link) { link.send(WireFrame(.socketOpen, stream: handle)) }
+    }
 }

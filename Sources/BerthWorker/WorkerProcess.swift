@@ -132,6 +132,8 @@ final class WorkerSession<W: Worker>: Sendable {
             }
             let stream = frame.stream
             Task(executorPreference: executor(link)) { await self.runHook(hook, of: object, stream: stream, link: link) }
+        case .socketMessage, .socketClose:
+            env.withLock { $0?.1 }?.sockets.received(frame, server: false)
         case .revoke:
             let drain = (try? payload.readWireBool()) ?? false
             if let direct = env.withLock({ $0?.1 }) {
@@ -154,20 +156,32 @@ final class WorkerSession<W: Worker>: Sendable {
             response = .error(BerthError(.workerFailed, "the Worker threw: \(failure.message) (request \(id))"))
         }
         var socket: UInt32?
-        if let webSocket = response.webSocket {
-            guard case .container(let container) = webSocket.backend, let remote = container as? RemoteContainerSocket else {
-                log("request \(id): a WebSocketPair is not relayed from a Worker process yet")
-                let refusal = Response.error(BerthError(.notImplemented, "a Worker running as its own process can return a container's WebSocket (from stub.fetch), not a WebSocketPair yet (request \(id))"))
-                await answer(refusal, socket: nil, stream: stream, link: link)
-                return
-            }
-            socket = remote.handle
+        var pair = false
+        switch response.webSocket?.backend {
+        case nil: break
+        case .container(let container as RemoteContainerSocket)?:
+            socket = container.handle
+        case .pairClient(let pairLink)?:
+            // The pair's messages cross the link on this request's stream.
+            guard let direct = self.env.withLock({ $0?.1 }) else { break }
+            pairLink.attach(direct.sockets.linked(stream, link: link))
+            pair = true
+        default:
+            log("request \(id): the Worker returned a WebSocket that is neither a container's nor a WebSocketPair's client end")
+            let refusal = Response.error(BerthError(.workerFailed, "the Worker returned a WebSocket that cannot reach the client: return a container's socket unaccepted, or pair.client (request \(id))"))
+            await answer(refusal, socket: nil, stream: stream, link: link)
+            return
         }
-        await answer(response, socket: socket, stream: stream, link: link)
+        await answer(response, socket: socket, pair: pair, stream: stream, link: link)
     }
 
-    private func answer(_ response: Response, socket: UInt32?, stream: UInt32, link: WireLink) async {
+    private func answer(_ response: Response, socket: UInt32?, pair: Bool = false, stream: UInt32, link: WireLink) async {
         var payload = ByteBuffer()
+        if pair {
+            WireResponse(head: response.head, hasBody: false, pairSocket: true).write(into: &payload)
+            await link.answer(stream, .response, payload: payload)
+            return
+        }
         // A container's body returned untouched stays in the server, which sends it itself.
         if let held = response.body.held, held.take() {
             WireResponse(head: response.head, hasBody: false, webSocket: socket, heldBody: held.id).write(into: &payload)

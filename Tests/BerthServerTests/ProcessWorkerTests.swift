@@ -92,20 +92,8 @@ struct ProcessWorkerTests {
 
     @Test("requests to a healthy container go from the Worker process straight to it under a standing lease, by the same rules; stops and idleness take the lease back first")
     func standingLeases() async throws {
-        var ends: [Int32] = [0, 0]
-        #expect(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &ends) == 0)
-        let (serverEnd, workerEnd) = (ends[0], ends[1])
-        let process = Task { try await WorkerProcess.serve(LinkedWorker(), containers: [PlainContainer.self], descriptor: workerEnd) }
-        defer { process.cancel() }
-        let made = Mutex<ProcessWorker?>(nil)
         let berth = #"{ "classes": { "MyContainer": { "env_vars": { "MESSAGE": "from the test" }, "sleep_after": "3s" } } }"#
-        try await GatewayFixture.with(berth: berth, makeWorker: { platform in
-            let worker = try await ProcessWorker.connect(descriptor: serverEnd, logger: Logger(label: "berth.test"), deadline: .seconds(30))
-            _ = try await worker.start(serving: platform)
-            made.withLock { $0 = worker }
-            return worker
-        }) { f in
-            let worker = try #require(made.withLock { $0 })
+        try await Self.linked(LinkedWorker(), berth: berth) { f, worker in
             // The first request starts the container through the server, which grants a lease.
             #expect(try await f.request("/o/a/").status == 200)
             #expect(worker.leasesHeld == 1)
@@ -180,6 +168,49 @@ struct ProcessWorkerTests {
             }
             #expect(state == "stopped\n", "idle after sleep_after")
             #expect(try await f.request("/o/b/").status == 200, "and it starts again through the server")
+        }
+    }
+
+    /// `worker` served over a link to the gateway, as a deployed Worker runs.
+    static func linked(
+        _ worker: some Worker, berth: String? = nil, _ body: @escaping @Sendable (GatewayFixture, ProcessWorker) async throws -> Void
+    ) async throws {
+        var ends: [Int32] = [0, 0]
+        #expect(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &ends) == 0)
+        let (serverEnd, workerEnd) = (ends[0], ends[1])
+        let process = Task { try await WorkerProcess.serve(worker, containers: [PlainContainer.self], descriptor: workerEnd) }
+        defer { process.cancel() }
+        let made = Mutex<ProcessWorker?>(nil)
+        let makeWorker: @Sendable (Platform) async throws -> any Worker = { platform in
+            let linked = try await ProcessWorker.connect(descriptor: serverEnd, logger: Logger(label: "berth.test"), deadline: .seconds(30))
+            _ = try await linked.start(serving: platform)
+            made.withLock { $0 = linked }
+            return linked
+        }
+        if let berth {
+            try await GatewayFixture.with(berth: berth, makeWorker: makeWorker) { f in try await body(f, try #require(made.withLock { $0 })) }
+        } else {
+            try await GatewayFixture.with(makeWorker: makeWorker) { f in try await body(f, try #require(made.withLock { $0 })) }
+        }
+    }
+
+    @Test("a WebSocketPair a Worker process answers with, and containers' sockets it reads itself, cross the link as messages")
+    func webSockets() async throws {
+        try await Self.linked(EchoWorker()) { f, _ in
+            let url = "ws://127.0.0.1:\(f.port)/echo"
+            let reply = try await WebSocketClient.run("hold", url, ["--message", "hi", "--seconds", "1"])
+            #expect(reply.strings("messages") == ["echo: hi"], "\(reply)")
+            let big = try await WebSocketClient.run("big", url, ["--size", "1048576"])
+            #expect(big.bool("identical") == true, "binary comes back as it went: \(big)")
+        }
+        try await Self.linked(FanOutWorker()) { f, _ in
+            let url = "ws://127.0.0.1:\(f.port)/fan/ws"
+            let reply = try await WebSocketClient.run("hold", url, ["--message", "whoami", "--seconds", "1"])
+            #expect(reply.strings("messages").first?.hasPrefix("instance ") == true, "\(reply)")
+            let echo = try await WebSocketClient.run("echo", url, ["--count", "20", "--size", "16"])
+            #expect(echo.int("received") == 20 && echo.bool("in_order") == true, "\(echo)")
+            let a = f.myContainer.getByName("fan-a"), b = f.myContainer.getByName("fan-b")
+            #expect(try await f.eventually(within: 5) { a.sockets.count == 0 && b.sockets.count == 0 }, "the Worker closed its sockets")
         }
     }
 }

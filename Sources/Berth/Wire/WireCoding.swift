@@ -114,13 +114,19 @@ package struct WireResponse: Sendable {
     /// From the server, with a call's answer: a standing lease on the object's container,
     /// under which the Worker sends its next requests to it itself.
     package var lease: WireLease?
+    /// From the Worker: its 101 carries a `WebSocketPair`, whose messages cross the link as
+    /// `socketMessage` frames of the request's stream.
+    package var pairSocket: Bool
 
-    package init(head: HTTPResponse, hasBody: Bool, webSocket: UInt32? = nil, heldBody: UInt32? = nil, lease: WireLease? = nil) {
+    package init(
+        head: HTTPResponse, hasBody: Bool, webSocket: UInt32? = nil, heldBody: UInt32? = nil, lease: WireLease? = nil, pairSocket: Bool = false
+    ) {
         self.head = head
         self.hasBody = hasBody
         self.webSocket = webSocket
         self.heldBody = heldBody
         self.lease = lease
+        self.pairSocket = pairSocket
     }
 
     package func write(into buffer: inout ByteBuffer) {
@@ -132,6 +138,7 @@ package struct WireResponse: Sendable {
         buffer.writeInteger(heldBody ?? 0)
         buffer.writeWireBool(lease != nil)
         lease?.write(into: &buffer)
+        buffer.writeWireBool(pairSocket)
     }
 
     package static func read(from buffer: inout ByteBuffer) throws(WireError) -> WireResponse {
@@ -141,9 +148,10 @@ package struct WireResponse: Sendable {
         let hasBody = try buffer.readWireBool()
         guard let socket: UInt32 = buffer.readInteger(), let held: UInt32 = buffer.readInteger() else { throw .malformed("a cut response") }
         let lease = try buffer.readWireBool() ? try WireLease.read(from: &buffer) : nil
+        let pairSocket = try buffer.readWireBool()
         return WireResponse(
             head: HTTPResponse(status: .init(code: Int(code), reasonPhrase: reason), headerFields: fields), hasBody: hasBody,
-            webSocket: socket == 0 ? nil : socket, heldBody: held == 0 ? nil : held, lease: lease
+            webSocket: socket == 0 ? nil : socket, heldBody: held == 0 ? nil : held, lease: lease, pairSocket: pairSocket
         )
     }
 }

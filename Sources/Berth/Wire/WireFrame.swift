@@ -42,6 +42,9 @@ package struct WireFrame: Sendable {
         case leaseReport = 27
         /// The Worker gave a standing lease up: revoked, or one it does not need.
         case leaseGivenUp = 28
+        /// The Worker reads a container's WebSocket it holds the handle of (the stream) itself:
+        /// the server relays the socket's messages as `socketMessage` frames of that stream.
+        case socketOpen = 29
         // Either way.
         /// Bytes of a stream's body.
         case body = 40
@@ -49,6 +52,12 @@ package struct WireFrame: Sendable {
         case end = 41
         /// A stream ended with an error (UTF-8 message): its request or call failed.
         case reset = 42
+        /// One message of a WebSocket carried over the link (a `WebSocketPair` the Worker
+        /// answered a request's stream with, or a container's socket it opened): one byte of
+        /// kind (1 text, 2 binary), then the message.
+        case socketMessage = 43
+        /// That WebSocket closed: two bytes of code, then the reason (UTF-8).
+        case socketClose = 44
     }
 
     package var kind: Kind

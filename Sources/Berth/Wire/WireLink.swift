@@ -211,7 +211,8 @@ package final class WireLink: Sendable {
             finishBody(frame.stream, error: BerthError(.workerFailed, message))
         case .response, .callResult, .hookDone:
             takeAnswer(frame.stream)?.resume(returning: frame)
-        case .hello, .ready, .request, .call, .hook, .pull, .revoke, .leaseBusy, .leaseIdle, .leaseReport, .leaseGivenUp:
+        case .hello, .ready, .request, .call, .hook, .pull, .revoke, .leaseBusy, .leaseIdle, .leaseReport, .leaseGivenUp,
+             .socketOpen, .socketMessage, .socketClose:
             onOpen(frame, self)
         }
     }

@@ -33,6 +33,9 @@ public final class ProcessWorker: Worker, Sendable {
     private let leases = Mutex(Leases())
     /// Requests the process sent under standing leases (what it reported).
     private let direct = Atomic<Int>(0)
+    /// WebSockets whose messages cross the link: the Worker's `WebSocketPair`s, containers'
+    /// sockets it reads itself.
+    private let linkSockets = WireSockets()
     /// The process's stub calls being answered, by object.
     private let calls = Mutex<[WireObject: Int]>([:])
 
@@ -77,6 +80,7 @@ public final class ProcessWorker: Worker, Sendable {
         channel.closeFuture.whenComplete { [weak self] _ in
             self?.settleReadiness(.failure(BerthError(.unavailable, "the Worker process \(exitReason()) before it was ready")))
             self?.dropLeases()
+            self?.linkSockets.closeAll()
         }
     }
 
@@ -182,6 +186,7 @@ public final class ProcessWorker: Worker, Sendable {
                 }
                 answered.webSocket = socket
             }
+            if response.pairSocket { answered.webSocket = relayPair(stream: answer.stream, token: token) }
             return answered
         } catch {
             let failure = BerthError.wrap(error, "the Worker failed")
@@ -221,6 +226,16 @@ public final class ProcessWorker: Worker, Sendable {
             let stream = frame.stream
             let options = payload
             Task { await self.perform(op, on: object, request: request, body: body, port: port, options: options, stream: stream) }
+        case .socketMessage, .socketClose:
+            linkSockets.received(frame, server: true)
+        case .socketOpen:
+            // The Worker reads a container's socket itself: its messages cross the link.
+            let held = sockets.withLock { $0.removeValue(forKey: frame.stream) }
+            if case .container(let container)? = held?.backend, let peer = container.acceptMessages() {
+                linkSockets.attach(frame.stream, local: peer, link: link)
+            } else {
+                linkSockets.abandon(frame.stream, link: link, code: 1011, reason: "the container's WebSocket is no longer held (30 s) or was relayed")
+            }
         case .leaseBusy, .leaseIdle:
             leaseInFlight(frame.stream, busy: frame.kind == .leaseBusy)
         case .leaseReport:
@@ -301,6 +316,24 @@ public final class ProcessWorker: Worker, Sendable {
 
     private static func options(_ payload: ByteBuffer) -> StartOptions {
         (try? JSONDecoder().decode(StartOptions.self, from: Data(payload.readableBytesView))) ?? StartOptions()
+    }
+
+    /// The client end of a `WebSocketPair` the process answered request `stream` with: once
+    /// the client's connection carries it, its messages and the process's cross the link.
+    /// The request counts as in flight until the socket closes.
+    private func relayPair(stream: UInt32, token: Flights.Token) -> Berth.WebSocket {
+        let pair = WebSocketPair()
+        let (link, sockets) = (self.link, linkSockets)
+        if case .pairServer(let pairLink) = pair.server.backend {
+            Task {
+                if let endpoint = await pairLink.endpoint() {
+                    sockets.attach(stream, local: endpoint, link: link, holding: token)
+                } else {
+                    sockets.abandon(stream, link: link, code: 1011, reason: "the Worker's 101 did not reach the client")
+                }
+            }
+        }
+        return pair.client
     }
 
     /// Whether the process has a request of `object` in flight: a call being answered, or
