@@ -5,22 +5,25 @@ import Foundation
 extension InitTemplates {
     /// The package: one executable, `worker`, whose code is worker/main.swift.
     static func workerPackage(sdk: String) -> String {
-        let identity = (sdk as NSString).lastPathComponent.lowercased()
-        return #"""
+        #"""
         // swift-tools-version: 6.1
         // The Worker of this project, in Swift: `berth dev` builds it (debug) and runs it as a
         // process of its own, `berth deploy` builds it in release and ships it with the images.
-        // It depends on the Berth SDK installed beside berth (\#(sdk)), with no network.
+        // It depends on the Berth SDK installed beside berth, with no network: the one beside
+        // the berth that builds it (which says so in BERTH_SDK), else the one beside the berth
+        // that made the project (\#(sdk)).
         import PackageDescription
+
+        let sdk = Context.environment["BERTH_SDK"].flatMap { $0.isEmpty ? nil : $0 } ?? "\#(sdk)"
 
         let package = Package(
             name: "worker",
             platforms: [.macOS(.v15)],
-            dependencies: [.package(path: "\#(sdk)")],
+            dependencies: [.package(path: sdk)],
             targets: [
                 .executableTarget(
                     name: "worker",
-                    dependencies: [.product(name: "BerthWorker", package: "\#(identity)")],
+                    dependencies: [.product(name: "BerthWorker", package: String(sdk.split(separator: "/").last ?? "sdk").lowercased())],
                     path: "worker"
                 )
             ],

@@ -70,8 +70,11 @@ public struct WorkerBuilder: Sendable {
         }
         let configuration = release ? "release" : "debug"
         let common = ["--package-path", folder, "--scratch-path", scratchPath]
-        // The SDK's packages come from beside it (its deps/ folder), never from a network.
-        let environment = ["SWIFTCI_USE_LOCAL_DEPS": "1"]
+        // The SDK's packages come from beside it (its deps/ folder), never from a network; the
+        // SDK itself is the one beside this berth (a project made by a berth installed
+        // elsewhere, or since moved, still builds).
+        var environment = ["SWIFTCI_USE_LOCAL_DEPS": "1"]
+        if let sdk = try? BerthSDK.locate() { environment["BERTH_SDK"] = sdk }
         let product = try executableProduct(folder, swift: swift, common: common, environment: environment)
         say("[worker] building \(product) (\(configuration)) in \(folder)")
         var tail: [String] = []

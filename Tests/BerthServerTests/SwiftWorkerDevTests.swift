@@ -27,6 +27,18 @@ struct InstalledBerth: Sendable {
         }
     }
 
+    /// Moves the shared installation to `prefix` (as a user moves a Berth install), and makes
+    /// it the shared one from now on.
+    static func moveShared(to prefix: String) throws -> InstalledBerth {
+        try installed.withLock { installed in
+            let current = try installed ?? install(into: NSTemporaryDirectory() + "berth-installed-\(getpid())")
+            try FileManager.default.moveItem(atPath: current.prefix, toPath: prefix)
+            let moved = InstalledBerth(prefix: prefix)
+            installed = moved
+            return moved
+        }
+    }
+
     private static let installed = Mutex<InstalledBerth?>(nil)
     var berth: URL { URL(fileURLWithPath: prefix + "/bin/berth") }
     var sdk: String { prefix + "/share/berth/sdk" }
@@ -66,7 +78,7 @@ struct SwiftWorkerDevTests {
         // Nothing of the project or the SDK points into the source clone, or at a network.
         let repository = ExampleServer.repository.path
         let package = try String(contentsOfFile: folder + "/Package.swift", encoding: .utf8)
-        #expect(package.contains(".package(path: \"\(installed.sdk)\")"), "\(package)")
+        #expect(package.contains("?? \"\(installed.sdk)\""), "\(package)")
         let sdkManifest = try String(contentsOfFile: installed.sdk + "/Package.swift", encoding: .utf8)
         #expect(!sdkManifest.contains("url:"), "the SDK names a remote package: \(sdkManifest)")
         #expect(!package.contains(repository) && !sdkManifest.contains(repository))
@@ -79,8 +91,12 @@ struct SwiftWorkerDevTests {
         try text.replacingOccurrences(of: #""berth": {"#, with: #""berth": { "instance_get_timeout": "60s","#)
             .write(toFile: file, atomically: true, encoding: .utf8)
 
+        // The installation moves after the project was made: the berth that builds the
+        // Worker says where its SDK is now (the project's Package.swift names the old place).
+        let moved = try InstalledBerth.moveShared(to: installed.prefix + "-moved")
+        #expect(!FileManager.default.fileExists(atPath: installed.sdk))
         let dev = try await DevProcess.start(
-            folder: folder, executable: installed.berth, environment: ["BERTH_WORKER_BUILD_PATH": WorkerBuilds.scratch], watchdog: .seconds(900)
+            folder: folder, executable: moved.berth, environment: ["BERTH_WORKER_BUILD_PATH": WorkerBuilds.scratch], watchdog: .seconds(900)
         )
         defer { dev.watchdog.cancel() }
         let client = try DockerClient()
