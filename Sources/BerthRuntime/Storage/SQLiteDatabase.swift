@@ -1,0 +1,147 @@
+import BerthCore
+import VaporCSQLite
+
+/// One SQLite database, used from one thread at a time (its owner's lock): statements with
+/// bindings, their rows, and how much they read and wrote.
+final class SQLiteDatabase {
+    private(set) var raw: OpaquePointer?
+    let path: String
+
+    /// Opens `path` (`create`: making it, in WAL mode), or read-only.
+    init(path: String, create: Bool, readOnly: Bool = false) throws(BerthError) {
+        self.path = path
+        var handle: OpaquePointer?
+        let flags = readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0))
+        let status = sqlite_nio_sqlite3_open_v2(path, &handle, flags | SQLITE_OPEN_NOMUTEX, nil)
+        guard status == SQLITE_OK, let handle else {
+            let message = handle.map { String(cString: sqlite_nio_sqlite3_errmsg($0)) } ?? String(cString: sqlite_nio_sqlite3_errstr(status))
+            sqlite_nio_sqlite3_close(handle)
+            throw BerthError(.internal, "cannot open \(path): \(message)")
+        }
+        raw = handle
+        sqlite_nio_sqlite3_busy_timeout(handle, 5_000)
+        if !readOnly && path != ":memory:" {
+            _ = try run("PRAGMA journal_mode=WAL")
+            _ = try run("PRAGMA synchronous=NORMAL")
+        }
+    }
+
+    /// An empty database in memory: where a read of an object that never wrote runs.
+    static func empty() throws(BerthError) -> SQLiteDatabase {
+        try SQLiteDatabase(path: ":memory:", create: true)
+    }
+
+    func close() {
+        guard let open = raw else { return }
+        sqlite_nio_sqlite3_close_v2(open)
+        raw = nil
+    }
+
+    deinit { close() }
+
+    private var message: String { raw.map { String(cString: sqlite_nio_sqlite3_errmsg($0)) } ?? "the database is closed" }
+
+    /// Whether every statement of `sql` only reads (false for one that does not compile:
+    /// running it says why).
+    func isReadOnly(_ sql: String) -> Bool {
+        var readOnly = true
+        let compiled = (try? each(sql) { statement in
+            if sqlite_nio_sqlite3_stmt_readonly(statement) == 0 { readOnly = false }
+            return true
+        }) != nil
+        return compiled && readOnly
+    }
+
+    /// Runs every statement of `sql`, the bindings taken in order by their parameters; the
+    /// rows are the last statement's that returns any (else the last statement's columns).
+    func run(_ sql: String, _ bindings: [SQLValue] = []) throws(BerthError) -> SQLCursor {
+        var cursor = SQLCursor(columnNames: [], rows: [], rowsRead: 0, rowsWritten: 0)
+        var next = bindings[...]
+        try each(sql) { statement throws(BerthError) in
+            let parameters = Int(sqlite_nio_sqlite3_bind_parameter_count(statement))
+            guard next.count >= parameters else {
+                throw BerthError(.invalidInput, "the SQL statement has \(parameters) parameters and \(next.count) bindings are left for it")
+            }
+            for index in 0..<parameters {
+                try bind(next.removeFirst(), at: Int32(index + 1), in: statement)
+            }
+            let columns = Int(sqlite_nio_sqlite3_column_count(statement))
+            let names = (0..<columns).map { String(cString: sqlite_nio_sqlite3_column_name(statement, Int32($0))) }
+            var rows: [[SQLValue]] = []
+            while true {
+                let status = sqlite_nio_sqlite3_step(statement)
+                if status == SQLITE_DONE { break }
+                guard status == SQLITE_ROW else { throw BerthError(.invalidInput, "SQL: \(message)") }
+                rows.append((0..<columns).map { column(Int32($0), of: statement) })
+            }
+            let scanned = Int(sqlite_nio_sqlite3_stmt_status(statement, SQLITE_STMTSTATUS_FULLSCAN_STEP, 0))
+            cursor.rowsRead += rows.count + scanned
+            if sqlite_nio_sqlite3_stmt_readonly(statement) == 0 { cursor.rowsWritten += Int(sqlite_nio_sqlite3_changes(raw)) }
+            if !rows.isEmpty || cursor.rows.isEmpty {
+                cursor.columnNames = names
+                cursor.rows = rows
+            }
+            return true
+        }
+        guard next.isEmpty else { throw BerthError(.invalidInput, "\(next.count) bindings were left over: the SQL has fewer parameters") }
+        return cursor
+    }
+
+    /// Prepares each statement of `sql` in turn and hands it to `body`.
+    private func each(_ sql: String, _ body: (OpaquePointer) throws(BerthError) -> Bool) throws(BerthError) {
+        var failure: BerthError?
+        sql.withCString { start in
+            var rest: UnsafePointer<CChar>? = start
+            while let current = rest, current.pointee != 0 {
+                var statement: OpaquePointer?
+                var tail: UnsafePointer<CChar>?
+                guard sqlite_nio_sqlite3_prepare_v2(raw, current, -1, &statement, &tail) == SQLITE_OK else {
+                    failure = BerthError(.invalidInput, "SQL: \(message)")
+                    return
+                }
+                rest = tail
+                // Whitespace or a comment after the last statement.
+                guard let statement else { continue }
+                defer { sqlite_nio_sqlite3_finalize(statement) }
+                do {
+                    guard try body(statement) else { return }
+                } catch {
+                    failure = BerthError.wrap(error)
+                    return
+                }
+            }
+        }
+        if let failure { throw failure }
+    }
+
+    private func bind(_ value: SQLValue, at index: Int32, in statement: OpaquePointer) throws(BerthError) {
+        let status: Int32
+        switch value {
+        case .null: status = sqlite_nio_sqlite3_bind_null(statement, index)
+        case .integer(let number): status = sqlite_nio_sqlite3_bind_int64(statement, index, number)
+        case .real(let number): status = sqlite_nio_sqlite3_bind_double(statement, index, number)
+        case .text(let text): status = sqlite_nio_sqlite3_bind_text(statement, index, text, -1, SQLiteDatabase.transient)
+        case .blob(let bytes):
+            status = bytes.withUnsafeBytes { raw in
+                sqlite_nio_sqlite3_bind_blob(statement, index, raw.baseAddress, Int32(raw.count), SQLiteDatabase.transient)
+            }
+        }
+        guard status == SQLITE_OK else { throw BerthError(.invalidInput, "SQL binding \(index): \(message)") }
+    }
+
+    private func column(_ index: Int32, of statement: OpaquePointer) -> SQLValue {
+        switch sqlite_nio_sqlite3_column_type(statement, index) {
+        case SQLITE_INTEGER: return .integer(sqlite_nio_sqlite3_column_int64(statement, index))
+        case SQLITE_FLOAT: return .real(sqlite_nio_sqlite3_column_double(statement, index))
+        case SQLITE_TEXT: return .text(String(cString: sqlite_nio_sqlite3_column_text(statement, index)))
+        case SQLITE_BLOB:
+            let count = Int(sqlite_nio_sqlite3_column_bytes(statement, index))
+            guard count > 0, let bytes = sqlite_nio_sqlite3_column_blob(statement, index) else { return .blob([]) }
+            return .blob(Array(UnsafeRawBufferPointer(start: bytes, count: count)))
+        default: return .null
+        }
+    }
+
+    /// SQLite copies the bound bytes (`SQLITE_TRANSIENT`).
+    private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+}
