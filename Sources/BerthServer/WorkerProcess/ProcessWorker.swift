@@ -101,6 +101,9 @@ public final class ProcessWorker: Worker, Sendable {
         return made.withLock { $0 }!
     }
 
+    /// Whether the link to the process is open: a closed one means the process is ending.
+    var isLinked: Bool { link.channel.isActive }
+
     /// The frame decoder and the link's handler.
     var handlers: [any ChannelHandler] { [ByteToMessageHandler(WireFrameDecoder()), link.handler] }
 

@@ -129,8 +129,10 @@ final class SupervisedWorker: Worker, Sendable {
     }
 
     /// The process running now; while it restarts, waits for the next one up to `wait`.
+    /// A process whose link has closed is on its way out (its exit not seen yet): requests
+    /// wait for the next one rather than fail on it.
     private func current(waiting wait: Duration) async -> WorkerProcessHandle? {
-        if let handle = state.withLock({ $0.current }) { return handle }
+        if let handle = state.withLock({ $0.current }), handle.worker.isLinked { return handle }
         let timeout = Task {
             try await Task.sleep(for: wait)
             let waiters = self.state.withLock { state in
@@ -142,7 +144,7 @@ final class SupervisedWorker: Worker, Sendable {
         defer { timeout.cancel() }
         return await withCheckedContinuation { waiter in
             let now: WorkerProcessHandle?? = state.withLock { state in
-                if let current = state.current { return .some(current) }
+                if let current = state.current, current.worker.isLinked { return .some(current) }
                 if state.retired { return .some(nil) }
                 state.waiters.append(waiter)
                 return .none
