@@ -67,6 +67,12 @@ struct ObjectStorageTests {
             #expect(throws: BerthError.self) { try storage.exec("SELECT nope FROM nowhere") }
             #expect(throws: BerthError.self) { try storage.exec("SELECT ?", []) }
             #expect(throws: BerthError.self) { try storage.exec("SELECT 1", [1]) }
+            // Berth's own tables are out of the object's SQL's reach.
+            try storage.put("secret", [9])
+            for query in ["SELECT * FROM _cf_KV", "DELETE FROM _CF_kv", "DROP TABLE _cf_KV", "CREATE TABLE _cf_mine (x)", "CREATE INDEX i ON _cf_KV (value)"] {
+                #expect(throws: BerthError.self, "\(query)") { try storage.exec(query) }
+            }
+            #expect(try storage.get("secret") == [9])
             // Several statements: the rows are the last one's that returns any.
             #expect(try storage.exec("UPDATE jobs SET progress = 1.0; SELECT count(*) FROM jobs WHERE progress = 1.0").rows == [[2]])
         }

@@ -142,9 +142,9 @@ public final class StorageSession {
         if database == nil, isNew {
             // A read of an object that never wrote runs on an empty database and makes nothing.
             let empty = try SQLiteDatabase.empty()
-            if empty.isReadOnly(query) { return try empty.run(query, bindings) }
+            if empty.isReadOnly(query) { return try empty.run(query, bindings, guarded: true) }
         }
-        return try open(create: true).run(query, bindings)
+        return try open(create: true).run(query, bindings, guarded: true)
     }
 
     public func get(_ key: String) throws(BerthError) -> [UInt8]? {

@@ -1,4 +1,5 @@
 import BerthCore
+import Glibc
 import VaporCSQLite
 
 /// One SQLite database, used from one thread at a time (its owner's lock): statements with
@@ -54,7 +55,20 @@ final class SQLiteDatabase {
 
     /// Runs every statement of `sql`, the bindings taken in order by their parameters; the
     /// rows are the last statement's that returns any (else the last statement's columns).
-    func run(_ sql: String, _ bindings: [SQLValue] = []) throws(BerthError) -> SQLCursor {
+    /// `guarded`: the SQL is an object's own, which may not touch Berth's tables (`_cf_…`,
+    /// where its key–value pairs live), as on Cloudflare.
+    func run(_ sql: String, _ bindings: [SQLValue] = [], guarded: Bool = false) throws(BerthError) -> SQLCursor {
+        if guarded { sqlite_nio_sqlite3_set_authorizer(raw, refuseBerthTables, nil) }
+        defer { if guarded { sqlite_nio_sqlite3_set_authorizer(raw, nil, nil) } }
+        do {
+            return try runStatements(sql, bindings)
+        } catch {
+            guard guarded, error.message.contains("not authorized") else { throw error }
+            throw BerthError(.invalidInput, "SQL: access to tables whose names begin with _cf_ is not allowed (they hold the object's key–value storage; use get, put and list)")
+        }
+    }
+
+    private func runStatements(_ sql: String, _ bindings: [SQLValue]) throws(BerthError) -> SQLCursor {
         var cursor = SQLCursor(columnNames: [], rows: [], rowsRead: 0, rowsWritten: 0)
         var next = bindings[...]
         try each(sql) { statement throws(BerthError) in
@@ -144,4 +158,17 @@ final class SQLiteDatabase {
 
     /// SQLite copies the bound bytes (`SQLITE_TRANSIENT`).
     private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+}
+
+/// The authorizer of an object's own SQL: any table (or index, trigger, view) whose name
+/// begins with `_cf_` is refused.
+private func refuseBerthTables(
+    _ data: UnsafeMutableRawPointer?, _ action: Int32, _ first: UnsafePointer<CChar>?, _ second: UnsafePointer<CChar>?,
+    _ database: UnsafePointer<CChar>?, _ trigger: UnsafePointer<CChar>?
+) -> Int32 {
+    for name in [first, second] {
+        guard let name else { continue }
+        if strncasecmp(name, "_cf_", 4) == 0 { return SQLITE_DENY }
+    }
+    return SQLITE_OK
 }
