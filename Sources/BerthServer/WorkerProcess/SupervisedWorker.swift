@@ -26,6 +26,9 @@ final class SupervisedWorker: Worker, Sendable {
         var retired = false
         var lastExit: String?
         var restarts = 0
+        /// Requests admitted to the current process and not yet answered by it (its own
+        /// count, ``Flights``, takes over from there until their bodies end).
+        var admitted = 0
         var waiters: [CheckedContinuation<WorkerProcessHandle?, Never>] = []
     }
 
@@ -158,6 +161,17 @@ final class SupervisedWorker: Worker, Sendable {
             let reason = state.withLock { $0.lastExit } ?? "is not running"
             return .error(BerthError(.unavailable, "the Worker is restarting (it \(reason)); try again in a moment"))
         }
+        // Counted under the lock that retiring takes, so that a version is never stopped
+        // between a request finding its process and the process counting it.
+        let admitted = state.withLock { state -> Bool in
+            guard state.current === handle else { return false }
+            state.admitted += 1
+            return true
+        }
+        guard admitted else {
+            return .error(BerthError(.unavailable, "the Worker version this request reached stopped as it arrived (a deploy replaced it); try again"))
+        }
+        defer { state.withLock { $0.admitted -= 1 } }
         return try await handle.worker.fetch(request, env: env)
     }
 
@@ -184,10 +198,19 @@ final class SupervisedWorker: Worker, Sendable {
         }
         guard let handle else { return }
         let deadline = ContinuousClock.now.advanced(by: grace)
-        while handle.worker.flights.inFlight > 0, ContinuousClock.now < deadline {
+        // Requests that picked this version just before the switch reach it within moments.
+        if grace > .zero { try? await Task.sleep(for: min(grace, .milliseconds(100))) }
+        while ContinuousClock.now < deadline {
+            // Idle, checked and cleared in one step with admission: nothing new gets in.
+            let idle = state.withLock { state -> Bool in
+                guard state.admitted == 0, handle.worker.flights.inFlight == 0 else { return false }
+                state.current = nil
+                return true
+            }
+            if idle { break }
             try? await Task.sleep(for: .milliseconds(20))
         }
-        await handle.stop()
         state.withLock { $0.current = nil }
+        await handle.stop()
     }
 }
