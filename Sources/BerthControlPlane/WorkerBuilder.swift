@@ -74,8 +74,16 @@ public struct WorkerBuilder: Sendable {
         // SDK itself is the one beside this berth (a project made by a berth installed
         // elsewhere, or since moved, still builds).
         var environment = ["SWIFTCI_USE_LOCAL_DEPS": "1"]
-        if let sdk = try? BerthSDK.locate() { environment["BERTH_SDK"] = sdk }
-        let product = try executableProduct(folder, swift: swift, common: common, environment: environment)
+        // Without an SDK beside this berth, the package's own fallback path is the last hope;
+        // a failed build then says why.
+        var sdkProblem = ""
+        do { environment["BERTH_SDK"] = try BerthSDK.locate() } catch { sdkProblem = "\n(" + error.message + ")" }
+        let product: String
+        do {
+            product = try executableProduct(folder, swift: swift, common: common, environment: environment)
+        } catch {
+            throw BerthError(error.code, error.message + sdkProblem)
+        }
         say("[worker] building \(product) (\(configuration)) in \(folder)")
         var tail: [String] = []
         let status = try ChildProcess.run(swift, ["build", "-c", configuration, "--product", product] + common, environment: environment) { line in
@@ -84,7 +92,7 @@ public struct WorkerBuilder: Sendable {
             if tail.count > 40 { tail.removeFirst() }
         }
         guard status == 0 else {
-            throw BerthError(.buildFailed, "building the Worker package \(folder) failed (swift build exited with \(status)); its last lines:\n" + tail.suffix(15).joined(separator: "\n"))
+            throw BerthError(.buildFailed, "building the Worker package \(folder) failed (swift build exited with \(status)); its last lines:\n" + tail.suffix(15).joined(separator: "\n") + sdkProblem)
         }
         let binPath = try output(swift, ["build", "-c", configuration, "--show-bin-path"] + common, environment: environment)
         let executable = (binPath.trimmingCharacters(in: .whitespacesAndNewlines) as NSString).appendingPathComponent(product)

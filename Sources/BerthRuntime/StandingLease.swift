@@ -11,20 +11,16 @@ public final class StandingLease: Sendable {
 
     public let id: UInt64
     public let endpoint: Endpoint
-    public let port: Int
-    public let instanceID: String
     public let generation: Int
     public let controller: ContainerController
     let revoke: @Sendable (_ drain: Bool) async -> Void
 
     init(
-        endpoint: Endpoint, port: Int, instanceID: String, generation: Int, controller: ContainerController,
+        endpoint: Endpoint, generation: Int, controller: ContainerController,
         revoke: @escaping @Sendable (_ drain: Bool) async -> Void
     ) {
         self.id = Self.nextID.wrappingAdd(1, ordering: .relaxed).newValue
         self.endpoint = endpoint
-        self.port = port
-        self.instanceID = instanceID
         self.generation = generation
         self.controller = controller
         self.revoke = revoke

@@ -105,7 +105,7 @@ final class WarmGate: Sendable {
                 return nil
             }
             let lease = StandingLease(
-                endpoint: endpoint, port: port, instanceID: target.instanceID, generation: target.generation, controller: controller, revoke: revoke
+                endpoint: endpoint, generation: target.generation, controller: controller, revoke: revoke
             )
             state.standing[lease.id] = lease
             return lease
@@ -127,9 +127,6 @@ final class WarmGate: Sendable {
     func giveUp(_ lease: StandingLease) {
         state.withLock { _ = $0.standing.removeValue(forKey: lease.id) }
     }
-
-    /// Standing leases out now.
-    var standingCount: Int { state.withLock { $0.standing.count } }
 
     private func revoke(_ leases: [StandingLease], drain: Bool) {
         guard !leases.isEmpty else { return }

@@ -26,6 +26,8 @@ struct NotSent: Error {
 /// between reads of the body).
 final class DirectForwarder: Sendable {
     let loop: any EventLoop
+    /// Tasks on ``loop``: the Worker process's, and those writing request bodies.
+    let executor: LoopExecutor
     let responseTimeout: Duration
     /// Idle connections kept per container port.
     let maxIdle: Int
@@ -35,6 +37,7 @@ final class DirectForwarder: Sendable {
 
     init(loop: any EventLoop, responseTimeout: Duration, maxIdle: Int = 64) {
         self.loop = loop
+        self.executor = LoopExecutor(loop)
         self.responseTimeout = responseTimeout
         self.maxIdle = maxIdle
     }
@@ -57,12 +60,11 @@ final class DirectForwarder: Sendable {
         var (connection, reused) = try await connection(to: target)
         var answer: (head: HTTPResponseHead, body: DirectConnection.ResponseBody)
         do {
-            answer = try await connection.exchange(head, body: body, framing: framing, timeout: responseTimeout)
-        } catch let error as DirectConnection.Stale where reused && body == nil && Self.retried.contains(request.method) {
+            answer = try await connection.exchange(head, body: body, framing: framing)
+        } catch is DirectConnection.Stale where reused && body == nil && Self.retried.contains(request.method) {
             // A kept-alive connection the container had closed: once more, on a new one.
-            _ = error
             (connection, reused) = try await self.connection(to: target, fresh: true)
-            answer = try await connection.exchange(head, body: body, framing: framing, timeout: responseTimeout)
+            answer = try await connection.exchange(head, body: body, framing: framing)
         } catch let error as DirectConnection.Stale {
             throw ForwardingPolicy.unreachable(ForwardingPolicy.closedText, cause: error)
         }
@@ -151,7 +153,7 @@ final class DirectConnection: Sendable {
     /// Writes the request (its body from a task of its own, so that a container answering
     /// before it has read the body is heard) and returns the response head and body.
     func exchange(
-        _ head: HTTPRequestHead, body: Body?, framing: RequestFraming.Body, timeout: Duration
+        _ head: HTTPRequestHead, body: Body?, framing: RequestFraming.Body
     ) async throws -> (head: HTTPResponseHead, body: ResponseBody) {
         let promise = channel.eventLoop.makePromise(of: (HTTPResponseHead, ResponseBody).self)
         let handler = self.handler
@@ -164,7 +166,7 @@ final class DirectConnection: Sendable {
         }
         if let body {
             let channel = self.channel
-            Task(executorPreference: LoopExecutor(channel.eventLoop)) {
+            Task(executorPreference: forwarder?.executor) {
                 do {
                     var sent = 0
                     for try await chunk in body {

@@ -108,9 +108,6 @@ final class DirectPath: Sendable {
         }
     }
 
-    /// Leases held now, for tests.
-    var held: Int { state.withLock { $0.byKey.count } }
-
     private func begin(_ key: Key) -> Lease? {
         state.withLock { state in
             guard let id = state.byKey[key], var entry = state.entries[id] else { return nil }

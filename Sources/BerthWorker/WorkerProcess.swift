@@ -78,17 +78,6 @@ final class WorkerSession<W: Worker>: Sendable {
     let ready: WireReady
     private let env = Mutex<(Env, DirectPath)?>(nil)
     private let instances = Mutex<[WireObject: any ContainerHooks]>([:])
-    private let loopExecutor = Mutex<LoopExecutor?>(nil)
-
-    /// The executor of the link's event loop, where the process's tasks run.
-    private func executor(_ link: WireLink) -> LoopExecutor {
-        loopExecutor.withLock { executor in
-            if let executor { return executor }
-            let made = LoopExecutor(link.channel.eventLoop)
-            executor = made
-            return made
-        }
-    }
 
     init(worker: W, types: [String: any Container.Type], ready: WireReady) {
         self.worker = worker
@@ -117,21 +106,21 @@ final class WorkerSession<W: Worker>: Sendable {
             env.withLock { $0 = (Env(namespaces: namespaces, vars: hello.vars, secrets: hello.secrets), direct) }
             if let frame = try? WireFrame.json(.ready, ready) { link.send(frame) }
         case .request:
-            guard let wire = try? WireRequest.read(from: &payload), let env = env.withLock({ $0?.0 }) else {
+            guard let wire = try? WireRequest.read(from: &payload), let (env, direct) = env.withLock({ $0 }) else {
                 link.send(.reset(frame.stream, "the Worker could not read the request"))
                 return
             }
             var request = Request(head: wire.head, body: wire.hasBody ? link.receiveBody(frame.stream) : .empty, clientAddress: wire.clientAddress)
             request.headers[.containerTargetPort] = nil
             let stream = frame.stream
-            Task(executorPreference: executor(link)) { await self.serve(request, id: wire.requestID, env: env, stream: stream, link: link) }
+            Task(executorPreference: direct.forwarder.executor) { await self.serve(request, id: wire.requestID, env: env, stream: stream, link: link) }
         case .hook:
-            guard let object = try? WireObject.read(from: &payload), let hook = try? WireHook.read(from: &payload) else {
+            guard let object = try? WireObject.read(from: &payload), let hook = try? WireHook.read(from: &payload), let direct = env.withLock({ $0?.1 }) else {
                 link.send(.reset(frame.stream, "the Worker could not read the hook"))
                 return
             }
             let stream = frame.stream
-            Task(executorPreference: executor(link)) { await self.runHook(hook, of: object, stream: stream, link: link) }
+            Task(executorPreference: direct.forwarder.executor) { await self.runHook(hook, of: object, stream: stream, link: link) }
         case .socketMessage, .socketClose:
             env.withLock { $0?.1 }?.sockets.received(frame, server: false)
         case .revoke:

@@ -277,7 +277,7 @@ package struct WireHello: Sendable, Codable {
         self.bindings = bindings
         self.vars = vars
         self.secrets = secrets
-        self.responseTimeoutMilliseconds = responseTimeout.map { Int($0.components.seconds * 1000 + $0.components.attoseconds / 1_000_000_000_000_000) }
+        self.responseTimeoutMilliseconds = responseTimeout.map { Int($0 / .milliseconds(1)) }
     }
 
     /// ``responseTimeoutMilliseconds`` as a duration (default 60 s).

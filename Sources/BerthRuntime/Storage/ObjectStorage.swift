@@ -128,7 +128,6 @@ public struct StorageListOptions: Sendable, Equatable, Codable {
 public final class StorageSession {
     let path: String
     fileprivate(set) var database: SQLiteDatabase?
-    private var inTransaction = false
 
     fileprivate init(path: String, database: SQLiteDatabase?) {
         self.path = path
@@ -187,17 +186,14 @@ public final class StorageSession {
 
     fileprivate func begin() throws(BerthError) {
         _ = try open(create: true).run("BEGIN IMMEDIATE")
-        inTransaction = true
     }
 
     fileprivate func commit() throws(BerthError) {
         _ = try database?.run("COMMIT")
-        inTransaction = false
     }
 
     fileprivate func rollback() {
         _ = try? database?.run("ROLLBACK")
-        inTransaction = false
     }
 
     /// The database, made now when `create` (with the key–value table).

@@ -359,16 +359,16 @@ public final class ProcessWorker: Worker, Sendable {
     /// new one.
     private func grant(_ controller: ContainerController, object: WireObject, port: Int?) -> WireLease? {
         let target = "\(object.className)/\(object.id.hex)/\(port.map(String.init) ?? "default")"
-        let known: WireLease? = leases.withLock { leases in
-            guard let id = leases.byTarget[target], let granted = leases.granted[id] else { return nil }
-            return WireLease(id: id, host: granted.lease.endpoint.host, port: granted.lease.endpoint.port)
-        }
-        if let known { return known }
-        let id = leases.withLock { leases -> UInt32 in
+        // The lease held for this port already, or the id of a new one.
+        let (known, id) = leases.withLock { leases -> (WireLease?, UInt32) in
+            if let id = leases.byTarget[target], let granted = leases.granted[id] {
+                return (WireLease(id: id, host: granted.lease.endpoint.host, port: granted.lease.endpoint.port), id)
+            }
             leases.nextID &+= 1
             if leases.nextID == 0 { leases.nextID = 1 }
-            return leases.nextID
+            return (nil, leases.nextID)
         }
+        if let known { return known }
         guard let lease = controller.standingLease(port: port, revoke: { [weak self] drain in await self?.revoke(id, drain: drain) }) else {
             return nil
         }
