@@ -52,10 +52,17 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Each Durable Object's own SQLite database: shared by the server and the SDK (a
+        // Worker process opens its objects' databases itself).
+        .target(
+            name: "BerthStorage",
+            dependencies: ["BerthCore", .product(name: "SQLiteNIO", package: "sqlite-nio")],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "BerthRuntime",
             dependencies: [
-                "BerthCore", "BerthConfig", "DockerEngine",
+                "BerthCore", "BerthConfig", "DockerEngine", "BerthStorage",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -73,7 +80,7 @@ let package = Package(
         .target(
             name: "Berth",
             dependencies: [
-                "BerthCore",
+                "BerthCore", "BerthStorage",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
@@ -83,7 +90,7 @@ let package = Package(
         .target(
             name: "BerthWorker",
             dependencies: [
-                "Berth", "BerthCore",
+                "Berth", "BerthCore", "BerthStorage",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -96,7 +103,7 @@ let package = Package(
         .target(
             name: "BerthControlPlane",
             dependencies: [
-                "BerthCore", "BerthConfig", "BerthRuntime", "BerthAPI", "Berth",
+                "BerthCore", "BerthConfig", "BerthRuntime", "BerthAPI", "Berth", "BerthStorage",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -111,7 +118,7 @@ let package = Package(
         .target(
             name: "BerthServer",
             dependencies: [
-                "Berth", "BerthRuntime", "BerthConfig", "BerthAPI", "BerthControlPlane",
+                "Berth", "BerthRuntime", "BerthConfig", "BerthAPI", "BerthControlPlane", "BerthStorage",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdHTTP2", package: "hummingbird"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -209,7 +216,7 @@ let package = Package(
         .testTarget(
             name: "BerthRuntimeTests",
             dependencies: [
-                "BerthRuntime", "BerthCore", "BerthConfig", "DockerEngine", "BerthTestSupport",
+                "BerthRuntime", "BerthCore", "BerthConfig", "DockerEngine", "BerthTestSupport", "BerthStorage",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -232,7 +239,7 @@ let package = Package(
         .testTarget(
             name: "BerthControlPlaneTests",
             dependencies: [
-                "BerthControlPlane", "BerthAPI", "BerthServer", "Berth", "BerthRuntime", "BerthConfig", "BerthCore", "BerthTestSupport",
+                "BerthControlPlane", "BerthAPI", "BerthServer", "Berth", "BerthRuntime", "BerthConfig", "BerthCore", "BerthTestSupport", "BerthStorage",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -1,6 +1,6 @@
 import BerthCore
 import Foundation
-@testable import BerthRuntime
+@testable import BerthStorage
 import Testing
 
 @Suite("Durable Object storage: one SQLite database per object")
@@ -147,16 +147,47 @@ struct ObjectStorageTests {
         #expect(try again.get("k3") == Array("1-3".utf8), "and its data stays")
     }
 
-    @Test("deleteAll removes the object's database; it starts again empty")
+    @Test("deleteAll drops every table and pair in one step; the file stays (another process may hold it) and takes writes again")
     func deleteAll() throws {
         try withRoot { root in
             let storage = root.storage(className: "Del", objectHex: "1")
             try storage.put("k", [1])
+            _ = try storage.exec("CREATE TABLE jobs (id INTEGER PRIMARY KEY, name TEXT); CREATE VIEW named AS SELECT name FROM jobs; INSERT INTO jobs (name) VALUES ('a')")
             try storage.deleteAll()
-            #expect(!storage.exists)
+            #expect(storage.exists, "the file stays")
             #expect(try storage.get("k") == nil)
+            #expect(try storage.list().isEmpty)
+            #expect(throws: BerthError.self) { try storage.exec("SELECT * FROM jobs") }
+            #expect(try storage.exec("SELECT count(*) FROM sqlite_master").rows == [[.integer(1)]], "only the key–value table, made again")
             try storage.put("k", [2])
             #expect(try storage.get("k") == [2])
+            // Another connection to the same file (an old Worker version's) sees the same.
+            let other = ObjectStorageRoot(folder: root.folder).storage(className: "Del", objectHex: "1")
+            #expect(try other.get("k") == [2])
+            try other.deleteAll()
+            #expect(try storage.get("k") == nil, "a delete by the other connection is seen here")
+        }
+    }
+
+    @Test("kept statements: the object's SQL stays refused on Berth's tables even after Berth ran the same text; counts do not add up across runs")
+    func preparedStatements() throws {
+        try withRoot { root in
+            let storage = root.storage(className: "Prep", objectHex: "1")
+            try storage.put("secret", [7])
+            // The text of the key–value read Berth runs itself, now as the object's own SQL.
+            #expect(try storage.get("secret") == [7])
+            #expect(throws: BerthError.self) { try storage.exec("SELECT value FROM _cf_KV WHERE key = ?", ["secret"]) }
+            _ = try storage.exec("CREATE TABLE t (n INTEGER)")
+            for n in 0..<5 {
+                let inserted = try storage.exec("INSERT INTO t (n) VALUES (?)", [.integer(Int64(n))])
+                #expect(inserted.rowsWritten == 1)
+            }
+            let first = try storage.exec("SELECT n FROM t WHERE n >= ?", [0])
+            let again = try storage.exec("SELECT n FROM t WHERE n >= ?", [3])
+            #expect(first.rows.count == 5 && again.rows == [[.integer(3)], [.integer(4)]])
+            #expect(again.rowsRead <= first.rowsRead, "the second run's count is its own")
+            #expect(throws: BerthError.self) { try storage.exec("SELECT n FROM t WHERE n >= ?") }
+            #expect(try storage.exec("SELECT n FROM t WHERE n >= ?", [4]).rows == [[.integer(4)]], "a failed run leaves the kept statement usable")
         }
     }
 }

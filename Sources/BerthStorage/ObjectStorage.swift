@@ -19,7 +19,7 @@ public final class ObjectStorage: Sendable {
         var database: SQLiteDatabase?
     }
 
-    init(path: String, root: ObjectStorageRoot) {
+    package init(path: String, root: ObjectStorageRoot?) {
         self.path = path
         self.root = root
     }
@@ -65,18 +65,45 @@ public final class ObjectStorage: Sendable {
         }
     }
 
-    /// Deletes everything the object stored: its database goes.
+    /// Deletes everything the object stored: every table (its SQL's and its key–value
+    /// pairs) is dropped in one transaction and the file shrunk. The file itself stays, so
+    /// that another process with the database open (an old Worker version still finishing a
+    /// request) never writes to a file that is gone.
     public func deleteAll() throws(BerthError) {
-        state.withLock { connection in
-            connection.database?.close()
-            connection.database = nil
+        try typed { session in
+            guard let database = try session.existing() else { return }
+            _ = try database.run("BEGIN IMMEDIATE")
+            do {
+                let objects = try database.run("SELECT type, name FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%'")
+                for row in objects.rows {
+                    guard case .text(let type) = row[0], case .text(let name) = row[1] else { continue }
+                    _ = try database.run("DROP \(type == "view" ? "VIEW" : "TABLE") IF EXISTS \"\(name.replacingOccurrences(of: "\"", with: "\"\""))\"")
+                }
+                _ = try database.run("COMMIT")
+            } catch {
+                _ = try? database.run("ROLLBACK")
+                throw error
+            }
+            _ = try? database.run("VACUUM")
+            // The next use makes the key–value table again.
+            session.reopen()
         }
-        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+    }
+
+    /// Runs Berth's own SQL on the object (its schedules' table): not refused for `_cf_`
+    /// names as the object's SQL is.
+    package func execInternal(_ query: String, _ bindings: [SQLValue] = []) throws(BerthError) -> SQLCursor {
+        try typed { try $0.execInternal(query, bindings) }
+    }
+
+    /// ``transaction(_:)`` for Berth's own work on the object.
+    package func internalTransaction<T>(_ body: (StorageSession) throws -> T) throws(BerthError) -> T {
+        do { return try transaction(body) } catch { throw BerthError.wrap(error) }
     }
 
     /// Closes the database (it opens again on the next use). False when it is in use.
     @discardableResult
-    func close() -> Bool {
+    package func close() -> Bool {
         let closed: Bool? = state.withLockIfAvailable { connection -> Bool in
             connection.database?.close()
             connection.database = nil
@@ -85,7 +112,7 @@ public final class ObjectStorage: Sendable {
         return closed != nil
     }
 
-    var isOpen: Bool { state.withLock { $0.database != nil } }
+    package var isOpen: Bool { state.withLock { $0.database != nil } }
 
     /// ``session(_:)`` for the operations that throw Berth's errors only.
     private func typed<T>(_ body: (StorageSession) throws -> T) throws(BerthError) -> T {
@@ -127,7 +154,7 @@ public struct StorageListOptions: Sendable, Equatable, Codable {
 /// transaction's body use. The database opens (or is made, for a write) on first use.
 public final class StorageSession {
     let path: String
-    fileprivate(set) var database: SQLiteDatabase?
+    package fileprivate(set) var database: SQLiteDatabase?
 
     fileprivate init(path: String, database: SQLiteDatabase?) {
         self.path = path
@@ -139,29 +166,36 @@ public final class StorageSession {
 
     public func exec(_ query: String, _ bindings: [SQLValue] = []) throws(BerthError) -> SQLCursor {
         if database == nil, isNew {
-            // A read of an object that never wrote runs on an empty database and makes nothing.
+            // A read of an object that never wrote runs on an empty database and makes
+            // nothing; nor does SQL whose first statement cannot run there (it names a table
+            // that does not exist): its error is the answer.
             let empty = try SQLiteDatabase.empty()
-            if empty.isReadOnly(query) { return try empty.run(query, bindings, guarded: true) }
+            if empty.isReadOnly(query) || !empty.firstStatementCompiles(query) { return try empty.run(query, bindings, guarded: true) }
         }
         return try open(create: true).run(query, bindings, guarded: true)
     }
 
     public func get(_ key: String) throws(BerthError) -> [UInt8]? {
         guard let database = try existing() else { return nil }
-        return try database.run("SELECT value FROM _cf_KV WHERE key = ?", [.text(key)]).rows.first.flatMap { row in
+        return try keyValue(database, "SELECT value FROM _cf_KV WHERE key = ?", [.text(key)])?.rows.first.flatMap { row in
             if case .blob(let bytes) = row[0] { return bytes }
             return nil
         }
     }
 
     public func put(_ key: String, _ value: [UInt8]) throws(BerthError) {
-        _ = try open(create: true).run("INSERT INTO _cf_KV (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", [.text(key), .blob(value)])
+        let database = try open(create: true)
+        let sql = "INSERT INTO _cf_KV (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value"
+        if try keyValue(database, sql, [.text(key), .blob(value)]) == nil {
+            _ = try database.run(Self.keyValueTable)
+            _ = try database.run(sql, [.text(key), .blob(value)])
+        }
     }
 
     @discardableResult
     public func delete(_ key: String) throws(BerthError) -> Bool {
         guard let database = try existing() else { return false }
-        return try database.run("DELETE FROM _cf_KV WHERE key = ?", [.text(key)]).rowsWritten > 0
+        return try keyValue(database, "DELETE FROM _cf_KV WHERE key = ?", [.text(key)])?.rowsWritten ?? 0 > 0
     }
 
     public func list(_ options: StorageListOptions = StorageListOptions()) throws(BerthError) -> [(key: String, value: [UInt8])] {
@@ -178,7 +212,7 @@ public final class StorageSession {
         if !conditions.isEmpty { sql += " WHERE " + conditions.joined(separator: " AND ") }
         sql += " ORDER BY key " + (options.reverse ? "DESC" : "ASC")
         if let limit = options.limit { sql += " LIMIT \(max(0, limit))" }
-        return try database.run(sql, bindings).rows.compactMap { row in
+        return try (keyValue(database, sql, bindings)?.rows ?? []).compactMap { row in
             guard case .text(let key) = row[0], case .blob(let value) = row[1] else { return nil }
             return (key, value)
         }
@@ -206,97 +240,40 @@ public final class StorageSession {
             throw BerthError(.internal, "cannot make \(folder) for an object's storage: \(error.localizedDescription)")
         }
         let opened = try SQLiteDatabase(path: path, create: create)
-        _ = try opened.run("CREATE TABLE IF NOT EXISTS _cf_KV (key TEXT PRIMARY KEY, value BLOB) WITHOUT ROWID")
+        _ = try opened.run(Self.keyValueTable)
         database = opened
         return opened
     }
 
+    static let keyValueTable = "CREATE TABLE IF NOT EXISTS _cf_KV (key TEXT PRIMARY KEY, value BLOB) WITHOUT ROWID"
+
+    /// Runs a key–value statement; nil when the table is gone (another connection to the
+    /// database ran `deleteAll`), which reads as empty.
+    private func keyValue(_ database: SQLiteDatabase, _ sql: String, _ bindings: [SQLValue]) throws(BerthError) -> SQLCursor? {
+        do {
+            return try database.run(sql, bindings)
+        } catch {
+            if error.message.contains("no such table: _cf_KV") { return nil }
+            throw error
+        }
+    }
+
+    /// Berth's own SQL (on a database made if need be).
+    package func execInternal(_ query: String, _ bindings: [SQLValue] = []) throws(BerthError) -> SQLCursor {
+        try open(create: true).run(query, bindings)
+    }
+
+    /// Closes the database; the next use opens it again (and makes the key–value table).
+    fileprivate func reopen() {
+        database?.close()
+        database = nil
+    }
+
     /// The database if the object ever wrote; nil (and nothing made) otherwise.
-    private func existing() throws(BerthError) -> SQLiteDatabase? {
+    package func existing() throws(BerthError) -> SQLiteDatabase? {
         if let database { return database }
         guard !isNew else { return nil }
         return try open(create: false)
     }
 }
 
-/// Every object's storage under one state folder (`.berth/objects`), with a bound on the
-/// databases open at once: the least recently used is closed first (it opens again when
-/// used), and an object's is closed when the object is forgotten.
-public final class ObjectStorageRoot: Sendable {
-    public let folder: String
-    public let maxOpen: Int
-    private struct State {
-        var storages: [String: ObjectStorage] = [:]
-        /// Open databases, least recently used first.
-        var recency: [ObjectIdentifier] = []
-        var byID: [ObjectIdentifier: ObjectStorage] = [:]
-    }
-    private let state = Mutex(State())
-
-    public init(folder: String, maxOpen: Int = 256) {
-        self.folder = folder
-        self.maxOpen = max(1, maxOpen)
-    }
-
-    /// The storage of object `hex` of `className`.
-    public func storage(className: String, objectHex: String) -> ObjectStorage {
-        let key = className + "/" + objectHex
-        return state.withLock { state in
-            if let known = state.storages[key] { return known }
-            let path = ((folder as NSString).appendingPathComponent(Self.safe(className)) as NSString).appendingPathComponent(Self.safe(objectHex) + ".sqlite")
-            let made = ObjectStorage(path: path, root: self)
-            state.storages[key] = made
-            return made
-        }
-    }
-
-    /// The object is forgotten: its database closes (its data stays).
-    public func forget(className: String, objectHex: String) {
-        let storage = state.withLock { state -> ObjectStorage? in
-            guard let storage = state.storages.removeValue(forKey: className + "/" + objectHex) else { return nil }
-            state.recency.removeAll { $0 == ObjectIdentifier(storage) }
-            state.byID[ObjectIdentifier(storage)] = nil
-            return storage
-        }
-        storage?.close()
-    }
-
-    /// Databases open now.
-    public var openCount: Int { state.withLock { $0.recency.count } }
-
-    fileprivate func opened(_ storage: ObjectStorage) {
-        let victims = state.withLock { state -> [ObjectStorage] in
-            let id = ObjectIdentifier(storage)
-            state.recency.removeAll { $0 == id }
-            state.recency.append(id)
-            state.byID[id] = storage
-            var victims: [ObjectStorage] = []
-            var index = 0
-            while state.recency.count - victims.count > maxOpen, index < state.recency.count - 1 {
-                if let victim = state.byID[state.recency[index]] { victims.append(victim) }
-                index += 1
-            }
-            return victims
-        }
-        for victim in victims where victim.close() {
-            state.withLock { state in
-                state.recency.removeAll { $0 == ObjectIdentifier(victim) }
-                state.byID[ObjectIdentifier(victim)] = nil
-            }
-        }
-    }
-
-    fileprivate func used(_ storage: ObjectStorage) {
-        state.withLock { state in
-            let id = ObjectIdentifier(storage)
-            guard let index = state.recency.lastIndex(of: id), index != state.recency.count - 1 else { return }
-            state.recency.remove(at: index)
-            state.recency.append(id)
-        }
-    }
-
-    /// A class name or id as one path component.
-    static func safe(_ name: String) -> String {
-        String(name.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" ? $0 : "_" })
-    }
-}

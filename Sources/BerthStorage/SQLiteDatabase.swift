@@ -4,12 +4,21 @@ import VaporCSQLite
 
 /// One SQLite database, used from one thread at a time (its owner's lock): statements with
 /// bindings, their rows, and how much they read and wrote.
-final class SQLiteDatabase {
+package final class SQLiteDatabase {
     private(set) var raw: OpaquePointer?
-    let path: String
+    package let path: String
+    /// Prepared statements kept for SQL run again (one statement each), by whether they ran
+    /// guarded and their text: a key–value `get` or a repeated insert is not compiled anew.
+    private var prepared: [CacheKey: OpaquePointer] = [:]
+    private struct CacheKey: Hashable {
+        let guarded: Bool
+        let sql: String
+    }
+    /// Statements kept at most.
+    static let preparedLimit = 64
 
     /// Opens `path` (`create`: making it, in WAL mode), or read-only.
-    init(path: String, create: Bool, readOnly: Bool = false) throws(BerthError) {
+    package init(path: String, create: Bool, readOnly: Bool = false) throws(BerthError) {
         self.path = path
         var handle: OpaquePointer?
         let flags = readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0))
@@ -28,12 +37,14 @@ final class SQLiteDatabase {
     }
 
     /// An empty database in memory: where a read of an object that never wrote runs.
-    static func empty() throws(BerthError) -> SQLiteDatabase {
+    package static func empty() throws(BerthError) -> SQLiteDatabase {
         try SQLiteDatabase(path: ":memory:", create: true)
     }
 
-    func close() {
+    package func close() {
         guard let open = raw else { return }
+        for statement in prepared.values { sqlite_nio_sqlite3_finalize(statement) }
+        prepared = [:]
         sqlite_nio_sqlite3_close_v2(open)
         raw = nil
     }
@@ -44,7 +55,7 @@ final class SQLiteDatabase {
 
     /// Whether every statement of `sql` only reads (false for one that does not compile:
     /// running it says why).
-    func isReadOnly(_ sql: String) -> Bool {
+    package func isReadOnly(_ sql: String) -> Bool {
         var readOnly = true
         let compiled = (try? each(sql) { statement in
             if sqlite_nio_sqlite3_stmt_readonly(statement) == 0 { readOnly = false }
@@ -53,59 +64,85 @@ final class SQLiteDatabase {
         return compiled && readOnly
     }
 
+    /// Whether the first statement of `sql` compiles here.
+    package func firstStatementCompiles(_ sql: String) -> Bool {
+        (try? each(sql) { _ in false }) != nil
+    }
+
     /// Runs every statement of `sql`, the bindings taken in order by their parameters; the
     /// rows are the last statement's that returns any (else the last statement's columns).
     /// `guarded`: the SQL is an object's own, which may not touch Berth's tables (`_cf_…`,
     /// where its key–value pairs live), as on Cloudflare.
-    func run(_ sql: String, _ bindings: [SQLValue] = [], guarded: Bool = false) throws(BerthError) -> SQLCursor {
+    package func run(_ sql: String, _ bindings: [SQLValue] = [], guarded: Bool = false) throws(BerthError) -> SQLCursor {
         if guarded { sqlite_nio_sqlite3_set_authorizer(raw, refuseBerthTables, nil) }
         defer { if guarded { sqlite_nio_sqlite3_set_authorizer(raw, nil, nil) } }
-        do {
-            return try runStatements(sql, bindings)
+        do throws(BerthError) {
+            let key = CacheKey(guarded: guarded, sql: sql)
+            if let statement = prepared[key] {
+                defer {
+                    sqlite_nio_sqlite3_reset(statement)
+                    sqlite_nio_sqlite3_clear_bindings(statement)
+                }
+                var cursor = SQLCursor(columnNames: [], rows: [], rowsRead: 0, rowsWritten: 0)
+                var next = bindings[...]
+                try step(statement, bindings: &next, into: &cursor)
+                guard next.isEmpty else { throw BerthError(.invalidInput, "\(next.count) bindings were left over: the SQL has fewer parameters") }
+                return cursor
+            }
+            return try runStatements(sql, bindings, keep: key)
         } catch {
             guard guarded, error.message.contains("not authorized") else { throw error }
             throw BerthError(.invalidInput, "SQL: access to tables whose names begin with _cf_ is not allowed (they hold the object's key–value storage; use get, put and list)")
         }
     }
 
-    private func runStatements(_ sql: String, _ bindings: [SQLValue]) throws(BerthError) -> SQLCursor {
+    /// Runs the statements of `sql` one by one; when it is one statement, keeps it prepared
+    /// under `keep` for the next run.
+    private func runStatements(_ sql: String, _ bindings: [SQLValue], keep: CacheKey? = nil) throws(BerthError) -> SQLCursor {
         var cursor = SQLCursor(columnNames: [], rows: [], rowsRead: 0, rowsWritten: 0)
         var next = bindings[...]
-        try each(sql) { statement throws(BerthError) in
-            let parameters = Int(sqlite_nio_sqlite3_bind_parameter_count(statement))
-            guard next.count >= parameters else {
-                throw BerthError(.invalidInput, "the SQL statement has \(parameters) parameters and \(next.count) bindings are left for it")
-            }
-            for index in 0..<parameters {
-                try bind(next.removeFirst(), at: Int32(index + 1), in: statement)
-            }
-            let columns = Int(sqlite_nio_sqlite3_column_count(statement))
-            let names = (0..<columns).map { String(cString: sqlite_nio_sqlite3_column_name(statement, Int32($0))) }
-            var rows: [[SQLValue]] = []
-            while true {
-                let status = sqlite_nio_sqlite3_step(statement)
-                if status == SQLITE_DONE { break }
-                guard status == SQLITE_ROW else { throw BerthError(.invalidInput, "SQL: \(message)") }
-                rows.append((0..<columns).map { column(Int32($0), of: statement) })
-            }
-            let scanned = Int(sqlite_nio_sqlite3_stmt_status(statement, SQLITE_STMTSTATUS_FULLSCAN_STEP, 0))
-            cursor.rowsRead += rows.count + scanned
-            if sqlite_nio_sqlite3_stmt_readonly(statement) == 0 { cursor.rowsWritten += Int(sqlite_nio_sqlite3_changes(raw)) }
-            if !rows.isEmpty || cursor.rows.isEmpty {
-                cursor.columnNames = names
-                cursor.rows = rows
-            }
+        try each(sql, keep: keep) { statement throws(BerthError) in
+            try step(statement, bindings: &next, into: &cursor)
             return true
         }
         guard next.isEmpty else { throw BerthError(.invalidInput, "\(next.count) bindings were left over: the SQL has fewer parameters") }
         return cursor
     }
 
-    /// Prepares each statement of `sql` in turn and hands it to `body`.
-    private func each(_ sql: String, _ body: (OpaquePointer) throws(BerthError) -> Bool) throws(BerthError) {
+    /// Binds a statement's parameters from `bindings`, runs it to the end, and adds what it
+    /// read, wrote and returned to `cursor` (the rows are the last statement's that has any).
+    private func step(_ statement: OpaquePointer, bindings next: inout ArraySlice<SQLValue>, into cursor: inout SQLCursor) throws(BerthError) {
+        let parameters = Int(sqlite_nio_sqlite3_bind_parameter_count(statement))
+        guard next.count >= parameters else {
+            throw BerthError(.invalidInput, "the SQL statement has \(parameters) parameters and \(next.count) bindings are left for it")
+        }
+        for index in 0..<parameters {
+            try bind(next.removeFirst(), at: Int32(index + 1), in: statement)
+        }
+        let columns = Int(sqlite_nio_sqlite3_column_count(statement))
+        var rows: [[SQLValue]] = []
+        while true {
+            let status = sqlite_nio_sqlite3_step(statement)
+            if status == SQLITE_DONE { break }
+            guard status == SQLITE_ROW else { throw BerthError(.invalidInput, "SQL: \(message)") }
+            rows.append((0..<columns).map { column(Int32($0), of: statement) })
+        }
+        let scanned = Int(sqlite_nio_sqlite3_stmt_status(statement, SQLITE_STMTSTATUS_FULLSCAN_STEP, 1))
+        cursor.rowsRead += rows.count + scanned
+        if sqlite_nio_sqlite3_stmt_readonly(statement) == 0 { cursor.rowsWritten += Int(sqlite_nio_sqlite3_changes(raw)) }
+        if !rows.isEmpty || cursor.rows.isEmpty {
+            cursor.columnNames = (0..<columns).map { String(cString: sqlite_nio_sqlite3_column_name(statement, Int32($0))) }
+            cursor.rows = rows
+        }
+    }
+
+    /// Prepares each statement of `sql` in turn and hands it to `body`. A lone statement is
+    /// kept prepared under `keep` (it is reset after use) rather than finalized.
+    private func each(_ sql: String, keep: CacheKey? = nil, _ body: (OpaquePointer) throws(BerthError) -> Bool) throws(BerthError) {
         var failure: BerthError?
         sql.withCString { start in
             var rest: UnsafePointer<CChar>? = start
+            var first = true
             while let current = rest, current.pointee != 0 {
                 var statement: OpaquePointer?
                 var tail: UnsafePointer<CChar>?
@@ -116,7 +153,21 @@ final class SQLiteDatabase {
                 rest = tail
                 // Whitespace or a comment after the last statement.
                 guard let statement else { continue }
-                defer { sqlite_nio_sqlite3_finalize(statement) }
+                let lone = first && keep != nil && (tail.map { Self.isBlank($0) } ?? true)
+                first = false
+                defer {
+                    if lone, let keep {
+                        sqlite_nio_sqlite3_reset(statement)
+                        sqlite_nio_sqlite3_clear_bindings(statement)
+                        if prepared.count >= Self.preparedLimit {
+                            for old in prepared.values { sqlite_nio_sqlite3_finalize(old) }
+                            prepared = [:]
+                        }
+                        prepared[keep] = statement
+                    } else {
+                        sqlite_nio_sqlite3_finalize(statement)
+                    }
+                }
                 do {
                     guard try body(statement) else { return }
                 } catch {
@@ -126,6 +177,16 @@ final class SQLiteDatabase {
             }
         }
         if let failure { throw failure }
+    }
+
+    /// Whether the rest of the SQL is only whitespace (after a statement's `;`).
+    private static func isBlank(_ text: UnsafePointer<CChar>) -> Bool {
+        var cursor = text
+        while cursor.pointee != 0 {
+            if !(cursor.pointee == 32 || (cursor.pointee >= 9 && cursor.pointee <= 13)) { return false }
+            cursor += 1
+        }
+        return true
     }
 
     private func bind(_ value: SQLValue, at index: Int32, in statement: OpaquePointer) throws(BerthError) {
