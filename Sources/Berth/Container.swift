@@ -1,4 +1,5 @@
 public import BerthCore
+public import Foundation
 
 /// A container-enabled Durable Object class: what `class MyContainer extends Container`
 /// is in Cloudflare's SDK. Set the class properties as static members; implement any hook.
@@ -33,8 +34,16 @@ public protocol Container: ContainerHooks {
     /// open socket does; `sleepAfter` counts from the last one's close) or `.frames` (only
     /// frames do; an idle stop closes the sockets with 1001).
     static var webSocketActivity: WebSocketActivity { get }
+    /// The callbacks ``ContainerContext/schedule(at:_:payload:)`` may name, by name:
+    /// `["poll": { object, schedule in try await object.poll(schedule) }]`.
+    static var callbacks: [String: ScheduleCallback<Self>] { get }
 
     init(context: ContainerContext)
+
+    /// The object's alarm (``DurableObjectStorage/setAlarm(_:)``) fired: it runs without
+    /// starting the container (start it here if need be). A thrown error is retried with
+    /// exponential backoff (2 s, 4 s, … at most ``AlarmInfo/maxRetries`` times).
+    func alarm(_ info: AlarmInfo) async throws
 }
 
 extension Container {
@@ -47,6 +56,8 @@ extension Container {
     public static var pingEndpoint: String { "ping" }
     public static var labels: [String: String] { [:] }
     public static var webSocketActivity: WebSocketActivity { .open }
+    public static var callbacks: [String: ScheduleCallback<Self>] { [:] }
+    public func alarm(_ info: AlarmInfo) async throws {}
 
     /// The class properties, as the server applies them to its container class (a Worker
     /// process sends them when it starts).
@@ -75,6 +86,43 @@ public struct ContainerContext: Sendable {
     /// This object's own container.
     public var container: ContainerStub {
         ContainerStub(link)
+    }
+
+    /// This object's own storage (`ctx.storage`): SQL, key–value pairs and the alarm.
+    public var storage: DurableObjectStorage { DurableObjectStorage(link: link) }
+
+    /// Runs the class's callback named `callback` at `time`, with `payload` (stored as JSON),
+    /// even across restarts: Cloudflare's `this.schedule(when, callback, payload)`.
+    @discardableResult
+    public func schedule(at time: Date, _ callback: String, payload: some Encodable & Sendable) async throws(BerthError) -> Schedule {
+        try await ContainerStub(link).schedule(at: time, callback, payload: payload)
+    }
+
+    @discardableResult
+    public func schedule(at time: Date, _ callback: String) async throws(BerthError) -> Schedule {
+        try await ContainerStub(link).schedule(at: time, callback)
+    }
+
+    /// ``schedule(at:_:payload:)`` `delay` from now (`this.schedule(seconds, …)`).
+    @discardableResult
+    public func schedule(after delay: Duration, _ callback: String) async throws(BerthError) -> Schedule {
+        try await ContainerStub(link).schedule(after: delay, callback)
+    }
+
+    public func getSchedule(_ id: String) throws(BerthError) -> Schedule? {
+        try ContainerStub(link).getSchedule(id)
+    }
+
+    /// The object's schedules in the order they run: all, or those of `callback`, or those
+    /// due between `from` and `to`.
+    public func listSchedules(callback: String? = nil, from: Date? = nil, to: Date? = nil) throws(BerthError) -> [Schedule] {
+        try ContainerStub(link).listSchedules(callback: callback, from: from, to: to)
+    }
+
+    /// Deletes the schedule `id`, or those of `callback`, or (neither given) all; returns how many.
+    @discardableResult
+    public func deleteSchedules(id: String? = nil, callback: String? = nil) async throws(BerthError) -> Int {
+        try await ContainerStub(link).deleteSchedules(id: id, callback: callback)
     }
 
     /// Writes a line to Berth's log, tagged with the object.

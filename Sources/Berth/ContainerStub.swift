@@ -1,4 +1,5 @@
 public import BerthCore
+public import Foundation
 public import HTTPTypes
 
 /// A stub of one container-enabled Durable Object: what `env.MY_CONTAINER.get(id)` returns.
@@ -56,6 +57,49 @@ public struct ContainerStub: Sendable {
     /// Counts as activity: the idle timer starts again.
     public func renewActivityTimeout() async {
         await link.renewActivityTimeout()
+    }
+
+    /// The object's storage, from the Worker: the same database its Container class's
+    /// `context.storage` reaches. Using it starts nothing.
+    public var storage: DurableObjectStorage { DurableObjectStorage(link: link) }
+
+    /// Runs the object's class's callback named `callback` at `time` (see
+    /// ``ContainerContext/schedule(at:_:payload:)``).
+    @discardableResult
+    public func schedule(at time: Date, _ callback: String, payload: some Encodable & Sendable) async throws(BerthError) -> Schedule {
+        let json: String
+        do { json = String(decoding: try JSONEncoder().encode(payload), as: UTF8.self) } catch {
+            throw BerthError(.invalidInput, "schedule \(callback): the payload cannot be encoded as JSON: \(error)")
+        }
+        return try await ObjectSchedules(link: link).schedule(at: time, callback, payloadJSON: json)
+    }
+
+    @discardableResult
+    public func schedule(at time: Date, _ callback: String) async throws(BerthError) -> Schedule {
+        try await ObjectSchedules(link: link).schedule(at: time, callback, payloadJSON: nil)
+    }
+
+    @discardableResult
+    public func schedule(after delay: Duration, _ callback: String) async throws(BerthError) -> Schedule {
+        try await schedule(at: Date().addingTimeInterval(delay.seconds), callback)
+    }
+
+    @discardableResult
+    public func schedule(after delay: Duration, _ callback: String, payload: some Encodable & Sendable) async throws(BerthError) -> Schedule {
+        try await schedule(at: Date().addingTimeInterval(delay.seconds), callback, payload: payload)
+    }
+
+    public func getSchedule(_ id: String) throws(BerthError) -> Schedule? {
+        try ObjectSchedules(link: link).get(id)
+    }
+
+    public func listSchedules(callback: String? = nil, from: Date? = nil, to: Date? = nil) throws(BerthError) -> [Schedule] {
+        try ObjectSchedules(link: link).list(callback: callback, from: from, to: to)
+    }
+
+    @discardableResult
+    public func deleteSchedules(id: String? = nil, callback: String? = nil) async throws(BerthError) -> Int {
+        try await ObjectSchedules(link: link).delete(id: id, callback: callback)
     }
 }
 

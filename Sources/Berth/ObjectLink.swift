@@ -1,4 +1,6 @@
 public import BerthCore
+public import BerthStorage
+public import Foundation
 
 /// One container class as a Worker's stubs reach it: the class itself when the Worker runs in
 /// the server's process, the link to the server when it runs in a Worker process of its own.
@@ -26,6 +28,16 @@ package protocol ObjectLink: Sendable {
     func destroy() async
     func state() async -> ContainerStatus
     func renewActivityTimeout() async
+    /// The object's own database (opened on first use, made on first write).
+    func storage() throws(BerthError) -> ObjectStorage
+    /// Reads or changes the time the platform fires the object's alarm.
+    func alarm(_ change: AlarmChange) async throws(BerthError) -> Date?
+    /// The callbacks its class declares for `schedule` (nil: not known here).
+    var scheduleCallbacks: Set<String>? { get }
+}
+
+extension ObjectLink {
+    package var scheduleCallbacks: Set<String>? { nil }
 }
 
 /// The class behind a binding the Worker's `env` does not have: every use answers with an
@@ -50,4 +62,6 @@ struct MissingBinding: ObjectClassLink, ObjectLink {
     func destroy() async {}
     func state() async -> ContainerStatus { .stopped }
     func renewActivityTimeout() async {}
+    func storage() throws(BerthError) -> ObjectStorage { throw error }
+    func alarm(_ change: AlarmChange) async throws(BerthError) -> Date? { throw error }
 }

@@ -22,6 +22,8 @@ public struct StateDirectory: Sendable {
     public var secretsPath: String { file("secrets.json") }
     /// The Worker executables deployed, by the SHA-256 of their content.
     public var workersPath: String { file("workers") }
+    /// Each Durable Object's own database, `objects/<class>/<id>.sqlite`, and the alarms.
+    public var objectsPath: String { file("objects") }
     /// Where the Worker package of `berth dev` is built (SwiftPM's scratch path).
     public var workerBuildPath: String { file("worker-build") }
 

@@ -4,6 +4,7 @@ import BerthAPI
 import BerthConfig
 import BerthCore
 import BerthRuntime
+import BerthStorage
 import Logging
 import NIOCore
 import Synchronization
@@ -27,14 +28,21 @@ public final class ClassRegistry: Sendable {
     private let classes = Mutex<[String: ContainerClass]>([:])
     private let namespace = Mutex<String?>(nil)
     private let connectionsClosed = Atomic(false)
+    /// Every object's own database (`.berth/objects`); nil: classes run without storage.
+    public let objects: ObjectStorageRoot?
+    /// Every object's alarm.
+    public let alarms: AlarmScheduler?
     /// Container starts in progress at once across every class (`berth.max_concurrent_starts`).
     public let pacer = EnginePacer(limit: BerthSettings().maxConcurrentStarts)
 
     public init(
         runtime: any ContainerRuntime, logger: Logger, observer: (any InstanceObserver)? = nil, telemetry: Telemetry? = nil,
         containerTypes: [String: any Container.Type] = [:], ownerLabels: [String: String] = [:], responseTimeout: Duration? = nil,
-        workerHooks: (@Sendable (String, ObjectID) -> any ContainerHooks)? = nil
+        workerHooks: (@Sendable (String, ObjectID) -> any ContainerHooks)? = nil,
+        objects: ObjectStorageRoot? = nil, alarms: AlarmScheduler? = nil
     ) {
+        self.objects = objects
+        self.alarms = alarms
         self.workerHooks = workerHooks
         self.telemetry = telemetry
         self.runtime = runtime
@@ -140,14 +148,35 @@ public final class ClassRegistry: Sendable {
             requestObserver: telemetry?.forClass(spec.settings.className),
             hooks: { id in
                 guard let type, let owner = holder.value else { return workerHooks?(className, id) ?? DefaultHooks() }
-                let link = LocalObjectByID(containerClass: owner, id: id, proxy: proxy)
-                return type.init(context: ContainerContext(className: owner.className, link: link))
+                let link = LocalObjectByID(containerClass: owner, id: id, proxy: proxy, scheduleCallbacks: ContainerObject.callbackNames(type))
+                return ContainerObject.make(type, className: owner.className, link: link)
             },
             idNamespace: objectNamespace,
-            pacer: pacer
+            pacer: pacer, objects: objects, alarms: alarms
         )
         holder.value = containerClass
         return containerClass
+    }
+
+    /// Starts firing the alarms kept: each runs on its class's object (woken, its container
+    /// not started). An alarm of a class no deployment has yet waits for one.
+    public func startAlarms() async throws(BerthError) {
+        try await alarms?.start { [weak self] key, name, info in
+            guard let containerClass = self?[key.className] else { return .unavailable("no deployment has the container class \(key.className)") }
+            return await containerClass.runAlarm(objectHex: key.objectHex, name: name, info)
+        }
+    }
+
+    /// Removes every object's storage and alarm of `className`; returns how many of each.
+    public func purgeStorage(className: String) async -> (objects: Int, alarms: Int) {
+        let objects = self.objects?.purge(className: className) ?? 0
+        let alarms = (try? await self.alarms?.purge(className: className)) ?? 0
+        return (objects, alarms ?? 0)
+    }
+
+    /// The names of the schedule callbacks of `className`'s Swift type here (nil: none here).
+    func callbackNames(_ className: String) -> Set<String>? {
+        containerTypes[className].map { ContainerObject.callbackNames($0) }
     }
 
     /// Forgets, in every class, the objects that have held nothing for `objectIdleForget`.

@@ -1,30 +1,41 @@
 import Berth
 import BerthCore
 import BerthRuntime
+import BerthStorage
+import Foundation
 
 /// A class's objects for a Worker in the server's own process (the zero-code routes, an
 /// embedded Worker): its stubs drive the controllers directly.
 package struct LocalClassLink: ObjectClassLink {
     let containerClass: ContainerClass
     let proxy: ContainerProxy
+    /// The schedule callbacks of the class's Swift type, when it has one here.
+    let callbacks: Set<String>?
 
-    package init(containerClass: ContainerClass, proxy: ContainerProxy) {
+    package init(containerClass: ContainerClass, proxy: ContainerProxy, callbacks: Set<String>? = nil) {
         self.containerClass = containerClass
         self.proxy = proxy
+        self.callbacks = callbacks
     }
 
     package var className: String { containerClass.className }
     package func idFromName(_ name: String) -> ObjectID { containerClass.idFromName(name) }
-    package func object(_ id: ObjectID) -> any ObjectLink { LocalObjectLink(controller: containerClass.get(id), proxy: proxy) }
-    package func object(named name: String) -> any ObjectLink { LocalObjectLink(controller: containerClass.getByName(name), proxy: proxy) }
+    package func object(_ id: ObjectID) -> any ObjectLink { LocalObjectLink(controller: containerClass.get(id), proxy: proxy, scheduleCallbacks: callbacks) }
+    package func object(named name: String) -> any ObjectLink {
+        LocalObjectLink(controller: containerClass.getByName(name), proxy: proxy, scheduleCallbacks: callbacks)
+    }
 }
 
 /// One object for a Worker in the server's own process.
 struct LocalObjectLink: ObjectLink {
     let controller: ContainerController
     let proxy: ContainerProxy
+    var scheduleCallbacks: Set<String>? = nil
 
     var id: ObjectID { controller.objectID }
+
+    func storage() throws(BerthError) -> ObjectStorage { try controller.owner.storage(of: id) }
+    func alarm(_ change: AlarmChange) async throws(BerthError) -> Date? { try await controller.owner.alarm(change, of: id) }
 
     func fetch(_ request: Request, port: Int?) async -> Response {
         let started = ContinuousClock.now
@@ -80,6 +91,10 @@ struct LocalObjectByID: ObjectLink {
     let containerClass: ContainerClass
     let id: ObjectID
     let proxy: ContainerProxy
+    var scheduleCallbacks: Set<String>? = nil
+
+    func storage() throws(BerthError) -> ObjectStorage { try containerClass.storage(of: id) }
+    func alarm(_ change: AlarmChange) async throws(BerthError) -> Date? { try await containerClass.alarm(change, of: id) }
 
     private var object: LocalObjectLink { LocalObjectLink(controller: containerClass.get(id), proxy: proxy) }
 
@@ -90,6 +105,17 @@ struct LocalObjectByID: ObjectLink {
     func destroy() async { await object.destroy() }
     func state() async -> ContainerStatus { await object.state() }
     func renewActivityTimeout() async { await object.renewActivityTimeout() }
+}
+
+extension ContainerClass {
+    /// Reads or changes when the object's alarm fires.
+    func alarm(_ change: AlarmChange, of id: ObjectID) async throws(BerthError) -> Date? {
+        switch change {
+        case .get: try await alarm(of: id, set: nil)
+        case .set(let date): try await alarm(of: id, set: .some(date))
+        case .delete: try await alarm(of: id, set: .some(nil))
+        }
+    }
 }
 
 extension ContainerSocket: ContainerWebSocket {

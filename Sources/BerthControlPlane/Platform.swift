@@ -4,6 +4,7 @@ import BerthAPI
 import BerthConfig
 import BerthCore
 import BerthRuntime
+import BerthStorage
 import Logging
 
 /// What one deployment serves: its configuration, the ``ContainerClass`` of each configured
@@ -37,7 +38,9 @@ public final class Platform: Sendable {
         }
         routes = RouteTable(routes: routeConfigs)
         env = Env(
-            namespaces: bindings.mapValues { DurableObjectNamespace(link: LocalClassLink(containerClass: $0, proxy: registry.proxy)) },
+            namespaces: bindings.mapValues {
+                DurableObjectNamespace(link: LocalClassLink(containerClass: $0, proxy: registry.proxy, callbacks: registry.callbackNames($0.className)))
+            },
             vars: config.vars,
             secrets: secrets
         )
@@ -48,12 +51,18 @@ public final class Platform: Sendable {
     ///   - images: the image of each container, by container name.
     ///   - containerTypes: Swift ``Container`` types by class name; their class properties
     ///     and hooks replace `berth.classes`.
+    ///   - objectsFolder: where objects keep their storage and alarms (nil: none); the alarms
+    ///     fire once `registry.startAlarms()` is called.
     public convenience init(
         config: ProjectConfig, images: [String: BuiltImage], runtime: any ContainerRuntime, logger: Logger,
-        containerTypes: [String: any Container.Type] = [:]
+        containerTypes: [String: any Container.Type] = [:], objectsFolder: String? = nil, alarmRetryBase: Duration = .seconds(2),
+        workerHooks: (@Sendable (String, ObjectID) -> any ContainerHooks)? = nil
     ) throws(BerthError) {
         let registry = ClassRegistry(
-            runtime: runtime, logger: logger, containerTypes: containerTypes, responseTimeout: config.berth.limits.responseTimeout
+            runtime: runtime, logger: logger, containerTypes: containerTypes, responseTimeout: config.berth.limits.responseTimeout,
+            workerHooks: workerHooks,
+            objects: objectsFolder.map { ObjectStorageRoot(folder: $0) },
+            alarms: objectsFolder.map { AlarmScheduler(folder: $0, retryBase: alarmRetryBase, unavailableDelay: min(alarmRetryBase, .seconds(1)), logger: logger) }
         )
         let platform = try registry.platform(for: config, images: images, deploymentID: "dev")
         self.init(config: config, deploymentID: "dev", classes: platform.classes, registry: registry)
@@ -61,6 +70,7 @@ public final class Platform: Sendable {
 
     /// Stops every container (SIGTERM, grace, SIGKILL) and closes the proxy's connections.
     public func shutdown() async {
+        await registry.alarms?.stop()
         await registry.shutdown()
     }
 }

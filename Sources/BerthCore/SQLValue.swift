@@ -8,7 +8,32 @@ public enum SQLValue: Sendable, Hashable, Codable {
 
     public var integer: Int64? { if case .integer(let value) = self { value } else { nil } }
     public var text: String? { if case .text(let value) = self { value } else { nil } }
+    /// A number, integer or real.
+    public var real: Double? {
+        switch self {
+        case .real(let value): value
+        case .integer(let value): Double(value)
+        default: nil
+        }
+    }
+    public var blob: [UInt8]? { if case .blob(let value) = self { value } else { nil } }
+    public var isNull: Bool { self == .null }
 }
+
+/// A Swift value that binds as a SQL value: `exec("… WHERE id = ?", id)` with `id` an
+/// `Int`, a `String`, a `Double`, a `Bool`, bytes, an optional of these, or a ``SQLValue``.
+public protocol SQLConvertible: Sendable {
+    var sqlValue: SQLValue { get }
+}
+
+extension SQLValue: SQLConvertible { public var sqlValue: SQLValue { self } }
+extension Int: SQLConvertible { public var sqlValue: SQLValue { .integer(Int64(self)) } }
+extension Int64: SQLConvertible { public var sqlValue: SQLValue { .integer(self) } }
+extension Double: SQLConvertible { public var sqlValue: SQLValue { .real(self) } }
+extension String: SQLConvertible { public var sqlValue: SQLValue { .text(self) } }
+extension Bool: SQLConvertible { public var sqlValue: SQLValue { .integer(self ? 1 : 0) } }
+extension Array: SQLConvertible where Element == UInt8 { public var sqlValue: SQLValue { .blob(self) } }
+extension Optional: SQLConvertible where Wrapped: SQLConvertible { public var sqlValue: SQLValue { self?.sqlValue ?? .null } }
 
 extension SQLValue: ExpressibleByIntegerLiteral, ExpressibleByStringLiteral, ExpressibleByFloatLiteral, ExpressibleByNilLiteral {
     public init(integerLiteral value: Int64) { self = .integer(value) }

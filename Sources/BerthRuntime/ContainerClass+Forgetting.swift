@@ -117,6 +117,7 @@ extension ContainerClass {
     /// Bookkeeping after `controller` left its shard: the count, and the entry by name.
     private func dropped(_ controller: ContainerController) {
         objectCounter.subtract(1, ordering: .relaxed)
+        objectStorage?.forget(className: className, objectHex: controller.objectID.hex)
         guard let name = controller.objectID.name else { return }
         shards[Self.shard(name: name, count: shards.count)].named.withLock { named in
             if named[name] === controller { named[name] = nil }

@@ -1,6 +1,8 @@
 import AsyncHTTPClient
 import BerthConfig
 import BerthCore
+import BerthStorage
+import Foundation
 import Logging
 import Synchronization
 
@@ -40,6 +42,10 @@ public final class ContainerClass: Sendable {
     let parkedCount = Atomic(0)
     /// Open WebSockets to the class's objects (`berth.websockets.max_per_class`).
     public let openSockets = SocketCount()
+    /// Its objects' own databases (nil: the class runs without storage, as in some tests).
+    public let objectStorage: ObjectStorageRoot?
+    /// Its objects' alarms.
+    public let alarms: AlarmScheduler?
 
     final class Shard: Sendable {
         /// The shard's objects by id, the least recently used last.
@@ -56,8 +62,11 @@ public final class ContainerClass: Sendable {
         observer: (any InstanceObserver)? = nil, requestObserver: (any RequestObserver)? = nil,
         hooks: @escaping @Sendable (ObjectID) -> any ContainerHooks = { _ in DefaultHooks() },
         clock: BerthClock = .continuous, idNamespace: String? = nil,
-        pacer: EnginePacer = EnginePacer(limit: BerthSettings().maxConcurrentStarts)
+        pacer: EnginePacer = EnginePacer(limit: BerthSettings().maxConcurrentStarts),
+        objects: ObjectStorageRoot? = nil, alarms: AlarmScheduler? = nil
     ) {
+        self.objectStorage = objects
+        self.alarms = alarms
         self.clock = clock
         self.pacer = pacer
         self.className = spec.settings.className
@@ -101,6 +110,40 @@ public final class ContainerClass: Sendable {
     /// `idFromString(hex)`.
     public func idFromString(_ text: String) throws(BerthError) -> ObjectID {
         try ObjectID.fromString(text)
+    }
+
+    /// The object's own database.
+    public func storage(of id: ObjectID) throws(BerthError) -> ObjectStorage {
+        guard let objectStorage else { throw BerthError(.internal, "the container class \(className) runs without object storage here") }
+        return objectStorage.storage(className: className, objectHex: id.hex)
+    }
+
+    /// Reads or sets when the object's alarm fires (`change`: nil reads; `.some(nil)` deletes).
+    public func alarm(of id: ObjectID, set change: Date??) async throws(BerthError) -> Date? {
+        guard let alarms else { throw BerthError(.internal, "the container class \(className) runs without alarms here") }
+        let key = AlarmScheduler.Key(className: className, objectHex: id.hex)
+        switch change {
+        case nil: return await alarms.get(key)
+        case .some(nil): try await alarms.delete(key)
+        case .some(.some(let date)): try await alarms.set(key, at: date, name: id.name)
+        }
+        return await alarms.get(key)
+    }
+
+    /// Runs the alarm of the object `hex` (named `name`): it wakes the object, not its
+    /// container. What the scheduler's `fire` does for the class.
+    public func runAlarm(objectHex: String, name: String?, _ info: AlarmInfo) async -> AlarmScheduler.Outcome {
+        if let reason = spec.disabledReason { return .unavailable(reason) }
+        let id: ObjectID
+        do { id = try ObjectID.restored(hex: objectHex, name: name) } catch { return .failed(error.message) }
+        do {
+            try await get(id).hooks.onAlarm(info)
+            return .done
+        } catch let error as BerthError where error.code == .unavailable {
+            return .unavailable(error.message)
+        } catch {
+            return .failed(BerthError.wrap(error).message)
+        }
     }
 
     /// `newUniqueId()`.

@@ -15,7 +15,7 @@ public actor ContainerController {
     public nonisolated let objectID: ObjectID
     /// The class: its spec, engine, budget, clock and observers are read through it, not
     /// copied into each of its objects (an object that is not running should cost little memory).
-    nonisolated let owner: ContainerClass
+    public nonisolated let owner: ContainerClass
     public nonisolated var className: String { owner.className }
     /// Told of every request to this object (metrics), if anyone listens.
     public nonisolated var requestObserver: (any RequestObserver)? { owner.requestObserver }
@@ -29,7 +29,7 @@ public actor ContainerController {
     var probe: ReadinessProbe { owner.probe }
     var observer: (any InstanceObserver)? { owner.observer }
     nonisolated var clock: BerthClock { owner.clock }
-    let hooks: any ContainerHooks
+    nonisolated let hooks: any ContainerHooks
     /// The class's logger with this object's metadata, made when something is logged.
     var logger: Logger {
         var logger = owner.logger

@@ -4,6 +4,7 @@ import BerthConfig
 import BerthControlPlane
 import BerthCore
 import BerthRuntime
+import BerthStorage
 import Foundation
 import Hummingbird
 import Logging
@@ -101,9 +102,12 @@ public struct PlatformServer: Sendable {
             let classes = ClassRegistry(
                 runtime: engine, logger: logger, observer: events, telemetry: telemetry, containerTypes: containerTypes,
                 ownerLabels: ["berth.server": serverID], responseTimeout: options.limits.responseTimeout,
-                workerHooks: { className, id in workers.hooks(className: className, id: id) }
+                workerHooks: { className, id in workers.hooks(className: className, id: id) },
+                objects: ObjectStorageRoot(folder: state.objectsPath),
+                alarms: AlarmScheduler(folder: state.objectsPath, logger: logger)
             )
             registry = classes
+            try await classes.startAlarms()
             let deployer = Deployer(
                 registry: classes, store: store, engine: engine, ownerLabel: "berth.server=\(serverID)", logger: logger, say: say,
                 secrets: SecretStore(state: state), workers: workers,
@@ -162,6 +166,7 @@ public struct PlatformServer: Sendable {
     /// Closes the proxies' connections and the state store.
     static func close(registry: ClassRegistry?, upstreams: UpstreamPools, store: StateStore) async {
         await registry?.closeConnections()
+        await registry?.alarms?.stop()
         upstreams.closeAll()
         await store.close()
     }

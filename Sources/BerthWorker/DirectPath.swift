@@ -1,5 +1,6 @@
 import Berth
 import BerthCore
+import BerthStorage
 import NIOCore
 import Synchronization
 
@@ -42,10 +43,14 @@ final class DirectPath: Sendable {
     let forwarder: DirectForwarder
     /// WebSockets whose real end is in the server.
     let sockets = WireSockets()
+    /// The objects' own databases, which the process opens itself (nil: the server gives
+    /// its objects no storage).
+    let objects: ObjectStorageRoot?
     private let state = Mutex(State())
 
-    init(link: WireLink, responseTimeout: Duration) {
+    init(link: WireLink, responseTimeout: Duration, objectsFolder: String? = nil) {
         self.link = link
+        self.objects = objectsFolder.map { ObjectStorageRoot(folder: $0) }
         self.forwarder = DirectForwarder(loop: link.channel.eventLoop, responseTimeout: responseTimeout)
         link.channel.closeFuture.whenComplete { [forwarder, sockets] _ in
             forwarder.closeAll()

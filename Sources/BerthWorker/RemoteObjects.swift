@@ -1,5 +1,6 @@
 import Berth
 import BerthCore
+import BerthStorage
 import Foundation
 import NIOCore
 
@@ -9,9 +10,13 @@ struct RemoteClassLink: ObjectClassLink {
     let className: String
     let app: String
     let direct: DirectPath
+    /// The schedule callbacks of the class's type in this process, when it has one.
+    var callbacks: Set<String>? = nil
 
     func idFromName(_ name: String) -> ObjectID { ObjectID.fromName(name, className: className, app: app) }
-    func object(_ id: ObjectID) -> any ObjectLink { RemoteObjectLink(object: WireObject(className: className, id: id), direct: direct) }
+    func object(_ id: ObjectID) -> any ObjectLink {
+        RemoteObjectLink(object: WireObject(className: className, id: id), direct: direct, scheduleCallbacks: callbacks)
+    }
     func object(named name: String) -> any ObjectLink { object(idFromName(name)) }
 }
 
@@ -20,9 +25,29 @@ struct RemoteClassLink: ObjectClassLink {
 struct RemoteObjectLink: ObjectLink {
     let object: WireObject
     let direct: DirectPath
+    var scheduleCallbacks: Set<String>? = nil
     var link: WireLink { direct.link }
 
     var id: ObjectID { object.id }
+
+    /// The object's database, opened here: storage never crosses the link.
+    func storage() throws(BerthError) -> ObjectStorage {
+        guard let objects = direct.objects else {
+            throw BerthError(.unavailable, "this server gives Durable Objects no storage (its Worker link names no objects folder)")
+        }
+        return objects.storage(className: object.className, objectHex: object.id.hex)
+    }
+
+    /// The alarm is the server's: it fires it, even while this process is down.
+    func alarm(_ change: AlarmChange) async throws(BerthError) -> Date? {
+        var answer: ByteBuffer
+        do { answer = try await call(.alarm) { WireAlarm.write(change, into: &$0) } } catch {
+            throw BerthError.wrap(error, "the alarm call to the server failed")
+        }
+        do { return try WireAlarm.readAnswer(from: &answer).get() } catch {
+            throw BerthError.wrap(error)
+        }
+    }
 
     func fetch(_ request: Request, port: Int?) async -> Response {
         let key = DirectPath.Key(className: object.className, id: object.id.hex, port: port)

@@ -77,7 +77,7 @@ final class WorkerSession<W: Worker>: Sendable {
     let types: [String: any Container.Type]
     let ready: WireReady
     private let env = Mutex<(Env, DirectPath)?>(nil)
-    private let instances = Mutex<[WireObject: any ContainerHooks]>([:])
+    private let instances = Mutex<[WireObject: ContainerObject]>([:])
 
     init(worker: W, types: [String: any Container.Type], ready: WireReady) {
         self.worker = worker
@@ -99,9 +99,11 @@ final class WorkerSession<W: Worker>: Sendable {
                 log("the server speaks the Worker link's version \(hello.protocolVersion.map(String.init) ?? "1"), this Worker's SDK version \(WireHello.currentProtocol): rebuild the Worker on the SDK installed with this berth")
                 exit(3)
             }
-            let direct = DirectPath(link: link, responseTimeout: hello.responseTimeout)
+            let direct = DirectPath(link: link, responseTimeout: hello.responseTimeout, objectsFolder: hello.objectsFolder)
             let namespaces = hello.bindings.mapValues { className in
-                DurableObjectNamespace(link: RemoteClassLink(className: className, app: hello.app, direct: direct))
+                DurableObjectNamespace(link: RemoteClassLink(
+                    className: className, app: hello.app, direct: direct, callbacks: types[className].map { ContainerObject.callbackNames($0) }
+                ))
             }
             env.withLock { $0 = (Env(namespaces: namespaces, vars: hello.vars, secrets: hello.secrets), direct) }
             if let frame = try? WireFrame.json(.ready, ready) { link.send(frame) }
@@ -183,8 +185,14 @@ final class WorkerSession<W: Worker>: Sendable {
 
     private func runHook(_ hook: WireHook, of object: WireObject, stream: UInt32, link: WireLink) async {
         var answer = true
+        var failure: String?
         if let hooks = hooks(for: object, link: link) {
             switch hook {
+            case .alarm(let info):
+                do { try await hooks.onAlarm(info) } catch {
+                    answer = false
+                    failure = "\(error)"
+                }
             case .start: await hooks.onStart()
             case .stop(let code, let reason):
                 await hooks.onStop(exitCode: code, reason: reason)
@@ -195,16 +203,17 @@ final class WorkerSession<W: Worker>: Sendable {
         }
         var payload = ByteBuffer()
         payload.writeWireBool(answer)
+        if let failure { payload.writeWireString(failure) }
         await link.answer(stream, .hookDone, payload: payload)
     }
 
     /// The object's value of its Container class, made the first time one of its hooks runs.
-    private func hooks(for object: WireObject, link: WireLink) -> (any ContainerHooks)? {
+    private func hooks(for object: WireObject, link: WireLink) -> ContainerObject? {
         guard let type = types[object.className], let direct = env.withLock({ $0?.1 }) else { return nil }
         return instances.withLock { instances in
             if let known = instances[object] { return known }
-            let context = ContainerContext(className: object.className, link: RemoteObjectLink(object: object, direct: direct))
-            let made = type.init(context: context)
+            let link = RemoteObjectLink(object: object, direct: direct, scheduleCallbacks: ContainerObject.callbackNames(type))
+            let made = ContainerObject.make(type, className: object.className, link: link)
             instances[object] = made
             return made
         }

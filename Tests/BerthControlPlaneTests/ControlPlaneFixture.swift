@@ -4,6 +4,7 @@ import BerthConfig
 import BerthControlPlane
 import BerthCore
 import BerthRuntime
+import BerthStorage
 import BerthTestSupport
 import Foundation
 import Logging
@@ -84,13 +85,14 @@ final class ControlPlane: Sendable {
     /// A server's life before a `kill -9` (`before`), then the next server's on the same
     /// project and engine (`after`, which calls `restore()` itself), with what `before` returned.
     static func withRestart<T: Sendable>(
+        containerTypes: [String: any Container.Type] = [:],
         before: (ControlPlane) async throws -> T, after: (ControlPlane, T) async throws -> Void
     ) async throws {
         let project = try MemoryProject()
         defer { project.remove() }
         let engine = MemoryEngine()
         defer { engine.shutdown() }
-        let first = try await open(project, engine: engine)
+        let first = try await open(project, engine: engine, containerTypes: containerTypes)
         let kept: T
         do {
             kept = try await before(first)
@@ -99,7 +101,7 @@ final class ControlPlane: Sendable {
             throw error
         }
         await first.abandon()
-        let second = try await open(project, engine: engine)
+        let second = try await open(project, engine: engine, containerTypes: containerTypes)
         do {
             try await after(second, kept)
         } catch {
@@ -119,10 +121,14 @@ final class ControlPlane: Sendable {
         let recorder = recordEvents ? StateRecorder(store: store, logger: logger) : nil
         let recording = recorder.map { recorder in Task { _ = try? await recorder.run() } }
         let events = InstanceEventHub(recorder: recorder, telemetry: telemetry)
+        // Alarms retry within milliseconds here (2 s, 4 s … on a server).
         let registry = ClassRegistry(
             runtime: engine, logger: logger, observer: events, telemetry: telemetry, containerTypes: containerTypes,
-            ownerLabels: ["berth.server": project.serverID]
+            ownerLabels: ["berth.server": project.serverID],
+            objects: ObjectStorageRoot(folder: project.state.objectsPath),
+            alarms: AlarmScheduler(folder: project.state.objectsPath, retryBase: .milliseconds(20), unavailableDelay: .milliseconds(20), logger: logger)
         )
+        try await registry.startAlarms()
         let served = Served()
         let deployer = Deployer(
             registry: registry, store: store, engine: engine, ownerLabel: "berth.server=\(project.serverID)", logger: logger,
@@ -193,6 +199,7 @@ final class ControlPlane: Sendable {
     /// containers keep running.
     func abandon() async {
         await deployer.cancelRollout()
+        await registry.alarms?.stop()
         await registry.closeConnections()
         recording?.cancel()
         await store.close()
@@ -201,6 +208,7 @@ final class ControlPlane: Sendable {
     /// A clean end: every container stopped, connections and the store closed.
     func close() async {
         await deployer.cancelRollout()
+        await registry.alarms?.stop()
         await registry.shutdown()
         recording?.cancel()
         await recording?.value

@@ -105,6 +105,7 @@ final class GatewayFixture: Sendable {
         server: String? = nil,
         wrapRuntime: (any ContainerRuntime) -> any ContainerRuntime = { $0 },
         dockerHost: DockerHost? = nil,
+        workerHooks: (@Sendable (String, ObjectID) -> any ContainerHooks)? = nil,
         _ body: @Sendable (GatewayFixture) async throws -> Void
     ) async throws {
         let project = try ExampleProject(prefix: "t", berth: berth, maxInstances: maxInstances, server: server)
@@ -121,7 +122,11 @@ final class GatewayFixture: Sendable {
         let runtime = DockerRuntime(client: client, logger: logger)
         do {
             let images = try await ImageBuilder(images: runtime).buildAll(config, version: "test")
-            let platform = try Platform(config: config, images: images, runtime: wrapRuntime(runtime), logger: logger, containerTypes: containerTypes)
+            let platform = try Platform(
+                config: config, images: images, runtime: wrapRuntime(runtime), logger: logger, containerTypes: containerTypes,
+                objectsFolder: folder + "/.berth/objects", alarmRetryBase: .milliseconds(50), workerHooks: workerHooks
+            )
+            try await platform.registry.startAlarms()
             // The gateway as `berth serve` runs it: requests to healthy containers of zero-code
             // routes take the warm path, the others reach the Worker.
             let routes = RoutesWorker(routes: platform.routes, appName: config.name)

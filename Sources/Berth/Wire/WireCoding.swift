@@ -214,6 +214,54 @@ package struct WireObject: Sendable, Hashable {
 /// What a stub asks of the platform.
 package enum WireCallOp: UInt8, Sendable {
     case fetch = 1, start, startAndWaitForPorts, stop, destroy, state, renewActivityTimeout
+    /// Reads or changes when the object's alarm fires (``WireAlarm``).
+    case alarm
+}
+
+/// An alarm call's change and its answer: the time it fires now (nil: none), or why it failed.
+package enum WireAlarm {
+    package static func write(_ change: AlarmChange, into buffer: inout ByteBuffer) {
+        switch change {
+        case .get: buffer.writeInteger(UInt8(0))
+        case .set(let date):
+            buffer.writeInteger(UInt8(1))
+            buffer.writeInteger(date.timeIntervalSince1970.bitPattern)
+        case .delete: buffer.writeInteger(UInt8(2))
+        }
+    }
+
+    package static func readChange(from buffer: inout ByteBuffer) throws(WireError) -> AlarmChange {
+        switch buffer.readInteger(as: UInt8.self) {
+        case 0: return .get
+        case 1:
+            guard let bits: UInt64 = buffer.readInteger() else { throw .malformed("a cut alarm time") }
+            return .set(Date(timeIntervalSince1970: Double(bitPattern: bits)))
+        case 2: return .delete
+        default: throw .malformed("an unknown alarm change")
+        }
+    }
+
+    package static func write(_ answer: Result<Date?, BerthError>, into buffer: inout ByteBuffer) {
+        switch answer {
+        case .success(let date):
+            buffer.writeInteger(UInt8(0))
+            buffer.writeInteger((date?.timeIntervalSince1970 ?? .nan).bitPattern)
+        case .failure(let error):
+            buffer.writeInteger(UInt8(1))
+            buffer.writeWireString(error.message)
+        }
+    }
+
+    package static func readAnswer(from buffer: inout ByteBuffer) throws(WireError) -> Result<Date?, BerthError> {
+        switch buffer.readInteger(as: UInt8.self) {
+        case 0:
+            guard let bits: UInt64 = buffer.readInteger() else { throw .malformed("a cut alarm time") }
+            let seconds = Double(bitPattern: bits)
+            return .success(seconds.isNaN ? nil : Date(timeIntervalSince1970: seconds))
+        case 1: return .failure(BerthError(.internal, try buffer.readWireString()))
+        default: throw .malformed("an unknown alarm answer")
+        }
+    }
 }
 
 /// A hook for the Worker to run on an object.
@@ -222,6 +270,7 @@ package enum WireHook: Sendable {
     case stop(exitCode: Int, reason: StopReason)
     case error(String)
     case activityExpired
+    case alarm(AlarmInfo)
 
     package func write(into buffer: inout ByteBuffer) {
         switch self {
@@ -234,6 +283,9 @@ package enum WireHook: Sendable {
             buffer.writeInteger(UInt8(3))
             buffer.writeWireString(message)
         case .activityExpired: buffer.writeInteger(UInt8(4))
+        case .alarm(let info):
+            buffer.writeInteger(UInt8(5))
+            buffer.writeInteger(Int64(info.retryCount))
         }
     }
 
@@ -246,6 +298,9 @@ package enum WireHook: Sendable {
             return .stop(exitCode: Int(code), reason: reason)
         case 3: return .error(try buffer.readWireString())
         case 4: return .activityExpired
+        case 5:
+            guard let retries: Int64 = buffer.readInteger() else { throw .malformed("a cut alarm") }
+            return .alarm(AlarmInfo(retryCount: Int(retries)))
         default: throw .malformed("an unknown hook")
         }
     }
@@ -254,7 +309,7 @@ package enum WireHook: Sendable {
 /// What the server tells a Worker process once, as it connects.
 package struct WireHello: Sendable, Codable {
     /// The link's frames as this server speaks them; a Worker built on another SDK refuses.
-    package static let currentProtocol = 3
+    package static let currentProtocol = 4
     package var protocolVersion: Int?
     /// The app whose ids the Worker derives (`idFromName`).
     package var app: String
@@ -266,11 +321,15 @@ package struct WireHello: Sendable, Codable {
     /// `berth.limits.response_timeout`, in milliseconds: what the Worker allows a container
     /// it reaches under a standing lease, before the head and between reads of the body.
     package var responseTimeoutMilliseconds: Int?
+    /// Where the objects' own databases are (`.berth/objects`): the Worker process opens
+    /// those of its objects itself. Nil: this server gives its objects no storage.
+    package var objectsFolder: String?
 
     package init(
         app: String, deploymentID: String, bindings: [String: String], vars: [String: String], secrets: [String: String],
-        responseTimeout: Duration? = nil
+        responseTimeout: Duration? = nil, objectsFolder: String? = nil
     ) {
+        self.objectsFolder = objectsFolder
         self.protocolVersion = Self.currentProtocol
         self.app = app
         self.deploymentID = deploymentID

@@ -114,7 +114,7 @@ public final class ProcessWorker: Worker, Sendable {
         let hello = WireHello(
             app: platform.classes.values.first?.app ?? platform.config.name, deploymentID: platform.deploymentID,
             bindings: platform.bindings.mapValues(\.className), vars: platform.config.vars, secrets: secrets,
-            responseTimeout: platform.config.berth.limits.responseTimeout
+            responseTimeout: platform.config.berth.limits.responseTimeout, objectsFolder: platform.registry.objects?.folder
         )
         return try await start(hello: hello)
     }
@@ -313,6 +313,17 @@ public final class ProcessWorker: Worker, Sendable {
         case .destroy: await target.destroy()
         case .state: answer.writeWireString((await target.state()).description)
         case .renewActivityTimeout: await target.renewActivityTimeout()
+        case .alarm:
+            var payload = options
+            let result: Result<Date?, BerthError>
+            do throws(BerthError) {
+                let change: AlarmChange
+                do { change = try WireAlarm.readChange(from: &payload) } catch { throw BerthError(.invalidInput, "the alarm call was unreadable: \(error)") }
+                result = .success(try await target.alarm(change))
+            } catch {
+                result = .failure(error)
+            }
+            WireAlarm.write(result, into: &answer)
         }
         await link.answer(stream, .callResult, payload: answer)
     }
@@ -461,11 +472,34 @@ public final class ProcessWorker: Worker, Sendable {
     /// Runs a hook of `object` in the process; the answer of `onActivityExpired` (true when
     /// the process cannot answer: the container stops as it would without a hook).
     func runHook(_ hook: WireHook, of object: WireObject) async -> Bool {
+        (try? await runHookAnswer(hook, of: object).ok) ?? true
+    }
+
+    /// The hooks of object `id` of `className`, run in this process (what a supervisor's
+    /// hooks do for the process running now; for a process used on its own, as in tests).
+    public func hooks(className: String, id: ObjectID) -> any ContainerHooks {
+        LinkedHooks(worker: self, object: WireObject(className: className, id: id))
+    }
+
+    /// Runs the object's alarm here: thrown as the process's error when its alarm threw,
+    /// as `.unavailable` when the link failed.
+    func runAlarm(_ info: AlarmInfo, of object: WireObject) async throws(BerthError) {
+        let answer: (ok: Bool, message: String?)
+        do { answer = try await runHookAnswer(.alarm(info), of: object) } catch {
+            throw BerthError(.unavailable, "the Worker process's link failed: \(BerthError.wrap(error).message)")
+        }
+        if !answer.ok { throw BerthError(.workerFailed, answer.message ?? "the alarm threw") }
+    }
+
+    /// Runs `hook` and returns the process's answer: its result, and the message of an error
+    /// it threw (an alarm's). Throws when the link fails on the way.
+    func runHookAnswer(_ hook: WireHook, of object: WireObject) async throws -> (ok: Bool, message: String?) {
         var payload = ByteBuffer()
         object.write(into: &payload)
         hook.write(into: &payload)
-        guard var answer = try? await link.exchange(.hook, payload: payload) { _ in false }.0.payload else { return true }
-        return (try? answer.readWireBool()) ?? true
+        var answer = try await link.exchange(.hook, payload: payload) { _ in false }.0.payload
+        let ok = (try? answer.readWireBool()) ?? true
+        return (ok, ok ? nil : try? answer.readWireString())
     }
 }
 
@@ -511,4 +545,16 @@ struct HoldingBody: AsyncSequence, Sendable {
 /// Lets the link's frame handler reach the worker made after it. Written once, in `init`.
 private final class LinkBox: @unchecked Sendable {
     weak var worker: ProcessWorker?
+}
+
+/// One object's hooks, run in one Worker process.
+private struct LinkedHooks: ContainerHooks {
+    let worker: ProcessWorker
+    let object: WireObject
+
+    func onStart() async { _ = await worker.runHook(.start, of: object) }
+    func onStop(exitCode: Int, reason: StopReason) async { _ = await worker.runHook(.stop(exitCode: exitCode, reason: reason), of: object) }
+    func onError(_ error: BerthError) async { _ = await worker.runHook(.error(error.message), of: object) }
+    func onActivityExpired() async -> Bool { await worker.runHook(.activityExpired, of: object) }
+    func onAlarm(_ info: AlarmInfo) async throws { try await worker.runAlarm(info, of: object) }
 }

@@ -181,6 +181,13 @@ final class SupervisedWorker: Worker, Sendable {
         return await handle.worker.runHook(hook, of: object)
     }
 
+    /// Runs the object's alarm in the process running now: thrown as `.unavailable` when
+    /// none runs (it is asked again shortly), as the process's error when its alarm threw.
+    func runAlarm(_ info: AlarmInfo, of object: WireObject) async throws(BerthError) {
+        guard let handle = state.withLock({ $0.current }) else { throw BerthError(.unavailable, "the Worker process is not running") }
+        try await handle.worker.runAlarm(info, of: object)
+    }
+
     /// Whether the process running now has a request of `object` in flight: a stub's call
     /// being answered, or requests under a standing lease on its container.
     func hasInFlight(_ object: WireObject) -> Bool {

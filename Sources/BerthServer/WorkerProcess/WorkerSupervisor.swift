@@ -53,7 +53,7 @@ public final class WorkerSupervisor: WorkerRunner, Sendable {
         }
         let hello = WireHello(
             app: app, deploymentID: deployment.id, bindings: bindings, vars: config.vars, secrets: secrets,
-            responseTimeout: config.berth.limits.responseTimeout
+            responseTimeout: config.berth.limits.responseTimeout, objectsFolder: state.objectsPath
         )
         let worker = SupervisedWorker(
             deploymentID: deployment.id, path: path, hello: hello, classes: Set(build.containers.keys), logger: logger,
@@ -104,6 +104,14 @@ public final class WorkerSupervisor: WorkerRunner, Sendable {
         return await owner.runHook(hook, of: object)
     }
 
+    /// Runs an object's alarm in the Worker version its code runs in (``runHook(_:of:)``).
+    fileprivate func runAlarm(_ info: AlarmInfo, of object: WireObject) async throws(BerthError) {
+        guard let owner = owner(of: object) else {
+            throw BerthError(.unavailable, "no Worker process running now declares the class \(object.className)")
+        }
+        try await owner.runAlarm(info, of: object)
+    }
+
     /// The Worker version that runs `object`'s code now (nil: no Worker declares its class).
     func owner(of object: WireObject) -> SupervisedWorker? {
         let (current, retiring) = slots.withLock { ($0.current, $0.retiring) }
@@ -142,4 +150,5 @@ private struct ProcessHooks: ContainerHooks {
     func onStop(exitCode: Int, reason: StopReason) async { _ = await supervisor.runHook(.stop(exitCode: exitCode, reason: reason), of: object) }
     func onError(_ error: BerthError) async { _ = await supervisor.runHook(.error(error.message), of: object) }
     func onActivityExpired() async -> Bool { await supervisor.runHook(.activityExpired, of: object) }
+    func onAlarm(_ info: AlarmInfo) async throws { try await supervisor.runAlarm(info, of: object) }
 }
