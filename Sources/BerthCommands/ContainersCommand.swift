@@ -112,6 +112,9 @@ struct ContainersDeleteCommand: AsyncParsableCommand {
     @Flag(name: [.short, .customLong("yes")], help: "Do not ask for confirmation.")
     var yes = false
 
+    @Flag(help: "Also remove every object's storage (its SQLite database) and alarm. Without it they stay, and the next deploy of the class finds them again; with it, nothing brings them back.")
+    var purge = false
+
     @OptionGroup var selection: ServerSelection
 
     @Flag(help: "Print JSON.")
@@ -121,12 +124,20 @@ struct ContainersDeleteCommand: AsyncParsableCommand {
         do {
             let admin = try selection.client()
             let view: ContainerView = try await admin.get("/api/containers/\(pathComponent(container))")
-            if !yes, try !confirm("Delete container \(view.name) and stop its \(view.liveInstances) live instance(s)?") {
+            let question = purge
+                ? "Delete container \(view.name), stop its \(view.liveInstances) live instance(s), and remove the storage and alarms of every \(view.className) object for good?"
+                : "Delete container \(view.name) and stop its \(view.liveInstances) live instance(s)? (Its objects' storage stays.)"
+            if !yes, try !confirm(question) {
                 return printLine("Not deleted.")
             }
-            let result: [String: String] = try await admin.delete("/api/containers/\(pathComponent(container))")
+            let result: [String: String] = try await admin.delete("/api/containers/\(pathComponent(container))" + (purge ? "?purge=true" : ""))
             if json { return print(try jsonText(result)) }
             printLine("Deleted \(view.name): \(result["stopped_instances"] ?? "0") instance(s) stopped and removed")
+            if purge {
+                printLine("Removed the storage of \(result["purged_objects"] ?? "0") object(s) and \(result["purged_alarms"] ?? "0") alarm(s) of class \(view.className)")
+            } else {
+                printLine("The storage of its objects stays (berth containers delete --purge removes it)")
+            }
         } catch let error as BerthError {
             throw fail(error)
         }

@@ -23,9 +23,12 @@ extension ConfigValidator {
         var path: String
     }
 
-    mutating func readMigrations(_ node: ConfigNode) -> [String: ClassStorage] {
+    /// Each class's storage after every migration, and the classes the migrations deleted
+    /// (whose objects' storage a deployment removes).
+    mutating func readMigrations(_ node: ConfigNode) -> (storage: [String: ClassStorage], deleted: [String]) {
         var result: [String: ClassStorage] = [:]
-        guard let migrations = array(node, "migrations") else { return result }
+        var deleted: Set<String> = []
+        guard let migrations = array(node, "migrations") else { return (result, []) }
         var tags: Set<String> = []
         for (i, migration) in migrations.enumerated() {
             let path = "migrations[\(i)]"
@@ -45,6 +48,7 @@ extension ConfigValidator {
                     let itemPath = "\(join(path, key))[\(j)]"
                     guard let className = string(item, itemPath) else { continue }
                     result[className] = ClassStorage(storage: storage, position: item.position, path: itemPath)
+                    deleted.remove(className)
                 }
             }
             if let listNode = migration["renamed_classes"], let list = array(listNode, join(path, "renamed_classes")) {
@@ -66,11 +70,12 @@ extension ConfigValidator {
                 for (j, item) in list.enumerated() {
                     if let className = string(item, "\(join(path, "deleted_classes"))[\(j)]") {
                         result.removeValue(forKey: className)
+                        deleted.insert(className)
                     }
                 }
             }
         }
-        return result
+        return (result, deleted.sorted())
     }
 
     mutating func readDurableObjects(_ node: ConfigNode, storage: [String: ClassStorage]) -> [DurableObjectBinding] {

@@ -67,7 +67,7 @@ struct ConfigValidator {
         let main = root["main"].flatMap { string($0, "main") }
         let compatibilityDate = root["compatibility_date"].flatMap { string($0, "compatibility_date") }
         let vars = root["vars"].map { readVars($0) } ?? [:]
-        let storage = root["migrations"].map { readMigrations($0) } ?? [:]
+        let (storage, deletedClasses) = root["migrations"].map { readMigrations($0) } ?? ([:], [])
         let bindings = root["durable_objects"].map { readDurableObjects($0, storage: storage) } ?? []
         let containers = root["containers"].map { readContainers($0, worker: name, bindings: bindings, storage: storage) } ?? []
         var berth = root["berth"].map { readBerth($0) } ?? BerthSettings()
@@ -77,7 +77,7 @@ struct ConfigValidator {
         guard !diagnostics.contains(where: { $0.severity == .error }) else { return nil }
         return ProjectConfig(
             file: file, folder: folder, name: name, main: main, compatibilityDate: compatibilityDate, vars: vars,
-            durableObjects: bindings, containers: containers, berth: berth
+            durableObjects: bindings, containers: containers, berth: berth, deletedClasses: deletedClasses.isEmpty ? nil : deletedClasses
         )
     }
 

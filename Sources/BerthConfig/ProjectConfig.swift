@@ -16,11 +16,31 @@ public struct ProjectConfig: Sendable, Codable, Equatable {
     public var containers: [ContainerConfig]
     /// Settings that only Berth reads, from the `"berth"` key.
     public var berth: BerthSettings
+    /// Classes a migration deleted (`deleted_classes`, not made again by a later one): a
+    /// deployment removes their objects' storage and alarms, as on Cloudflare.
+    public var deletedClasses: [String]?
+
+    public init(
+        file: String, folder: String, name: String, main: String?, compatibilityDate: String?, vars: [String: String],
+        durableObjects: [DurableObjectBinding], containers: [ContainerConfig], berth: BerthSettings, deletedClasses: [String]? = nil
+    ) {
+        self.file = file
+        self.folder = folder
+        self.name = name
+        self.main = main
+        self.compatibilityDate = compatibilityDate
+        self.vars = vars
+        self.durableObjects = durableObjects
+        self.containers = containers
+        self.berth = berth
+        self.deletedClasses = deletedClasses
+    }
 
     enum CodingKeys: String, CodingKey {
         case file, folder, name, main, vars, containers, berth
         case compatibilityDate = "compatibility_date"
         case durableObjects = "durable_objects"
+        case deletedClasses = "deleted_classes"
     }
 }
 

@@ -136,6 +136,7 @@ public actor Deployer {
         history.insert(deployment, at: 0)
         try activate(deployment)
         try await saveClasses(deployment)
+        await purgeDeletedClasses(deployment.config)
         for retired in registry.all where deployment.config.containers.allSatisfy({ $0.className != retired.className }) {
             // Classes the deployment no longer has: their instances stop now.
             Task { await retired.stopAll() }
@@ -188,9 +189,23 @@ public actor Deployer {
         )
         self.platform = platform
         serve(platform)
+        // Alarms that waited for a class of this deployment run now.
+        if let alarms = registry.alarms { Task { await alarms.wake() } }
     }
 
     // MARK: Delete
+
+    /// Removes the storage and alarms of the classes a `deleted_classes` migration deleted
+    /// (and no container of the deployment still has), as Cloudflare does.
+    func purgeDeletedClasses(_ config: ProjectConfig) async {
+        for className in config.deletedClasses ?? [] where !config.containers.contains(where: { $0.className == className }) {
+            let (objects, alarms) = await registry.purgeStorage(className: className)
+            if objects + alarms > 0 {
+                say("removed the storage of class \(className) (\(objects) objects, \(alarms) alarms): a migration deleted the class")
+                logger.info("storage purged by deleted_classes", metadata: ["class": "\(className)", "objects": "\(objects)", "alarms": "\(alarms)"])
+            }
+        }
+    }
 
     /// `containers delete`: every instance of the class stops and is removed; requests to it
     /// fail with a message saying so until a deployment brings it back.

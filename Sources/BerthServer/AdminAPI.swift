@@ -60,11 +60,30 @@ public struct AdminAPI: Sendable {
         api.get("containers/:ref/instances") { _, context in
             try await handle { () async throws(BerthError) in AdminJSON.response(try await deployer.instanceViews(try context.parameter("ref"))) }
         }
-        api.delete("containers/:ref") { _, context in
+        api.delete("containers/:ref") { request, context in
             try await handle { () async throws(BerthError) in
                 let view = try await deployer.containerView(try context.parameter("ref"))
                 let stopped = try await deployer.deleteClass(view.className)
-                return AdminJSON.response(["name": view.name, "class_name": view.className, "stopped_instances": "\(stopped)"])
+                var answer = ["name": view.name, "class_name": view.className, "stopped_instances": "\(stopped)"]
+                if ["1", "true", "yes"].contains(request.uri.queryParameters.get("purge") ?? "") {
+                    let (objects, alarms) = await deployer.registry.purgeStorage(className: view.className)
+                    answer["purged_objects"] = "\(objects)"
+                    answer["purged_alarms"] = "\(alarms)"
+                }
+                return AdminJSON.response(answer)
+            }
+        }
+        api.get("containers/:ref/objects/:object/storage") { _, context in
+            try await handle { () async throws(BerthError) in
+                let view = try await deployer.containerView(try context.parameter("ref"))
+                return AdminJSON.response(try await deployer.registry.storageView(className: view.className, object: try context.parameter("object")))
+            }
+        }
+        api.post("containers/:ref/objects/:object/sql") { request, context in
+            try await handle { () async throws(BerthError) in
+                let view = try await deployer.containerView(try context.parameter("ref"))
+                let query: StorageQuery = try await decode(request, context)
+                return AdminJSON.response(try await deployer.registry.readOnlyQuery(className: view.className, object: try context.parameter("object"), query))
             }
         }
         api.get("deployments") { _, _ in AdminJSON.response(await deployer.deploymentViews()) }

@@ -23,6 +23,25 @@ struct ContainerRulesTests {
                          mentions: ["new_classes", "SQLite", "new_sqlite_classes"])
     }
 
+    @Test("deleted_classes: the classes a later migration did not make again are the deployment's to purge")
+    func deletedClasses() throws {
+        let text = """
+            {
+              "name": "app",
+              "containers": [{ "class_name": "MyContainer", "image": "./Dockerfile" }],
+              "durable_objects": { "bindings": [{ "name": "MY_CONTAINER", "class_name": "MyContainer" }] },
+              "migrations": [
+                { "tag": "v1", "new_sqlite_classes": ["MyContainer", "Old", "Back"] },
+                { "tag": "v2", "deleted_classes": ["Old", "Back"] },
+                { "tag": "v3", "new_sqlite_classes": ["Back"] }
+              ]
+            }
+            """
+        let config = try #require(try load(text).config)
+        #expect(config.deletedClasses == ["Old"])
+        #expect(try #require(try load(seedConfiguration).config).deletedClasses == nil)
+    }
+
     @Test("a class that no migration creates is an error that shows the migration to add")
     func undeclaredClass() throws {
         let text = """
