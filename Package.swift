@@ -227,6 +227,7 @@ let package = Package(
             name: "BerthServerTests",
             dependencies: [
                 "BerthServer", "BerthWorker", "BerthAPI", "BerthControlPlane", "Berth", "BerthRuntime", "BerthConfig", "DockerEngine", "BerthTestSupport",
+                "BerthStorage",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -2,6 +2,7 @@ import BerthAPI
 import BerthControlPlane
 import BerthCore
 import BerthServer
+import BerthStorage
 import Foundation
 import Testing
 
@@ -51,6 +52,19 @@ struct BrowserTests {
             _ = try await server.get("/container/browser?/warn/a-warning-on-stderr")
             #expect(try await browser.waitFor("[...document.querySelectorAll('#logs .stderr')].some(n => n.textContent.includes('a-warning-on-stderr'))", timeout: 20))
             try await browser.screenshot(Self.output + "/instance.png")
+
+            // The object's storage on the instance page: written here as a Worker process
+            // writes it (the object's own database), shown read-only on the next refresh.
+            #expect(try await browser.waitFor("document.querySelector('.storage') && document.querySelector('.storage').textContent.includes('never wrote')"))
+            let detail = try await server.admin("/api/instances/\(instance)", token: server.token)
+            let object = try #require((try JSONSerialization.jsonObject(with: Data(detail.body.utf8)) as? [String: Any])?["instance"] as? [String: Any])
+            let objectID = try #require(object["object_id"] as? String)
+            let storage = ObjectStorageRoot(folder: project.folder + "/.berth/objects").storage(className: "MyContainer", objectHex: objectID)
+            try storage.put("owner", Array(#""ada""#.utf8))
+            _ = try storage.exec("CREATE TABLE jobs (name TEXT); INSERT INTO jobs VALUES ('build'), ('test')")
+            #expect(try await browser.waitFor("document.querySelector('.storage .keys') && document.querySelector('.storage .keys').textContent.includes('owner')", timeout: 10))
+            #expect(try await browser.waitFor("document.querySelector('.storage .tables') && document.querySelector('.storage .tables').textContent.includes('jobs')"))
+            try await browser.screenshot(Self.output + "/instance-storage.png", width: 1280, height: 1400)
         }
     }
 

@@ -173,6 +173,21 @@ enum DashboardAssets {
             <h2>Deployments</h2><div class="scroll"><table><thead><tr><th>ID</th><th>Created</th><th>Source</th><th>Rollout</th><th>Progress</th></tr></thead><tbody>${deploymentRows}</tbody></table></div>`;
         }
 
+        // The object's own storage (read-only): size, alarm, schedules, tables, key–value pairs.
+        function storageCard(st) {
+          if (!st) return "";
+          if (!st.exists) return `<h2>Storage</h2><p class="muted storage">This object never wrote to its storage.</p>`;
+          const schedules = st.schedules.map((s) => `<tr><td><code>${esc(s.id.slice(0, 8))}</code></td><td>${esc(s.callback)}</td><td>${when(s.time)}</td><td><code>${esc(s.payload ?? "")}</code></td></tr>`).join("");
+          const tables = st.tables.map((t) => `<tr><td>${esc(t.name)}</td><td>${t.rows}</td></tr>`).join("");
+          const keys = st.keys.map((k) => `<tr><td><code>${esc(k.key)}</code></td><td><code>${esc(k.value == null ? `(${k.bytes} bytes)` : k.value.slice(0, 200))}</code></td></tr>`).join("");
+          return `<section class="storage"><h2>Storage</h2><div class="cards"><div class="card"><dl class="kv"><dt>Size</dt><dd>${bytes(st.size_bytes)}</dd>
+              <dt>Alarm</dt><dd class="alarm">${st.alarm ? `${when(st.alarm)}${st.alarm_retries ? ` (retry ${st.alarm_retries})` : ""}` : "none"}</dd>
+              <dt>Its own alarm</dt><dd>${st.object_alarm ? when(st.object_alarm) : "none"}</dd></dl></div>
+            <div class="card"><h3>Schedules</h3>${schedules ? `<table><thead><tr><th>ID</th><th>Callback</th><th>Runs</th><th>Payload</th></tr></thead><tbody class="schedules">${schedules}</tbody></table>` : '<p class="muted">None.</p>'}</div>
+            <div class="card"><h3>Tables</h3>${tables ? `<table><thead><tr><th>Table</th><th>Rows</th></tr></thead><tbody class="tables">${tables}</tbody></table>` : '<p class="muted">None.</p>'}</div></div>
+            <h3>Key–value pairs${st.keys_truncated ? ` (first ${st.keys.length})` : ""}</h3><div class="scroll"><table><thead><tr><th>Key</th><th>Value</th></tr></thead><tbody class="keys">${keys || '<tr><td colspan="2" class="muted">None.</td></tr>'}</tbody></table></div></section>`;
+        }
+
         async function instancePage(id, token, first) {
           const detail = await api(`/api/instances/${encodeURIComponent(id)}`);
           if (token !== renderToken) return;
@@ -185,7 +200,7 @@ enum DashboardAssets {
               <dt>Version</dt><dd>${esc(i.deployment_id)}</dd><dt>Created</dt><dd>${when(i.created_at)}</dd>
               <dt>Cold start</dt><dd>${i.cold_start_ms == null ? "-" : i.cold_start_ms + " ms"}</dd><dt>Container</dt><dd>${esc((i.container_id ?? "-").slice(0, 12))}</dd>
               ${i.exit_code == null ? "" : `<dt>Exit code</dt><dd>${i.exit_code}</dd>`}</dl></div>
-            <div class="card"><h3>History</h3><ul class="timeline">${events}</ul></div></div>`;
+            <div class="card"><h3>History</h3><ul class="timeline">${events}</ul></div></div>${storageCard(detail.storage)}`;
           if (first) {
             main.innerHTML = `<div id="info">${info}</div><h2>Logs <span class="muted">(live)</span></h2><div class="logs" id="logs"></div>`;
             const box = document.getElementById("logs");

@@ -69,8 +69,10 @@ struct DashboardRoutes: Sendable {
                     throw BerthError(.notFound, "no instance \(id)")
                 }
                 let live = try? await deployer.instanceViews(row.className).first { $0.instance == row.instanceID }
+                // The object's storage, read-only; an object of a class no longer served has none shown.
+                let storage = try? await deployer.registry.storageView(className: row.className, object: row.objectID)
                 return AdminJSON.response(InstanceDetail(
-                    instance: row, live: live, events: try await deployer.store.events(instanceID: row.instanceID)
+                    instance: row, live: live, events: try await deployer.store.events(instanceID: row.instanceID), storage: storage
                 ))
             }
         }
@@ -121,4 +123,6 @@ struct InstanceDetail: Encodable {
     var instance: StateStore.InstanceRow
     var live: InstanceView?
     var events: [StateStore.EventRow]
+    /// Its object's storage: pairs, tables, alarm and schedules.
+    var storage: ObjectStorageView?
 }
