@@ -26,7 +26,15 @@ install:
 dev: example engine
 	swift run berth dev examples/hello
 
-example: examples/hello/server
+example: examples/hello/server examples/counter/server
+
+# The counter example (a Swift Worker with object storage and schedules) on http://127.0.0.1:8787.
+.PHONY: counter
+counter: example engine sdk
+	swift run berth dev examples/counter
+
+examples/counter/server: examples/hello/server
+	cp $< $@
 
 examples/hello/server: examples/hello/server.c examples/hello/websocket_accept.h
 	gcc -static -O2 -pthread -o $@ $<
