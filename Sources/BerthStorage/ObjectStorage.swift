@@ -12,16 +12,20 @@ import Synchronization
 public final class ObjectStorage: Sendable {
     public let path: String
     private weak let root: ObjectStorageRoot?
-    private let state = Mutex(Connection())
+    private let state: Mutex<Connection>
+    /// When it was last used, on its root's clock: the least recently used is closed first.
+    let lastUse = Atomic<UInt64>(0)
 
-    /// The database once opened (`nil` while closed, or never written).
+    /// The one session of the object, holding its database once opened (`nil` while
+    /// closed, or never written); used only under the lock.
     fileprivate struct Connection: @unchecked Sendable {
-        var database: SQLiteDatabase?
+        let session: StorageSession
     }
 
     package init(path: String, root: ObjectStorageRoot?) {
         self.path = path
         self.root = root
+        self.state = Mutex(Connection(session: StorageSession(path: path)))
     }
 
     /// Whether the object ever wrote (its database exists).
@@ -105,14 +109,13 @@ public final class ObjectStorage: Sendable {
     @discardableResult
     package func close() -> Bool {
         let closed: Bool? = state.withLockIfAvailable { connection -> Bool in
-            connection.database?.close()
-            connection.database = nil
+            connection.session.reopen()
             return true
         }
         return closed != nil
     }
 
-    package var isOpen: Bool { state.withLock { $0.database != nil } }
+    package var isOpen: Bool { state.withLock { $0.session.database != nil } }
 
     /// ``session(_:)`` for the operations that throw Berth's errors only.
     private func typed<T>(_ body: (StorageSession) throws -> T) throws(BerthError) -> T {
@@ -120,15 +123,18 @@ public final class ObjectStorage: Sendable {
     }
 
     private func session<T>(_ body: (StorageSession) throws -> T) throws -> T {
-        let (result, opened): (T, Bool) = try state.withLock { (connection: inout Connection) throws -> (T, Bool) in
-            let session = StorageSession(path: path, database: connection.database)
-            defer { connection.database = session.database }
-            let wasOpen = connection.database != nil
-            let result = try body(session)
-            return (result, !wasOpen && session.database != nil)
+        var result: Result<T, any Error>?
+        let opened = state.withLock { connection -> Bool in
+            let session = connection.session
+            let wasOpen = session.database != nil
+            result = Result { try body(session) }
+            return !wasOpen && session.database != nil
         }
-        if opened { root?.opened(self) } else { root?.used(self) }
-        return result
+        if let root {
+            lastUse.store(root.tick(), ordering: .relaxed)
+            if opened { root.opened(self) }
+        }
+        return try result!.get()
     }
 }
 
@@ -156,9 +162,8 @@ public final class StorageSession {
     let path: String
     package fileprivate(set) var database: SQLiteDatabase?
 
-    fileprivate init(path: String, database: SQLiteDatabase?) {
+    fileprivate init(path: String) {
         self.path = path
-        self.database = database
     }
 
     /// Whether the object never wrote.
@@ -177,25 +182,35 @@ public final class StorageSession {
 
     public func get(_ key: String) throws(BerthError) -> [UInt8]? {
         guard let database = try existing() else { return nil }
-        return try keyValue(database, "SELECT value FROM _cf_KV WHERE key = ?", [.text(key)])?.rows.first.flatMap { row in
-            if case .blob(let bytes) = row[0] { return bytes }
-            return nil
-        }
+        return try keyValue(database, "SELECT value FROM _cf_KV WHERE key = ?", slot: 0) { statement throws(BerthError) in
+            database.bindText(key, at: 1, in: statement)
+            return try database.stepOnce(statement) ? database.columnBytes(0, of: statement) : nil
+        } ?? nil
     }
 
     public func put(_ key: String, _ value: [UInt8]) throws(BerthError) {
         let database = try open(create: true)
         let sql = "INSERT INTO _cf_KV (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value"
-        if try keyValue(database, sql, [.text(key), .blob(value)]) == nil {
+        let write = { (statement: OpaquePointer) throws(BerthError) -> Bool in
+            database.bindText(key, at: 1, in: statement)
+            database.bindBlob(value, at: 2, in: statement)
+            return try database.stepOnce(statement)
+        }
+        if try keyValue(database, sql, slot: 1, write) == nil {
+            // Another connection dropped the table (deleteAll): it is made again.
             _ = try database.run(Self.keyValueTable)
-            _ = try database.run(sql, [.text(key), .blob(value)])
+            _ = try database.withPrepared(sql, slot: 1, write)
         }
     }
 
     @discardableResult
     public func delete(_ key: String) throws(BerthError) -> Bool {
         guard let database = try existing() else { return false }
-        return try keyValue(database, "DELETE FROM _cf_KV WHERE key = ?", [.text(key)])?.rowsWritten ?? 0 > 0
+        return try keyValue(database, "DELETE FROM _cf_KV WHERE key = ?", slot: 2) { statement throws(BerthError) in
+            database.bindText(key, at: 1, in: statement)
+            _ = try database.stepOnce(statement)
+            return database.changes > 0
+        } ?? false
     }
 
     public func list(_ options: StorageListOptions = StorageListOptions()) throws(BerthError) -> [(key: String, value: [UInt8])] {
@@ -212,7 +227,12 @@ public final class StorageSession {
         if !conditions.isEmpty { sql += " WHERE " + conditions.joined(separator: " AND ") }
         sql += " ORDER BY key " + (options.reverse ? "DESC" : "ASC")
         if let limit = options.limit { sql += " LIMIT \(max(0, limit))" }
-        return try (keyValue(database, sql, bindings)?.rows ?? []).compactMap { row in
+        let rows: [[SQLValue]]
+        do { rows = try database.run(sql, bindings).rows } catch {
+            if error.message.contains("no such table: _cf_KV") { return [] }
+            throw error
+        }
+        return rows.compactMap { row in
             guard case .text(let key) = row[0], case .blob(let value) = row[1] else { return nil }
             return (key, value)
         }
@@ -249,9 +269,9 @@ public final class StorageSession {
 
     /// Runs a key–value statement; nil when the table is gone (another connection to the
     /// database ran `deleteAll`), which reads as empty.
-    private func keyValue(_ database: SQLiteDatabase, _ sql: String, _ bindings: [SQLValue]) throws(BerthError) -> SQLCursor? {
+    private func keyValue<T>(_ database: SQLiteDatabase, _ sql: String, slot: Int, _ body: (OpaquePointer) throws(BerthError) -> T) throws(BerthError) -> T? {
         do {
-            return try database.run(sql, bindings)
+            return try database.withPrepared(sql, slot: slot, body)
         } catch {
             if error.message.contains("no such table: _cf_KV") { return nil }
             throw error

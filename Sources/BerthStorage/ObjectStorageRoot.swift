@@ -10,11 +10,14 @@ public final class ObjectStorageRoot: Sendable {
     public let maxOpen: Int
     private struct State {
         var storages: [String: ObjectStorage] = [:]
-        /// Open databases, least recently used first.
-        var recency: [ObjectIdentifier] = []
-        var byID: [ObjectIdentifier: ObjectStorage] = [:]
+        /// Open databases.
+        var open: [ObjectIdentifier: ObjectStorage] = [:]
     }
     private let state = Mutex(State())
+    private let clock = Atomic<UInt64>(0)
+
+    /// The next moment of the root's clock (each use of a storage takes one).
+    func tick() -> UInt64 { clock.wrappingAdd(1, ordering: .relaxed).newValue }
 
     public init(folder: String, maxOpen: Int = 256) {
         self.folder = folder
@@ -46,8 +49,7 @@ public final class ObjectStorageRoot: Sendable {
     public func forget(className: String, objectHex: String) {
         let storage = state.withLock { state -> ObjectStorage? in
             guard let storage = state.storages.removeValue(forKey: className + "/" + objectHex) else { return nil }
-            state.recency.removeAll { $0 == ObjectIdentifier(storage) }
-            state.byID[ObjectIdentifier(storage)] = nil
+            state.open[ObjectIdentifier(storage)] = nil
             return storage
         }
         storage?.close()
@@ -80,8 +82,7 @@ public final class ObjectStorageRoot: Sendable {
             let keys = state.storages.keys.filter { $0.hasPrefix(prefix) }
             return keys.compactMap { key in
                 guard let storage = state.storages.removeValue(forKey: key) else { return nil }
-                state.recency.removeAll { $0 == ObjectIdentifier(storage) }
-                state.byID[ObjectIdentifier(storage)] = nil
+                state.open[ObjectIdentifier(storage)] = nil
                 return storage
             }
         }
@@ -91,36 +92,19 @@ public final class ObjectStorageRoot: Sendable {
     }
 
     /// Databases open now.
-    public var openCount: Int { state.withLock { $0.recency.count } }
+    public var openCount: Int { state.withLock { $0.open.count } }
 
+    /// `storage` opened its database: beyond `maxOpen`, the least recently used others close
+    /// (one in use now stays open, and is closed when next found so).
     package func opened(_ storage: ObjectStorage) {
         let victims = state.withLock { state -> [ObjectStorage] in
-            let id = ObjectIdentifier(storage)
-            state.recency.removeAll { $0 == id }
-            state.recency.append(id)
-            state.byID[id] = storage
-            var victims: [ObjectStorage] = []
-            var index = 0
-            while state.recency.count - victims.count > maxOpen, index < state.recency.count - 1 {
-                if let victim = state.byID[state.recency[index]] { victims.append(victim) }
-                index += 1
-            }
-            return victims
+            state.open[ObjectIdentifier(storage)] = storage
+            guard state.open.count > maxOpen else { return [] }
+            let others = state.open.values.filter { $0 !== storage }.sorted { $0.lastUse.load(ordering: .relaxed) < $1.lastUse.load(ordering: .relaxed) }
+            return Array(others.prefix(state.open.count - maxOpen))
         }
         for victim in victims where victim.close() {
-            state.withLock { state in
-                state.recency.removeAll { $0 == ObjectIdentifier(victim) }
-                state.byID[ObjectIdentifier(victim)] = nil
-            }
-        }
-    }
-
-    package func used(_ storage: ObjectStorage) {
-        state.withLock { state in
-            let id = ObjectIdentifier(storage)
-            guard let index = state.recency.lastIndex(of: id), index != state.recency.count - 1 else { return }
-            state.recency.remove(at: index)
-            state.recency.append(id)
+            state.withLock { $0.open[ObjectIdentifier(victim)] = nil }
         }
     }
 

@@ -14,6 +14,10 @@ package final class SQLiteDatabase {
         let guarded: Bool
         let sql: String
     }
+    /// Whether the SQL being prepared is the object's own (``run(_:_:guarded:)``).
+    private let guardFlag = GuardFlag()
+    /// Statements kept in fixed places (``withPrepared(_:slot:_:)``).
+    private var slots: [OpaquePointer?] = []
     /// Statements kept at most.
     static let preparedLimit = 64
 
@@ -30,6 +34,9 @@ package final class SQLiteDatabase {
         }
         raw = handle
         sqlite_nio_sqlite3_busy_timeout(handle, 5_000)
+        // Installed once: setting an authorizer expires every prepared statement, so a run
+        // of the object's own SQL only raises the flag it reads.
+        sqlite_nio_sqlite3_set_authorizer(handle, refuseBerthTables, Unmanaged.passUnretained(guardFlag).toOpaque())
         if !readOnly && path != ":memory:" {
             _ = try run("PRAGMA journal_mode=WAL")
             _ = try run("PRAGMA synchronous=NORMAL")
@@ -44,7 +51,9 @@ package final class SQLiteDatabase {
     package func close() {
         guard let open = raw else { return }
         for statement in prepared.values { sqlite_nio_sqlite3_finalize(statement) }
+        for statement in slots.compactMap({ $0 }) { sqlite_nio_sqlite3_finalize(statement) }
         prepared = [:]
+        slots = []
         sqlite_nio_sqlite3_close_v2(open)
         raw = nil
     }
@@ -64,6 +73,71 @@ package final class SQLiteDatabase {
         return compiled && readOnly
     }
 
+    /// Runs `body` on the kept statement of `sql` (one statement, prepared on first use),
+    /// then resets it: the way Berth's own key–value operations run, with no cursor made.
+    /// `slot`: a fixed place for the statement (Berth's key–value ones), found without
+    /// hashing its text.
+    package func withPrepared<T>(_ sql: String, slot: Int? = nil, _ body: (OpaquePointer) throws(BerthError) -> T) throws(BerthError) -> T {
+        let key = CacheKey(guarded: false, sql: sql)
+        let statement: OpaquePointer
+        if let slot, slot < slots.count, let kept = slots[slot] {
+            statement = kept
+        } else if slot == nil, let kept = prepared[key] {
+            statement = kept
+        } else {
+            var made: OpaquePointer?
+            guard sqlite_nio_sqlite3_prepare_v2(raw, sql, -1, &made, nil) == SQLITE_OK, let made else {
+                throw BerthError(.invalidInput, "SQL: \(message)")
+            }
+            if prepared.count >= Self.preparedLimit {
+                for old in prepared.values { sqlite_nio_sqlite3_finalize(old) }
+                prepared = [:]
+            }
+            if let slot {
+                while slots.count <= slot { slots.append(nil) }
+                if let old = slots[slot] { sqlite_nio_sqlite3_finalize(old) }
+                slots[slot] = made
+            } else {
+                prepared[key] = made
+            }
+            statement = made
+        }
+        defer {
+            sqlite_nio_sqlite3_reset(statement)
+            sqlite_nio_sqlite3_clear_bindings(statement)
+        }
+        return try body(statement)
+    }
+
+    /// Steps `statement` once: true for a row, false when done; the error otherwise.
+    package func stepOnce(_ statement: OpaquePointer) throws(BerthError) -> Bool {
+        switch sqlite_nio_sqlite3_step(statement) {
+        case SQLITE_ROW: return true
+        case SQLITE_DONE: return false
+        default: throw BerthError(.invalidInput, "SQL: \(message)")
+        }
+    }
+
+    package func bindText(_ text: String, at index: Int32, in statement: OpaquePointer) {
+        sqlite_nio_sqlite3_bind_text(statement, index, text, -1, SQLiteDatabase.transient)
+    }
+
+    package func bindBlob(_ bytes: [UInt8], at index: Int32, in statement: OpaquePointer) {
+        bytes.withUnsafeBytes { raw in
+            _ = sqlite_nio_sqlite3_bind_blob(statement, index, raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32(raw.count), SQLiteDatabase.transient)
+        }
+    }
+
+    /// Column `index` of the current row as bytes (a blob's, or a text's UTF-8).
+    package func columnBytes(_ index: Int32, of statement: OpaquePointer) -> [UInt8] {
+        let count = Int(sqlite_nio_sqlite3_column_bytes(statement, index))
+        guard count > 0, let bytes = sqlite_nio_sqlite3_column_blob(statement, index) else { return [] }
+        return Array(UnsafeRawBufferPointer(start: bytes, count: count))
+    }
+
+    /// Rows the last statement changed.
+    package var changes: Int { Int(sqlite_nio_sqlite3_changes(raw)) }
+
     /// Whether the first statement of `sql` compiles here.
     package func firstStatementCompiles(_ sql: String) -> Bool {
         (try? each(sql) { _ in false }) != nil
@@ -74,8 +148,8 @@ package final class SQLiteDatabase {
     /// `guarded`: the SQL is an object's own, which may not touch Berth's tables (`_cf_…`,
     /// where its key–value pairs live), as on Cloudflare.
     package func run(_ sql: String, _ bindings: [SQLValue] = [], guarded: Bool = false) throws(BerthError) -> SQLCursor {
-        if guarded { sqlite_nio_sqlite3_set_authorizer(raw, refuseBerthTables, nil) }
-        defer { if guarded { sqlite_nio_sqlite3_set_authorizer(raw, nil, nil) } }
+        guardFlag.on = guarded
+        defer { guardFlag.on = false }
         do throws(BerthError) {
             let key = CacheKey(guarded: guarded, sql: sql)
             if let statement = prepared[key] {
@@ -223,10 +297,15 @@ package final class SQLiteDatabase {
 
 /// The authorizer of an object's own SQL: any table (or index, trigger, view) whose name
 /// begins with `_cf_` is refused.
+final class GuardFlag {
+    var on = false
+}
+
 private func refuseBerthTables(
     _ data: UnsafeMutableRawPointer?, _ action: Int32, _ first: UnsafePointer<CChar>?, _ second: UnsafePointer<CChar>?,
     _ database: UnsafePointer<CChar>?, _ trigger: UnsafePointer<CChar>?
 ) -> Int32 {
+    guard let data, Unmanaged<GuardFlag>.fromOpaque(data).takeUnretainedValue().on else { return SQLITE_OK }
     for name in [first, second] {
         guard let name else { continue }
         if strncasecmp(name, "_cf_", 4) == 0 { return SQLITE_DENY }

@@ -79,6 +79,34 @@ struct ObjectStorageAPITests {
         }
     }
 
+    @Test("values round-trip as JSON, on the quick paths (Int, Bool, plain String) and through the coder alike")
+    func valuesAsJSON() async throws {
+        try await ControlPlane.with(containerTypes: Self.types) { plane in
+            try await plane.deploy()
+            let stub = try #require(plane.platform?.env)["MY_CONTAINER"].getByName("values")
+            let storage = stub.storage
+            let texts = ["plain", "", "with \"quotes\" and \\ and /slash/", "line\nbreak\ttab", "ünïcödé 🚀", "\u{01}control"]
+            for (i, text) in texts.enumerated() { try storage.put("t\(i)", text) }
+            try storage.put("int", -42)
+            try storage.put("max", Int.max)
+            try storage.put("flag", true)
+            try storage.put("real", 1.5)
+            for (i, text) in texts.enumerated() { #expect(try storage.get("t\(i)", as: String.self) == text) }
+            #expect(try storage.get("int", as: Int.self) == -42)
+            #expect(try storage.get("max", as: Int.self) == Int.max)
+            #expect(try storage.get("flag", as: Bool.self) == true)
+            #expect(try storage.get("real", as: Double.self) == 1.5)
+            #expect(try storage.get("int", as: Double.self) == -42, "JSON numbers read as either")
+            #expect(throws: BerthError.self) { try storage.get("t0", as: Int.self) }
+            // Every stored value is JSON that Foundation reads back as the same value.
+            let database = try #require(plane.registry["MyContainer"]).storage(of: stub.id)
+            for (i, text) in texts.enumerated() {
+                let bytes = try #require(try database.get("t\(i)"))
+                #expect(try JSONDecoder().decode(String.self, from: Data(bytes)) == text)
+            }
+        }
+    }
+
     @Test("a transaction that throws leaves nothing behind, key–value pairs and SQL alike")
     func transactionRollback() async throws {
         try await ControlPlane.with(containerTypes: Self.types) { plane in

@@ -19,32 +19,40 @@ public import Foundation
 /// ```
 public struct DurableObjectStorage: Sendable {
     let link: any ObjectLink
+    /// The object's database, found once (a storage kept across calls finds it no more).
+    private let found: Result<ObjectStorage, BerthError>
 
     package init(link: any ObjectLink) {
         self.link = link
+        do throws(BerthError) { found = .success(try link.storage()) } catch { found = .failure(error) }
     }
 
+    private func database() throws(BerthError) -> ObjectStorage { try found.get() }
+
     /// `storage.sql.exec(query, bindings…)`.
-    public var sql: SqlStorage { SqlStorage(database: { () throws(BerthError) in try link.storage() }) }
+    public var sql: SqlStorage {
+        let found = self.found
+        return SqlStorage(database: { () throws(BerthError) in try found.get() })
+    }
 
     public func get<T: Decodable>(_ key: String, as type: T.Type = T.self) throws(BerthError) -> T? {
-        try StorageValues.decode(try link.storage().get(key), as: type, key: key)
+        try StorageValues.decode(try database().get(key), as: type, key: key)
     }
 
     /// The values of those of `keys` that are there.
     public func get<T: Decodable>(_ keys: [String], as type: T.Type = T.self) throws(BerthError) -> [String: T] {
-        try link.storage().internalTransaction { session in try StorageValues.get(keys, as: type, in: session) }
+        try database().internalTransaction { session in try StorageValues.get(keys, as: type, in: session) }
     }
 
     public func put<T: Encodable>(_ key: String, _ value: T) throws(BerthError) {
-        try link.storage().put(key, StorageValues.encode(value, key: key))
+        try database().put(key, StorageValues.encode(value, key: key))
     }
 
     /// Puts every entry, in one transaction.
     public func put<T: Encodable>(_ entries: [String: T]) throws(BerthError) {
         var encoded: [String: [UInt8]] = [:]
         for (key, value) in entries { encoded[key] = try StorageValues.encode(value, key: key) }
-        try link.storage().internalTransaction { session in
+        try database().internalTransaction { session in
             for (key, value) in encoded { try session.put(key, value) }
         }
     }
@@ -52,30 +60,30 @@ public struct DurableObjectStorage: Sendable {
     /// Whether `key` was there.
     @discardableResult
     public func delete(_ key: String) throws(BerthError) -> Bool {
-        try link.storage().delete(key)
+        try database().delete(key)
     }
 
     /// How many of `keys` were there.
     @discardableResult
     public func delete(_ keys: [String]) throws(BerthError) -> Int {
-        try link.storage().internalTransaction { session in try keys.reduce(0) { $0 + (try session.delete($1) ? 1 : 0) } }
+        try database().internalTransaction { session in try keys.reduce(0) { $0 + (try session.delete($1) ? 1 : 0) } }
     }
 
     /// Pairs in key order (``StorageListOptions``: prefix, start, end, reverse, limit).
     public func list<T: Decodable>(_ options: StorageListOptions = StorageListOptions(), as type: T.Type = T.self) throws(BerthError) -> [(key: String, value: T)] {
-        try StorageValues.decode(try link.storage().list(options), as: type)
+        try StorageValues.decode(try database().list(options), as: type)
     }
 
     /// Runs `body` as one transaction: all of it, or, when it throws, none of it (the error
     /// comes back).
     public func transaction<R>(_ body: (StorageTransaction) throws -> R) throws -> R {
-        try link.storage().transaction { session in try body(StorageTransaction(session: session)) }
+        try database().transaction { session in try body(StorageTransaction(session: session)) }
     }
 
     /// Deletes everything the object stored (SQL tables and key–value pairs alike). Its
     /// alarm stays: ``deleteAlarm()`` removes that, as on Cloudflare.
     public func deleteAll() throws(BerthError) {
-        try link.storage().deleteAll()
+        try database().deleteAll()
     }
 
     /// When the object's alarm is set to fire (nil: none).
@@ -163,6 +171,10 @@ public struct SqlTransaction {
 /// How values are stored: JSON.
 enum StorageValues {
     static func encode<T: Encodable>(_ value: T, key: String) throws(BerthError) -> [UInt8] {
+        // The commonest values skip Foundation's encoder (the same JSON comes out).
+        if let number = value as? Int { return Array(String(number).utf8) }
+        if let flag = value as? Bool { return Array((flag ? "true" : "false").utf8) }
+        if let text = value as? String, let plain = plainJSONString(text) { return plain }
         do { return Array(try JSONEncoder().encode(value)) } catch {
             throw BerthError(.invalidInput, "storage.put(\"\(key)\"): the value cannot be encoded as JSON: \(error)")
         }
@@ -170,9 +182,31 @@ enum StorageValues {
 
     static func decode<T: Decodable>(_ bytes: [UInt8]?, as type: T.Type, key: String) throws(BerthError) -> T? {
         guard let bytes else { return nil }
+        if T.self == Int.self, let number = Int(String(decoding: bytes, as: UTF8.self)) { return number as? T }
+        if T.self == String.self, let text = plainText(bytes) { return text as? T }
         do { return try JSONDecoder().decode(type, from: Data(bytes)) } catch {
             throw BerthError(.invalidInput, "storage.get(\"\(key)\"): the stored value is not a \(type): \(error)")
         }
+    }
+
+    /// `text` as a JSON string when it needs no escaping (else nil: the encoder does it).
+    static func plainJSONString(_ text: String) -> [UInt8]? {
+        var bytes: [UInt8] = [0x22]
+        bytes.reserveCapacity(text.utf8.count + 2)
+        for byte in text.utf8 {
+            if byte < 0x20 || byte == 0x22 || byte == 0x5C || byte == 0x2F { return nil }
+            bytes.append(byte)
+        }
+        bytes.append(0x22)
+        return bytes
+    }
+
+    /// A stored JSON string without escapes, read without the decoder (else nil).
+    static func plainText(_ bytes: [UInt8]) -> String? {
+        guard bytes.count >= 2, bytes.first == 0x22, bytes.last == 0x22 else { return nil }
+        let inner = bytes[1..<(bytes.count - 1)]
+        guard !inner.contains(where: { $0 == 0x5C || $0 == 0x22 || $0 < 0x20 }) else { return nil }
+        return String(decoding: inner, as: UTF8.self)
     }
 
     static func decode<T: Decodable>(_ pairs: [(key: String, value: [UInt8])], as type: T.Type) throws(BerthError) -> [(key: String, value: T)] {
