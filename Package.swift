@@ -150,7 +150,7 @@ let package = Package(
             name: "BerthBench",
             dependencies: [
                 "Berth", "BerthCore", "BerthConfig", "BerthRuntime", "BerthAPI", "BerthControlPlane", "BerthServer", "BerthTestSupport", "DockerEngine",
-                "BerthWorker",
+                "BerthWorker", .product(name: "SQLiteNIO", package: "sqlite-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),

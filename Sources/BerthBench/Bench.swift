@@ -26,7 +26,7 @@ struct Bench {
         let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
         var results = Results()
         let bench = try await Harness.start(repository: repository, quick: quick)
-        // `--only proxy,proxy_1mib,ws,tls,cold,stampede,fanout,footprint`: some scenarios (while
+        // `--only proxy,proxy_1mib,ws,tls,cold,stampede,fanout,footprint,storage`: some scenarios (while
         // working on one); all by default.
         let only = CommandLine.arguments.firstIndex(of: "--only").flatMap { index in
             CommandLine.arguments.indices.contains(index + 1) ? Set(CommandLine.arguments[index + 1].split(separator: ",").map(String.init)) : nil
@@ -42,6 +42,7 @@ struct Bench {
             if wanted("stampede") { try await bench.stampede(into: &results) }
             if wanted("fanout") { try await bench.fanOut(into: &results) }
             if wanted("footprint") { try await bench.footprint(into: &results) }
+            if wanted("storage") { try await bench.storage(into: &results) }
         } catch {
             await bench.stop()
             throw error

@@ -15,6 +15,7 @@ import NIOHTTPTypes
 /// container the zero-code routes reach.
 struct BenchWorker: Worker {
     func fetch(_ request: Berth.Request, env: Env) async throws -> Berth.Response {
+        if request.pathname == "/_storage" { return try StorageWorkload.answer(request, env: env) }
         if request.pathname.hasPrefix("/singleton") {
             return await getContainer(env["WEB"]).fetch(request)
         }
