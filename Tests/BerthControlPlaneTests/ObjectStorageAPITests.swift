@@ -73,6 +73,10 @@ struct ObjectStorageAPITests {
             #expect(throws: BerthError.self) { try env["MY_CONTAINER"].getByName("shared-b").storage.sql.exec("SELECT * FROM jobs") }
             #expect(try stub.storage.list(StorageListOptions(prefix: "o"), as: Owner.self).map(\.key) == ["owner"])
             #expect(plane.engine.containers.isEmpty, "storage starts no container")
+            // It outlives the object's container, stopped or destroyed.
+            #expect(await stub.fetch(Request(path: "/")).status.code == 200)
+            await stub.destroy()
+            #expect(try stub.storage.get("owner", as: Owner.self) == Owner(user: "ada", quota: 3), "destroy() keeps the storage")
             let path = plane.project.state.objectsPath + "/MyContainer/\(stub.id.hex).sqlite"
             #expect(FileManager.default.fileExists(atPath: path))
             #expect(!FileManager.default.fileExists(atPath: plane.project.state.objectsPath + "/MyContainer/\(env["MY_CONTAINER"].getByName("shared-b").id.hex).sqlite"), "a read made nothing")
@@ -212,7 +216,8 @@ struct ObjectStorageAPITests {
         try await ControlPlane.with(containerTypes: Self.types) { plane in
             try await plane.deploy()
             let stub = try #require(plane.platform?.env)["MY_CONTAINER"].getByName("order")
-            let start = Date().addingTimeInterval(0.3)
+            // Far enough ahead that nothing runs before the listing below, even on a busy machine.
+            let start = Date().addingTimeInterval(1.5)
             try await stub.schedule(at: start.addingTimeInterval(0.2), "note", payload: "third")
             let first = try await stub.schedule(at: start, "note", payload: "first")
             try await stub.schedule(at: start.addingTimeInterval(0.1), "note", payload: "second-a")
@@ -246,7 +251,12 @@ struct ObjectStorageAPITests {
             let kept = try #require(try await stub.storage.getAlarm())
             #expect(abs(kept.timeIntervalSince(own)) < 0.001, "the schedule did not move the object's alarm")
             try await plane.eventually("both ran") { StoringContainer.log.count("mixed alarm") == 1 && StoringContainer.log.count("mixed flaky 0") == 1 }
-            #expect(StoringContainer.log.all.filter { $0.hasPrefix("mixed") } == ["mixed flaky 1", "mixed note beside", "mixed flaky 0", "mixed alarm retry=0"])
+            // Under load the own alarm may come due in the same run as a retry: the order of the
+            // runs is what holds, not the moments.
+            let mixed = StoringContainer.log.all.filter { $0.hasPrefix("mixed") }
+            #expect(mixed.count == 4, "\(mixed)")
+            #expect(mixed.first == "mixed flaky 1" && mixed.firstIndex(of: "mixed note beside") == 1, "the failing callback did not hold back the one beside it: \(mixed)")
+            #expect(mixed.filter { $0.hasPrefix("mixed alarm") }.count == 1 && mixed.contains("mixed flaky 0"), "\(mixed)")
         }
     }
 
@@ -255,11 +265,12 @@ struct ObjectStorageAPITests {
         try await ControlPlane.withRestart(containerTypes: Self.types) { first in
             try await first.deploy()
             let stub = try #require(first.platform?.env)["MY_CONTAINER"].getByName("restart-alarm")
-            try await stub.storage.setAlarm(after: .milliseconds(300))
-            try await stub.schedule(after: .milliseconds(300), "note", payload: "after restart")
+            // Due once this server is gone (it is, well before 1.5 s), while none runs.
+            try await stub.storage.setAlarm(after: .milliseconds(1500))
+            try await stub.schedule(after: .milliseconds(1500), "note", payload: "after restart")
             return stub.id
         } after: { (second: ControlPlane, id: ObjectID) in
-            try await Task.sleep(for: .milliseconds(400))
+            try await Task.sleep(for: .milliseconds(1700))
             #expect(StoringContainer.log.count("restart-alarm") == 0, "nothing ran while no server was up")
             _ = try await second.deployer.restore()
             try await second.eventually("the alarm and the schedule ran after the restart") {

@@ -3,6 +3,7 @@ import BerthAPI
 @testable import BerthControlPlane
 import BerthCore
 import BerthRuntime
+import BerthStorage
 @testable import BerthServer
 import BerthTestSupport
 import DockerEngine
@@ -285,6 +286,16 @@ struct ServeTests {
             #expect(listed.first?.state == .deleted)
             #expect(try await berth(["deploy", project.folder]).status == 0)
             #expect(try await server.get("/container/early").status == 200)
+
+            // Objects' storage outlived that delete; --purge removes it and says so.
+            #expect(deleted.output.contains("storage of its objects stays"), "\(deleted.output)")
+            let classFolder = project.folder + "/.berth/objects/MyContainer"
+            let hex = String(repeating: "ab", count: 32)
+            try ObjectStorageRoot(folder: project.folder + "/.berth/objects").storage(className: "MyContainer", objectHex: hex).put("k", [1])
+            let purged = try await berth(["containers", "delete", "web", "-y", "--purge", "--project", project.folder])
+            #expect(purged.status == 0, "\(purged.errors)")
+            #expect(purged.output.contains("Removed the storage of 1 object(s) and 0 alarm(s) of class MyContainer"), "\(purged.output)")
+            #expect(!FileManager.default.fileExists(atPath: classFolder))
         }
     }
 
