@@ -478,7 +478,7 @@ public final class ProcessWorker: Worker, Sendable {
     /// The hooks of object `id` of `className`, run in this process (what a supervisor's
     /// hooks do for the process running now; for a process used on its own, as in tests).
     public func hooks(className: String, id: ObjectID) -> any ContainerHooks {
-        LinkedHooks(worker: self, object: WireObject(className: className, id: id))
+        ForwardedHooks(object: WireObject(className: className, id: id), runner: self)
     }
 
     /// Runs the object's alarm here: thrown as the process's error when its alarm threw,
@@ -547,14 +547,4 @@ private final class LinkBox: @unchecked Sendable {
     weak var worker: ProcessWorker?
 }
 
-/// One object's hooks, run in one Worker process.
-private struct LinkedHooks: ContainerHooks {
-    let worker: ProcessWorker
-    let object: WireObject
-
-    func onStart() async { _ = await worker.runHook(.start, of: object) }
-    func onStop(exitCode: Int, reason: StopReason) async { _ = await worker.runHook(.stop(exitCode: exitCode, reason: reason), of: object) }
-    func onError(_ error: BerthError) async { _ = await worker.runHook(.error(error.message), of: object) }
-    func onActivityExpired() async -> Bool { await worker.runHook(.activityExpired, of: object) }
-    func onAlarm(_ info: AlarmInfo) async throws { try await worker.runAlarm(info, of: object) }
-}
+extension ProcessWorker: HookRunner {}

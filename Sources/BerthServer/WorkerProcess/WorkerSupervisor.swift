@@ -93,19 +93,19 @@ public final class WorkerSupervisor: WorkerRunner, Sendable {
     /// The hooks of the objects of `className`: run in the current Worker process when it
     /// declares that class, else the defaults.
     public func hooks(className: String, id: ObjectID) -> any ContainerHooks {
-        ProcessHooks(object: WireObject(className: className, id: id), supervisor: self)
+        ForwardedHooks(object: WireObject(className: className, id: id), runner: self)
     }
 
     /// Runs an object's hook in the one Worker version its code runs in: a version served
     /// before while that one still has a request of the object in flight, the current one
     /// otherwise (the object moves to it once the old one is done with it).
-    fileprivate func runHook(_ hook: WireHook, of object: WireObject) async -> Bool {
+    func runHook(_ hook: WireHook, of object: WireObject) async -> Bool {
         guard let owner = owner(of: object) else { return true }
         return await owner.runHook(hook, of: object)
     }
 
     /// Runs an object's alarm in the Worker version its code runs in (``runHook(_:of:)``).
-    fileprivate func runAlarm(_ info: AlarmInfo, of object: WireObject) async throws(BerthError) {
+    func runAlarm(_ info: AlarmInfo, of object: WireObject) async throws(BerthError) {
         guard let owner = owner(of: object) else {
             throw BerthError(.unavailable, "no Worker process running now declares the class \(object.className)")
         }
@@ -141,14 +141,23 @@ public final class WorkerSupervisor: WorkerRunner, Sendable {
     }
 }
 
-/// The hooks of one object whose Container class lives in a Worker process.
-private struct ProcessHooks: ContainerHooks {
-    let object: WireObject
-    let supervisor: WorkerSupervisor
+/// What runs an object's hooks in a Worker process: the supervisor (in the version the
+/// object's code runs in) or one process.
+protocol HookRunner: Sendable {
+    func runHook(_ hook: WireHook, of object: WireObject) async -> Bool
+    func runAlarm(_ info: AlarmInfo, of object: WireObject) async throws(BerthError)
+}
 
-    func onStart() async { _ = await supervisor.runHook(.start, of: object) }
-    func onStop(exitCode: Int, reason: StopReason) async { _ = await supervisor.runHook(.stop(exitCode: exitCode, reason: reason), of: object) }
-    func onError(_ error: BerthError) async { _ = await supervisor.runHook(.error(error.message), of: object) }
-    func onActivityExpired() async -> Bool { await supervisor.runHook(.activityExpired, of: object) }
-    func onAlarm(_ info: AlarmInfo) async throws { try await supervisor.runAlarm(info, of: object) }
+extension WorkerSupervisor: HookRunner {}
+
+/// The hooks of one object whose Container class lives in a Worker process.
+struct ForwardedHooks<Runner: HookRunner>: ContainerHooks {
+    let object: WireObject
+    let runner: Runner
+
+    func onStart() async { _ = await runner.runHook(.start, of: object) }
+    func onStop(exitCode: Int, reason: StopReason) async { _ = await runner.runHook(.stop(exitCode: exitCode, reason: reason), of: object) }
+    func onError(_ error: BerthError) async { _ = await runner.runHook(.error(error.message), of: object) }
+    func onActivityExpired() async -> Bool { await runner.runHook(.activityExpired, of: object) }
+    func onAlarm(_ info: AlarmInfo) async throws { try await runner.runAlarm(info, of: object) }
 }
